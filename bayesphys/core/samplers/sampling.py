@@ -1,0 +1,209 @@
+"""The :func:`sample` driver: tuning, drawing, thinning, progress and interruption handling."""
+
+from __future__ import annotations
+
+import operator
+import warnings
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from bayesphys.core.samplers.adaptation import WindowAdaptation
+from bayesphys.core.samplers.base import Kernel, LogProbFn, StepInfo, as_positions
+from bayesphys.core.samplers.hmc import HMC
+from bayesphys.core.samplers.mala import MALA
+from bayesphys.core.samplers.metropolis import RandomWalkMetropolis
+from bayesphys.core.samplers.result import SamplerResult
+
+KERNELS: dict[str, type[Kernel]] = {
+    "hmc": HMC,
+    "mala": MALA,
+    "rwm": RandomWalkMetropolis,
+    "metropolis": RandomWalkMetropolis,
+}
+
+# Progress-bar postfix refreshes force a device sync, so they are rationed.
+_POSTFIX_EVERY = 50
+
+
+def _non_negative_int(value: object, name: str, minimum: int = 0) -> int:
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got bool")
+    try:
+        value = operator.index(value)
+    except TypeError as err:
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from err
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def make_kernel(method: str | Kernel, **kernel_kwargs: object) -> Kernel:
+    """Return a kernel instance from a name (``"hmc"``, ``"mala"``, ``"rwm"``) or instance."""
+    if isinstance(method, Kernel):
+        if kernel_kwargs:
+            raise TypeError(
+                f"kernel options {sorted(kernel_kwargs)} cannot be combined with a kernel "
+                "instance; set them on the instance"
+            )
+        return method
+    if not isinstance(method, str) or method.lower() not in KERNELS:
+        raise ValueError(f"method must be one of {sorted(KERNELS)} or a Kernel, got {method!r}")
+    return KERNELS[method.lower()](**kernel_kwargs)
+
+
+def make_generator(seed: int | torch.Generator | None, device: torch.device) -> torch.Generator:
+    """A ``torch.Generator`` on ``device``: seeded from ``seed``, or from OS entropy if None."""
+    if isinstance(seed, torch.Generator):
+        return seed
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(_non_negative_int(seed, "seed"))
+    return generator
+
+
+def sample(
+    log_prob: LogProbFn,
+    init: Tensor,
+    *,
+    method: str | Kernel = "hmc",
+    draws: int = 1000,
+    tune: int = 1000,
+    thin: int = 1,
+    seed: int | torch.Generator | None = None,
+    progressbar: bool = True,
+    **kernel_kwargs: object,
+) -> SamplerResult:
+    """Run vectorised MCMC on all chains at once.
+
+    Parameters
+    ----------
+    log_prob : callable
+        ``log_prob(theta: Tensor[chains, dim]) -> Tensor[chains]``, unnormalised log density
+        (differentiable with torch autograd for ``"hmc"`` and ``"mala"``). Return ``-inf``
+        outside the support; non-finite values at a proposal reject it.
+    init : Tensor
+        Initial positions ``(chains, dim)``; non-tensors are converted to float64. The draws
+        keep its dtype and device.
+    method : {"hmc", "mala", "rwm"} or Kernel
+        Transition kernel, by name (options in ``kernel_kwargs``) or as a configured instance.
+    draws : int
+        Kept draws per chain after tuning.
+    tune : int
+        Tuning iterations (step size and, for HMC/MALA, mass matrix adaptation); discarded.
+    thin : int
+        Transitions per kept draw.
+    seed : int or torch.Generator, optional
+        Seed of the sampler's own ``torch.Generator``; the same seed gives identical results.
+    progressbar : bool
+        Show a tqdm progress bar.
+    **kernel_kwargs
+        Passed to the kernel class, e.g. ``step_size``, ``n_leapfrog``, ``target_accept``.
+
+    Returns
+    -------
+    SamplerResult
+
+    Notes
+    -----
+    On ``KeyboardInterrupt`` sampling stops and the draws completed so far (the same number for
+    every chain) are returned with a ``RuntimeWarning``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from bayesphys.samplers import sample
+    >>> def log_prob(theta):  # standard normal in 2-D; theta has shape (chains, 2)
+    ...     return -0.5 * (theta**2).sum(-1)
+    >>> init = torch.zeros(4, 2, dtype=torch.float64)
+    >>> result = sample(log_prob, init, draws=300, tune=300, seed=0, progressbar=False)
+    >>> result.samples.shape
+    torch.Size([4, 300, 2])
+    >>> bool(abs(result.samples.mean()) < 0.2)
+    True
+    >>> idata = result.to_inference_data(names=["x", "y"])
+    >>> sorted(idata.posterior.data_vars)
+    ['x', 'y']
+    """
+    kernel = make_kernel(method, **kernel_kwargs)
+    init = as_positions(init, "init")
+    draws = _non_negative_int(draws, "draws")
+    tune = _non_negative_int(tune, "tune")
+    thin = _non_negative_int(thin, "thin", minimum=1)
+    generator = make_generator(seed, init.device)
+    state = kernel.init_state(log_prob, init, generator=generator)
+
+    n_chains, dim = init.shape
+    dev = init.device
+    samples = torch.empty((n_chains, draws, dim), dtype=init.dtype, device=dev)
+    lps = torch.empty((n_chains, draws), dtype=state.log_prob.dtype, device=dev)
+    accept = torch.empty((n_chains, draws), dtype=init.dtype, device=dev)
+    diverging = torch.zeros((n_chains, draws), dtype=torch.bool, device=dev)
+    n_steps = torch.zeros((n_chains, draws), dtype=torch.long, device=dev)
+
+    adaptation = WindowAdaptation(kernel, state, tune)
+    tuned = kept = 0
+    progress = tqdm(total=tune + draws * thin, disable=not progressbar, desc=f"{kernel.name} tune")
+    try:
+        for _ in range(tune):
+            state, info = kernel.step(state)
+            state = adaptation.update(state, info)
+            tuned += 1
+            _advance(progress, info)
+        state = adaptation.finalize(state)
+        progress.set_description(f"{kernel.name} draws")
+        for j in range(draws):
+            acc_sum, div_any, steps = 0.0, False, 0
+            for _ in range(thin):
+                state, info = kernel.step(state)
+                acc_sum = acc_sum + info.accept_prob
+                div_any = div_any | info.diverging
+                steps = steps + info.n_steps
+                _advance(progress, info)
+            samples[:, j] = state.theta
+            lps[:, j] = state.log_prob
+            accept[:, j] = acc_sum / thin
+            diverging[:, j] = div_any
+            n_steps[:, j] = steps
+            kept += 1
+    except KeyboardInterrupt:
+        if tuned < tune:
+            state = adaptation.finalize(state)
+        warnings.warn(
+            f"sampling interrupted: returning {kept} of {draws} draws per chain "
+            f"(after {tuned} of {tune} tuning iterations)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    finally:
+        progress.close()
+
+    if kept < draws:
+        # Copy so that the unused part of the preallocated buffers can be freed.
+        samples, lps, accept = (
+            samples[:, :kept].clone(),
+            lps[:, :kept].clone(),
+            accept[:, :kept].clone(),
+        )
+        diverging, n_steps = diverging[:, :kept].clone(), n_steps[:, :kept].clone()
+    return SamplerResult(
+        samples=samples,
+        log_prob=lps,
+        accept_prob=accept,
+        step_size=state.step_size,
+        diverging=diverging,
+        n_steps=n_steps,
+        inv_mass=state.inv_mass,
+        tune=tuned,
+        method=kernel.name,
+        thin=thin,
+    )
+
+
+def _advance(progress: tqdm, info: StepInfo) -> None:
+    progress.update(1)
+    if not progress.disable and progress.n % _POSTFIX_EVERY == 0:
+        progress.set_postfix(accept=f"{float(info.accept_prob.mean()):.2f}", refresh=False)

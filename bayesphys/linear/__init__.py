@@ -1,0 +1,6 @@
+"""Bayesian linear regression: conjugate closed forms, evidence, MAP (ridge/lasso) and NUTS."""
+
+from bayesphys.linear.regression import BayesianLinearRegression
+from bayesphys.linear.selection import compare_models, polynomial_features
+
+__all__ = ["BayesianLinearRegression", "compare_models", "polynomial_features"]

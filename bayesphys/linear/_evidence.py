@@ -1,0 +1,104 @@
+"""Empirical Bayes (type-II maximum likelihood) for the Gaussian linear model.
+
+MacKay's fixed point maximises the exact log evidence over the shared prior precision of the
+slopes, ``alpha = 1/tau^2``, and the noise precision, ``lam = 1/sigma^2``. With known per-point
+errors the noise enters as ``sigma^2 + y_err^2`` and no fixed point exists, so the same evidence is
+maximised numerically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+
+from bayesphys.linear._gaussian import gaussian_posterior, log_evidence_fixed_noise
+
+
+@dataclass(frozen=True)
+class EvidenceOptimum:
+    """Hyperparameters that maximise the evidence."""
+
+    prior_scale: float  # tau
+    noise: float  # sigma
+    n_iter: int
+    converged: bool
+
+
+def _evidence(X, y, y_err, prior_mean, tau, sigma, flat_intercept):
+    var = sigma**2 + (0.0 if y_err is None else y_err**2)
+    weights = np.broadcast_to(1.0 / var, y.shape).copy()
+    prec0 = np.full(X.shape[1], 1.0 / tau**2)
+    post = gaussian_posterior(X, y, weights, prior_mean, prec0, flat_intercept=flat_intercept)
+    return log_evidence_fixed_noise(post, weights)
+
+
+def maximize_evidence(
+    X,
+    y,
+    *,
+    prior_mean,
+    y_err=None,
+    noise=None,
+    flat_intercept=True,
+    max_iter=300,
+    tol=1e-10,
+) -> EvidenceOptimum:
+    """Maximise the log evidence over the prior scale (and the noise, unless ``noise`` is fixed).
+
+    Parameters
+    ----------
+    noise : float or None
+        Fixed noise standard deviation; ``None`` to optimise it.
+    """
+    if y_err is None:
+        return _mackay_fixed_point(X, y, prior_mean, noise, flat_intercept, max_iter, tol)
+
+    def objective(log_params):
+        tau = np.exp(log_params[0])
+        sigma = noise if noise is not None else np.exp(log_params[1])
+        return -_evidence(X, y, y_err, prior_mean, tau, sigma, flat_intercept)
+
+    resid_scale = max(float(np.std(y)), 1e-12)
+    start = [0.0] if noise is not None else [0.0, np.log(resid_scale)]
+    res = optimize.minimize(
+        objective,
+        start,
+        method="Nelder-Mead",
+        options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 4000},
+    )
+    sigma = noise if noise is not None else float(np.exp(res.x[1]))
+    return EvidenceOptimum(float(np.exp(res.x[0])), float(sigma), int(res.nit), bool(res.success))
+
+
+def _mackay_fixed_point(X, y, prior_mean, noise, flat_intercept, max_iter, tol):
+    n, _ = X.shape
+    n_eff = n - 1 if flat_intercept else n
+    if flat_intercept:
+        X = X - X.mean(axis=0)
+        y = y - y.mean()
+    eigval, eigvec = np.linalg.eigh(X.T @ X)
+    eigval = np.clip(eigval, 0.0, None)
+    xty = X.T @ y
+    lam = 1.0 / noise**2 if noise is not None else 1.0 / max(float(np.var(y)), 1e-12)
+    alpha = 1.0
+    converged = False
+    it = 0
+    while it < max_iter:
+        it += 1
+        rhs = eigvec.T @ (lam * xty + alpha * prior_mean)
+        mean = eigvec @ (rhs / (lam * eigval + alpha))
+        gamma = float(np.sum(lam * eigval / (lam * eigval + alpha)))
+        dev = float(np.sum((mean - prior_mean) ** 2))
+        alpha_new = gamma / max(dev, 1e-300)
+        lam_new = lam
+        if noise is None:
+            rss = float(np.sum((y - X @ mean) ** 2))
+            lam_new = (n_eff - gamma) / max(rss, 1e-300)
+        change = abs(np.log(alpha_new / alpha)) + abs(np.log(lam_new / lam))
+        alpha, lam = alpha_new, lam_new
+        if change < tol:
+            converged = True
+            break
+    return EvidenceOptimum(float(alpha**-0.5), float(lam**-0.5), it, converged)

@@ -1,0 +1,162 @@
+"""Tests of the blocking standard error and Sokal's autocorrelation time against exact results."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from scipy.signal import lfilter
+
+from bayesphys.core.blocking import BlockingResult, autocorrelation_time, blocking
+
+PHI = 0.9
+SIGMA_E = 1.5
+SIGMA_X = SIGMA_E / np.sqrt(1 - PHI**2)
+TAU_AR1 = (1 + PHI) / (1 - PHI)  # 1 + 2 sum_t phi^t
+
+
+def ar1(shape, rng, phi=PHI):
+    """Stationary AR(1) x_t = phi x_{t-1} + e_t along the last axis (vectorised over the rest)."""
+    noise = rng.normal(scale=SIGMA_E, size=shape)
+    start = rng.normal(scale=SIGMA_E / np.sqrt(1 - phi**2), size=shape[:-1])
+    return lfilter([1.0], [1.0, -phi], noise, axis=-1, zi=(phi * start)[..., None])[0]
+
+
+def exact_ar1_stderr(n, phi=PHI):
+    """Exact finite-n standard error of the mean of a stationary AR(1) series."""
+    lags = np.arange(1, n)
+    variance = SIGMA_X**2 / n * (1 + 2 * np.sum((1 - lags / n) * phi**lags))
+    return np.sqrt(variance)
+
+
+def test_iid_stderr_is_sigma_over_sqrt_n():
+    n, sigma = 2**16, 2.5
+    x = np.random.default_rng(0).normal(3.0, sigma, size=n)
+    result = blocking(x)
+    assert isinstance(result, BlockingResult)
+    assert result.stderr == pytest.approx(sigma / np.sqrt(n), rel=0.1)
+    assert result.mean == pytest.approx(np.mean(x))
+    assert result.variance == pytest.approx(np.var(x))
+    assert result.tau == pytest.approx(1.0, abs=0.25)
+    assert result.ess == pytest.approx(result.variance / result.stderr**2)
+    assert result.n == n and result.n_levels == 16 and result.level_found
+
+
+def test_ar1_matches_closed_form():
+    n = 2**17
+    result = blocking(ar1((n,), np.random.default_rng(1)))
+    exact = exact_ar1_stderr(n)
+    # The asymptotic formula of the brief agrees with the finite-n sum to O(1/n).
+    assert exact == pytest.approx(SIGMA_X * np.sqrt(TAU_AR1 / n), rel=1e-3)
+    assert result.stderr == pytest.approx(exact, rel=0.1)
+    assert result.tau == pytest.approx(TAU_AR1, rel=0.2)
+    # The naive iid formula is off by sqrt(tau) ~ 4.4: the test can tell the two apart.
+    assert np.sqrt(result.variance / n) < 0.5 * exact
+
+
+def test_ar1_matches_spread_of_replica_means():
+    # n / tau ~ 1700 per replica: the level chosen at alpha = 0.01 leaves a ~6 % low bias
+    # (~14 % at n = 2^13), the price of the test's limited power with few blocks.
+    replicas, n = 300, 2**15
+    series = ar1((replicas, n), np.random.default_rng(2))
+    spread = np.std(series.mean(axis=1), ddof=1)  # ~ 4 % sampling error for 300 replicas
+    rms_stderr = np.sqrt(np.mean([blocking(s).stderr ** 2 for s in series]))
+    assert rms_stderr == pytest.approx(spread, rel=0.12)
+    assert spread == pytest.approx(exact_ar1_stderr(n), rel=0.12)
+
+
+def test_chains_are_combined_and_axis_is_respected():
+    rng = np.random.default_rng(3)
+    chains = ar1((4, 2**14), rng)
+    result = blocking(chains)
+    per_chain = [blocking(c) for c in chains]
+    expected = np.sqrt(sum(r.stderr**2 for r in per_chain)) / 4
+    assert result.n_chains == 4 and result.n == 4 * 2**14
+    assert result.stderr == pytest.approx(expected)
+    assert result.mean == pytest.approx(np.mean(chains))
+    assert result.level == max(r.level for r in per_chain)
+    assert result.stderr == pytest.approx(exact_ar1_stderr(4 * 2**14), rel=0.15)
+    transposed = blocking(chains.T, axis=0)
+    assert transposed.stderr == pytest.approx(result.stderr)
+
+
+def test_non_power_of_two_length_uses_all_data():
+    n = 2**15 + 12345
+    x = np.random.default_rng(4).normal(size=n)
+    result = blocking(x)
+    assert result.n == n
+    assert result.n_levels == int(np.floor(np.log2(n)))
+    assert result.stderr_by_level.shape == (result.n_levels,)
+    assert result.stderr == pytest.approx(1 / np.sqrt(n), rel=0.1)
+
+
+def test_single_chain_stderr_is_the_chosen_level():
+    result = blocking(ar1((2**12,), np.random.default_rng(5)))
+    assert result.stderr == result.stderr_by_level[result.level]
+    assert result.level > 0  # correlated data need blocks longer than one sample
+
+
+def test_torch_input_accepted():
+    x = torch.randn(2**10, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    assert blocking(x).stderr == pytest.approx(blocking(x.numpy()).stderr)
+
+
+@pytest.mark.parametrize("shape", [(1000,), (3, 64)])
+def test_zero_variance_gives_zero_stderr_without_warnings(shape):
+    x = np.full(shape, -0.4371)  # local energies of an exact eigenstate
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = blocking(x)
+        tau = autocorrelation_time(x)
+    assert result.stderr == 0.0 and result.variance == 0.0
+    assert result.mean == -0.4371
+    assert result.tau == 1.0 and result.ess == x.size
+    assert np.all(result.stderr_by_level == 0.0)
+    assert tau == 1.0
+
+
+def test_alternating_series_has_zero_stderr_not_nan():
+    result = blocking(np.tile([1.0, -1.0], 64))
+    assert result.stderr == 0.0 and np.isfinite(result.stderr_by_level).all()
+
+
+def test_short_input_raises():
+    with pytest.raises(ValueError, match="at least 16 samples"):
+        blocking(np.arange(15.0))
+    with pytest.raises(ValueError, match="at least 16 samples"):
+        autocorrelation_time(np.ones((2, 8)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_input_raises(bad):
+    x = np.random.default_rng(7).normal(size=64)
+    x[10] = bad
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        blocking(x)
+
+
+def test_bad_shape_and_alpha_raise():
+    with pytest.raises(ValueError, match="shape"):
+        blocking(np.zeros((2, 2, 32)))
+    with pytest.raises(ValueError, match="alpha"):
+        blocking(np.arange(32.0), alpha=1.5)
+
+
+def test_too_short_for_its_correlation_warns():
+    # A ramp is correlated at every level: no level keeps 16 blocks and passes the test.
+    with pytest.warns(RuntimeWarning, match="too short"):
+        result = blocking(np.arange(32.0))
+    assert not result.level_found
+
+
+def test_autocorrelation_time_ar1():
+    x = ar1((8, 2**15), np.random.default_rng(8))
+    assert autocorrelation_time(x) == pytest.approx(TAU_AR1, rel=0.1)
+    assert autocorrelation_time(x.T, axis=0) == pytest.approx(autocorrelation_time(x))
+
+
+def test_autocorrelation_time_iid_and_agreement_with_blocking():
+    rng = np.random.default_rng(9)
+    assert autocorrelation_time(rng.normal(size=2**14)) == pytest.approx(1.0, abs=0.15)
+    x = ar1((2**17,), rng)
+    assert blocking(x).tau == pytest.approx(autocorrelation_time(x), rel=0.2)

@@ -1,0 +1,104 @@
+"""NUTS and MAP paths: agreement with the exact posterior, robust likelihoods, sparsity priors."""
+
+import numpy as np
+import pytest
+
+from bayesphys import BayesianLinearRegression, results
+from bayesphys.likelihoods import Gaussian, StudentT
+from bayesphys.priors import HalfNormal, Horseshoe, InverseGamma, Laplace, Normal
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(60, 2))
+    y = 1.0 + X @ np.array([2.0, -1.0]) + 0.3 * rng.normal(size=60)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def nuts_fixed(data):
+    X, y = data
+    return BayesianLinearRegression(Normal(0, 10), noise=0.3).fit(
+        X, y, method="nuts", draws=600, tune=600, chains=2, random_seed=5
+    )
+
+
+def test_nuts_agrees_with_conjugate_within_mc_error(data, nuts_fixed):
+    X, y = data
+    exact = BayesianLinearRegression(Normal(0, 10), noise=0.3).fit(X, y, method="conjugate")
+    post = nuts_fixed.idata_.posterior
+    mcse = results.mcse(nuts_fixed.idata_, var_names=["coef", "intercept"])
+    coef_err = np.abs(post["coef"].mean(("chain", "draw")).values - exact.coef_)
+    assert np.all(coef_err < 5 * mcse["coef"].values)
+    assert abs(float(post["intercept"].mean()) - exact.intercept_) < 5 * float(mcse["intercept"])
+    sd = post["coef"].std(("chain", "draw")).values
+    np.testing.assert_allclose(sd, np.sqrt(np.diag(exact.coef_cov_)), rtol=0.15)
+    assert float(results.rhat(nuts_fixed.idata_)["coef"].max()) < 1.01
+    # Predictions from the draws agree with the exact predictive.
+    Xs = np.array([[0.5, 0.5], [-1.0, 2.0]])
+    m_nuts, s_nuts = nuts_fixed.predict(Xs, return_std=True, include_noise=False)
+    m_exact, s_exact = exact.predict(Xs, return_std=True, include_noise=False)
+    assert np.all(np.abs(m_nuts - m_exact) < 5 * s_exact / np.sqrt(200))
+    np.testing.assert_allclose(s_nuts, s_exact, rtol=0.15)
+
+
+def test_nuts_idata_supports_loo(nuts_fixed):
+    idata = nuts_fixed.idata_
+    for group in ("posterior", "sample_stats", "log_likelihood", "observed_data"):
+        assert hasattr(idata, group)
+    assert idata.log_likelihood["y"].shape == (2, 600, 60)
+    loo = results.loo(idata)
+    assert np.isfinite(loo.elpd_loo)
+
+
+def test_nuts_with_unknown_noise_and_nig_matches_conjugate(data):
+    X, y = data
+    kw = dict(likelihood=Gaussian(variance=InverseGamma(3.0, 1.0)), coef_prior_scaled_by_noise=True)
+    exact = BayesianLinearRegression(Normal(0, 10), **kw).fit(X, y)
+    assert exact.method_ == "conjugate"
+    nuts = BayesianLinearRegression(Normal(0, 10), **kw).fit(
+        X, y, method="nuts", draws=600, tune=600, chains=2, random_seed=2
+    )
+    sigma = nuts.idata_.posterior["sigma"].values.ravel()
+    mcse = float(results.mcse(nuts.idata_, var_names=["sigma"])["sigma"])
+    assert abs(sigma.mean() - exact.idata_.posterior["sigma"].values.mean()) < 6 * mcse
+    np.testing.assert_allclose(nuts.coef_, exact.coef_, atol=0.02)
+
+
+def test_studentt_likelihood_resists_outliers():
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-1, 1, size=(80, 1))
+    y = 2.0 * X[:, 0] + 0.1 * rng.normal(size=80)
+    y[:6] += 8.0  # gross outliers
+    gauss = BayesianLinearRegression(Normal(0, 10), noise=HalfNormal(1)).fit(X, y, method="map")
+    robust = BayesianLinearRegression(
+        Normal(0, 10), likelihood=StudentT(nu=2.0, noise=HalfNormal(1))
+    ).fit(X, y, method="map")
+    assert abs(robust.coef_[0] - 2.0) < 0.1 < abs(gauss.coef_[0] - 2.0) or abs(
+        robust.intercept_
+    ) < 0.1 < abs(gauss.intercept_)
+
+
+def test_sparsity_priors_shrink_irrelevant_coefficients():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(50, 6))
+    y = X[:, 0] * 3.0 + 0.5 * rng.normal(size=50)
+    for prior in (Laplace(0, 0.5), Horseshoe(0.1)):
+        model = BayesianLinearRegression(prior, noise=HalfNormal(2)).fit(
+            X, y, draws=300, tune=500, chains=2, random_seed=1, target_accept=0.95
+        )
+        assert model.method_ == "nuts"
+        assert abs(model.coef_[0] - 3.0) < 0.3
+        assert np.all(np.abs(model.coef_[1:]) < 0.25)
+
+
+def test_posterior_predictive_draws(data, nuts_fixed):
+    X, _ = data
+    ppc = nuts_fixed.sample_posterior_predictive(X[:5], random_seed=0)
+    draws = ppc.posterior_predictive["y"].values
+    assert draws.shape == (2, 600, 5)
+    mean, std = nuts_fixed.predict(X[:5], return_std=True)
+    se = std / np.sqrt(draws.shape[0] * draws.shape[1])
+    assert np.all(np.abs(draws.mean(axis=(0, 1)) - mean) < 5 * se)
+    np.testing.assert_allclose(draws.std(axis=(0, 1)), std, rtol=0.1)
