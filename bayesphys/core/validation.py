@@ -94,6 +94,7 @@ def check_X_y(X, y, y_err=None, *, min_samples: int = 1):
 
 def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
     """Return ``value`` as int if it is an integer >= ``minimum``."""
+    # numbers.Integral admits numpy integers; bool is an int subclass but never a valid count.
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
     if value < minimum:

@@ -51,8 +51,10 @@ def _noise_sigma(spec, params):
     return spec.likelihood.fixed_params["sigma"]
 
 
-def sample_nuts(model, *, draws, tune, chains, random_seed, target_accept, progressbar):
-    """Run PyMC's NUTS with pointwise log-likelihood stored."""
+def sample_nuts(
+    model, *, draws, tune, chains, random_seed, target_accept, progressbar, log_likelihood=True
+):
+    """Run PyMC's NUTS, storing the pointwise log-likelihood unless asked not to."""
     import pymc as pm
 
     with model:
@@ -63,6 +65,6 @@ def sample_nuts(model, *, draws, tune, chains, random_seed, target_accept, progr
             random_seed=random_seed,
             target_accept=target_accept,
             progressbar=progressbar,
-            idata_kwargs={"log_likelihood": True},
+            idata_kwargs={"log_likelihood": log_likelihood},
             compute_convergence_checks=False,
         )

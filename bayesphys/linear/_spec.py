@@ -36,6 +36,24 @@ class LinearModelSpec:
             return self.likelihood.noise_kind
         return "studentt"
 
+    def check_data(self, n_features: int, y_err) -> None:
+        """Raise if the priors or the noise do not fit the data."""
+        for name, prior in (
+            ("coef_prior", self.coef_prior),
+            ("intercept_prior", self.intercept_prior),
+        ):
+            shape = () if prior is None else prior.batch_shape
+            allowed = ((), (1,)) if name == "intercept_prior" else ((), (1,), (n_features,))
+            if shape not in allowed:
+                raise ValueError(
+                    f"{name} has parameter shape {shape}; use scalars or one value per feature "
+                    f"({n_features},)"
+                )
+        fixed = self.likelihood.fixed_params
+        zero_noise = fixed.get("sigma", fixed.get("variance", 1.0)) == 0.0
+        if zero_noise and y_err is None:
+            raise ValueError("noise=0 puts all the scatter in y_err: pass y_err, or a noise > 0")
+
     def conjugacy(self, y_err) -> str | None:
         """``"fixed"`` or ``"nig"`` when a closed form exists, else ``None``."""
         normal_priors = isinstance(self.coef_prior, Normal) and (

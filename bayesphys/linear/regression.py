@@ -17,6 +17,7 @@ from bayesphys.core.validation import (
     check_positive_int,
     check_random_state,
     check_X_y,
+    check_y_err,
 )
 from bayesphys.linear import _fits
 from bayesphys.linear._predictive import Draws, PointEstimate
@@ -91,7 +92,8 @@ class BayesianLinearRegression(Estimator):
         random_seed=None,
         *,
         target_accept: float = 0.9,
-        progressbar: bool = False,
+        progressbar: bool = True,
+        log_likelihood: bool = True,
     ) -> BayesianLinearRegression:
         """Fit the posterior.
 
@@ -106,6 +108,18 @@ class BayesianLinearRegression(Estimator):
         draws, tune, chains : int
             Posterior draws per chain (exact iid draws for closed forms), NUTS tuning steps.
         random_seed : int, Generator or None
+        target_accept : float
+            NUTS target acceptance (raise towards 0.95-0.99 for funnel-shaped posteriors such as
+            the Horseshoe).
+        progressbar : bool
+            Show NUTS progress. Ctrl-C during NUTS keeps the draws collected so far (PyMC).
+        log_likelihood : bool
+            Store pointwise log-likelihoods (chains x draws x n numbers) for ``loo``/``compare``.
+            Skipped, with a warning, past ``MAX_LOG_LIKELIHOOD_SIZE`` values; MAP fits have none.
+
+        Returns
+        -------
+        self
         """
         spec = resolve_spec(
             self.coef_prior,
@@ -122,6 +136,7 @@ class BayesianLinearRegression(Estimator):
         feature_names = _feature_names(X)
         X, y, y_err = check_X_y(X, y, y_err, min_samples=2)
         rng = check_random_state(random_seed)
+        spec.check_data(X.shape[1], y_err)
         kind = spec.conjugacy(y_err)
         if method == "auto":
             method = "conjugate" if kind else "nuts"
@@ -150,6 +165,7 @@ class BayesianLinearRegression(Estimator):
                 seed=seed,
                 target_accept=target_accept,
                 progressbar=progressbar,
+                log_likelihood=log_likelihood,
             )
         self._spec = spec
         self._predictive = outcome.predictive
@@ -158,7 +174,9 @@ class BayesianLinearRegression(Estimator):
         self.feature_names_in_ = np.asarray(feature_names)
         self.log_evidence_ = outcome.log_evidence
         self._set_point_attributes(outcome)
-        self.idata_ = outcome.idata or self._build_idata(outcome.posterior, X, y, y_err, method)
+        self.idata_ = outcome.idata or self._build_idata(
+            outcome.posterior, X, y, y_err, method, log_likelihood
+        )
         return self
 
     def _set_point_attributes(self, outcome):
@@ -197,19 +215,21 @@ class BayesianLinearRegression(Estimator):
         fixed = self._spec.likelihood.fixed_params
         return float(fixed["sigma"]) if "sigma" in fixed else float(np.sqrt(fixed["variance"]))
 
-    def _build_idata(self, posterior, X, y, y_err, method):
+    def _build_idata(self, posterior, X, y, y_err, method, store_log_likelihood):
         dims = {"coef": ["feature"], "y": ["obs"]}
         coords = {"feature": list(self.feature_names_in_), "obs": np.arange(len(y))}
         if not self.fit_intercept:
             posterior = {k: v for k, v in posterior.items() if k != "intercept"}
         log_lik = None
         chains, draws = posterior["coef"].shape[:2]
-        if chains * draws * len(y) <= MAX_LOG_LIKELIHOOD_SIZE:
+        if not store_log_likelihood or isinstance(self._predictive, PointEstimate):
+            pass  # a point estimate has no draws to cross-validate over
+        elif chains * draws * len(y) <= MAX_LOG_LIKELIHOOD_SIZE:
             log_lik = {"y": self._pointwise_log_likelihood(posterior, X, y, y_err)}
         else:
             warnings.warn(
                 f"pointwise log-likelihood not stored ({chains}x{draws}x{len(y)} values); "
-                "fit with fewer draws to use loo/compare",
+                "fit with fewer draws to use loo/compare, or log_likelihood=False to silence this",
                 RuntimeWarning,
                 stacklevel=3,
             )
@@ -224,49 +244,62 @@ class BayesianLinearRegression(Estimator):
         )
 
     def _pointwise_log_likelihood(self, posterior, X, y, y_err):
-        intercept = posterior.get("intercept", 0.0)
-        f = np.einsum("cdp,np->cdn", posterior["coef"], X) + np.asarray(intercept)[..., None]
-        params = _likelihood_params(posterior, self._spec.likelihood, self.noise_)
-        return self._spec.likelihood.logpdf(y, f, y_err=y_err, **params)
+        # One chain at a time keeps the temporaries to a chain's worth of (draw, obs) values.
+        out = []
+        for chain in range(posterior["coef"].shape[0]):
+            draws = {k: np.asarray(v)[chain : chain + 1] for k, v in posterior.items()}
+            f = _latent_draws(draws, X)
+            params = _likelihood_params(draws, self._spec.likelihood, self.noise_)
+            out.append(self._spec.likelihood.logpdf(y, f, y_err=y_err, **params))
+        return np.concatenate(out, axis=0)
 
-    def predict(self, X, return_std: bool = False, include_noise: bool = True):
-        """Posterior predictive mean (and std) at ``X``.
-
-        ``include_noise=False`` gives the std of the latent ``f(x)`` (epistemic only).
-        """
+    def _check_new_X(self, X) -> np.ndarray:
         self._check_fitted()
         X = check_array(X, "X", ndim=2)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, the model was fitted with {self.n_features_in_}"
             )
+        return X
+
+    def predict(self, X, return_std: bool = False, include_noise: bool = True):
+        """Posterior predictive mean (and std) at ``X``.
+
+        ``include_noise=False`` gives the std of the latent ``f(x)`` (epistemic only).
+        """
+        X = self._check_new_X(X)
         if not return_std:
             return self._predictive.mean(X)
         mean, var = self._predictive.moments(X, include_noise)
         return mean, np.sqrt(var)
 
-    def sample_posterior_predictive(self, X, random_seed=None):
+    def sample_posterior_predictive(self, X, random_seed=None, *, y_err=None):
         """Posterior predictive draws of y at ``X``.
 
-        Returns ``InferenceData`` with the fit's ``posterior`` and a ``posterior_predictive``
-        group holding ``y`` with dims (chain, draw, obs).
+        Parameters
+        ----------
+        X : array (n, p)
+        random_seed : int, Generator or None
+        y_err : float or array (n,), optional
+            Known measurement errors of the new points, added to the noise of the draws.
+
+        Returns
+        -------
+        InferenceData with the fit's ``posterior`` and a ``posterior_predictive`` group holding
+        ``y`` with dims (chain, draw, obs). A zero-noise model (``noise=0`` and no ``y_err``)
+        gives the latent ``f(X)`` draws.
         """
-        self._check_fitted()
+        X = self._check_new_X(X)
         if isinstance(self._predictive, PointEstimate):
             raise ValueError("a MAP fit has no posterior draws: fit with 'conjugate' or 'nuts'")
-        X = check_array(X, "X", ndim=2)
+        y_err = check_y_err(y_err, len(X))
         post = self.idata_.posterior
-        coef = post["coef"].values
-        f = np.einsum("cdp,np->cdn", coef, X)
-        if self.fit_intercept:
-            f = f + post["intercept"].values[..., None]
-        params = _likelihood_params(
-            {k: post[k].values for k in post.data_vars}, self._spec.likelihood, self.noise_
-        )
-        y_rep = self._spec.likelihood.sample(f, rng=check_random_state(random_seed), **params)
-        posterior = {
-            k: post[k].values for k in post.data_vars if k in ("coef", "intercept", "sigma")
-        }
+        draws = {k: post[k].values for k in post.data_vars}
+        f = _latent_draws(draws, X)
+        params = _likelihood_params(draws, self._spec.likelihood, self.noise_)
+        rng = check_random_state(random_seed)
+        y_rep = self._spec.likelihood.sample(f, rng=rng, y_err=y_err, **params)
+        posterior = {k: v for k, v in draws.items() if k in ("coef", "intercept", "sigma")}
         return results.to_inference_data(
             posterior,
             posterior_predictive={"y": y_rep},
@@ -274,6 +307,14 @@ class BayesianLinearRegression(Estimator):
             coords={"obs": np.arange(len(X)), "feature": list(self.feature_names_in_)},
             attrs={"inference_method": self.method_, "model": "BayesianLinearRegression"},
         )
+
+
+def _latent_draws(posterior, X) -> np.ndarray:
+    """``f = intercept + X coef`` for every draw, shaped (chain, draw, obs)."""
+    f = np.einsum("cdp,np->cdn", np.asarray(posterior["coef"]), X)
+    if "intercept" in posterior:
+        f = f + np.asarray(posterior["intercept"])[..., None]
+    return f
 
 
 def _slope_cov(cf):

@@ -54,6 +54,12 @@ def compare_models(models: Mapping[str, object], ic: str = "loo") -> pd.DataFram
     observed = [np.asarray(m.idata_.observed_data["y"]) for m in models.values()]
     if any(o.shape != observed[0].shape or not np.allclose(o, observed[0]) for o in observed):
         raise ValueError("all models must be fitted to the same observations y")
+    lacking = [name for name, m in models.items() if "log_likelihood" not in m.idata_.groups()]
+    if lacking:
+        raise ValueError(
+            f"models {lacking} have no pointwise log-likelihood (MAP fits, or fit with "
+            "log_likelihood=False): refit with method='conjugate' or 'nuts'"
+        )
     table = results.compare({name: m.idata_ for name, m in models.items()}, ic=ic)
     out = pd.DataFrame(index=list(models))
     log_z = [getattr(m, "log_evidence_", None) for m in models.values()]

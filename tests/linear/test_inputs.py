@@ -28,10 +28,16 @@ Y = np.arange(10.0)
         ({"y_err": np.ones(9)}, "y_err must have shape"),
         ({"X": np.empty((0, 2)), "y": np.empty(0)}, "at least"),
         ({"method": "gibbs"}, "method must be one of"),
+        ({"y_err": None, "model": BayesianLinearRegression(noise=0.0)}, "pass y_err"),
+        (
+            {"model": BayesianLinearRegression(Normal(0, [1.0, 2.0, 3.0]), noise=1.0)},
+            "one value per feature",
+        ),
     ],
 )
 def test_bad_fit_input(model, kwargs, match):
     args = {"X": X, "y": Y, **kwargs}
+    model = args.pop("model", model)
     with pytest.raises(ValueError, match=match):
         model.fit(**args)
 

@@ -102,3 +102,19 @@ def test_posterior_predictive_draws(data, nuts_fixed):
     se = std / np.sqrt(draws.shape[0] * draws.shape[1])
     assert np.all(np.abs(draws.mean(axis=(0, 1)) - mean) < 5 * se)
     np.testing.assert_allclose(draws.std(axis=(0, 1)), std, rtol=0.1)
+
+
+def test_posterior_predictive_adds_new_measurement_errors(data):
+    X, y = data
+    model = BayesianLinearRegression(Normal(0, 5), noise=0.3).fit(
+        X, y, method="conjugate", draws=2000, chains=2, random_seed=1
+    )
+    _, std_f = model.predict(X[:3], return_std=True, include_noise=False)
+    err = np.array([0.1, 1.0, 2.0])
+    ppc = model.sample_posterior_predictive(X[:3], random_seed=2, y_err=err)
+    expected = np.sqrt(std_f**2 + 0.3**2 + err**2)
+    np.testing.assert_allclose(
+        ppc.posterior_predictive["y"].values.std(axis=(0, 1)), expected, rtol=0.05
+    )
+    with pytest.raises(ValueError, match="features"):
+        model.sample_posterior_predictive(X[:3, :1])

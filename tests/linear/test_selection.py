@@ -88,3 +88,18 @@ def test_simulation_based_calibration_of_closed_forms(model_kind):
     for column in ranks.T:
         counts = np.bincount(column, minlength=n_draws + 1)
         assert stats.chisquare(counts).pvalue > 1e-3
+
+
+def test_compare_models_needs_pointwise_log_likelihood():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, 30)
+    y = x + 0.1 * rng.normal(size=30)
+    fits = {
+        d: BayesianLinearRegression(Normal(0, 5), noise=0.1).fit(
+            polynomial_features(x, d), y, method="map"
+        )
+        for d in (1, 2)
+    }
+    assert "log_likelihood" not in fits[1].idata_.groups()
+    with pytest.raises(ValueError, match="log-likelihood"):
+        compare_models(fits)

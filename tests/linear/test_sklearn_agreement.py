@@ -73,3 +73,19 @@ def test_evidence_optimum_is_stationary(diabetes, use_err):
     np.testing.assert_allclose(model.log_evidence_, best, rtol=1e-12)
     for dt, ds in [(0.01, 0), (-0.01, 0), (0, 0.01), (0, -0.01)]:
         assert log_z(t + dt, s + ds) <= best + 1e-9
+
+
+def test_normal_map_equals_conjugate_on_ill_conditioned_polynomial():
+    # Degree-7 monomials on [-1, 1] are nearly collinear: the MAP solver must still be exact.
+    from bayesphys.linear import polynomial_features
+
+    rng = np.random.default_rng(7)
+    x = np.sort(rng.uniform(-1, 1, 40))
+    err = rng.uniform(0.05, 0.2, 40)
+    y = 0.3 + x - 0.8 * x**2 + 1.2 * x**3 + err * rng.normal(size=40)
+    X = polynomial_features(x, 7)
+    kw = {"y_err": err, "random_seed": 0}
+    exact = BayesianLinearRegression(Normal(0, 10), noise=0.0).fit(X, y, method="conjugate", **kw)
+    mapped = BayesianLinearRegression(Normal(0, 10), noise=0.0).fit(X, y, method="map", **kw)
+    np.testing.assert_allclose(mapped.coef_, exact.coef_, rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(mapped.intercept_, exact.intercept_, rtol=1e-8, atol=1e-8)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 import warnings
 
 import torch
@@ -15,6 +14,7 @@ from bayesphys.core.samplers.hmc import HMC
 from bayesphys.core.samplers.mala import MALA
 from bayesphys.core.samplers.metropolis import RandomWalkMetropolis
 from bayesphys.core.samplers.result import SamplerResult
+from bayesphys.core.validation import check_positive_int
 
 KERNELS: dict[str, type[Kernel]] = {
     "hmc": HMC,
@@ -25,18 +25,6 @@ KERNELS: dict[str, type[Kernel]] = {
 
 # Progress-bar postfix refreshes force a device sync, so they are rationed.
 _POSTFIX_EVERY = 50
-
-
-def _non_negative_int(value: object, name: str, minimum: int = 0) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got bool")
-    try:
-        value = operator.index(value)
-    except TypeError as err:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from err
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def make_kernel(method: str | Kernel, **kernel_kwargs: object) -> Kernel:
@@ -61,7 +49,7 @@ def make_generator(seed: int | torch.Generator | None, device: torch.device) -> 
     if seed is None:
         generator.seed()
     else:
-        generator.manual_seed(_non_negative_int(seed, "seed"))
+        generator.manual_seed(check_positive_int(seed, "seed", minimum=0))
     return generator
 
 
@@ -130,9 +118,9 @@ def sample(
     """
     kernel = make_kernel(method, **kernel_kwargs)
     init = as_positions(init, "init")
-    draws = _non_negative_int(draws, "draws")
-    tune = _non_negative_int(tune, "tune")
-    thin = _non_negative_int(thin, "thin", minimum=1)
+    draws = check_positive_int(draws, "draws", minimum=0)
+    tune = check_positive_int(tune, "tune", minimum=0)
+    thin = check_positive_int(thin, "thin")
     generator = make_generator(seed, init.device)
     state = kernel.init_state(log_prob, init, generator=generator)
 
