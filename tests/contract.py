@@ -2,10 +2,13 @@
 
 ``tests/test_contract.py`` runs the same promises over each entry (the scikit-learn
 ``check_estimator`` habit): later families (GP, BNN, ...) append their own ``ContractCase``.
+Families register in their own ``tests/<family>/contract_cases.py`` (a ``CASES`` list), named in
+``FAMILY_CASE_MODULES`` below.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +24,7 @@ class ContractCase:
     make: Callable[[], object]
     fit_kwargs: dict = field(default_factory=dict)
     has_draws: bool = True  # posterior draws (not a point estimate)
+    learned: tuple[str, ...] = ("coef_",)  # fitted attributes the family promises
 
 
 def regression_data(n: int = 30, p: int = 2, seed: int = 0):
@@ -53,3 +57,8 @@ CASES = [
         {"method": "nuts", "draws": 100, "tune": 100, "chains": 2},
     ),
 ]
+
+# Each module defines CASES (a list of ContractCase) for one more model family.
+FAMILY_CASE_MODULES: list[str] = []
+for _module in FAMILY_CASE_MODULES:
+    CASES += importlib.import_module(_module).CASES
