@@ -18,6 +18,7 @@ DOCTEST_MODULES = [
     "bayesphys.core.blocking",
     "bayesphys.core.results",
     "bayesphys.core.samplers.sampling",
+    "bayesphys.report",
 ]
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "load",
     "loo",
     "mcse",
+    "plot_diagnostics",
     "rhat",
     "save",
     "summary",
@@ -350,3 +351,42 @@ def convergence_warnings(
                     "unreliable, so draw more samples"
                 )
     return messages
+
+
+def plot_diagnostics(
+    idata: InferenceData,
+    out_dir: str | os.PathLike[str],
+    var_names: str | Sequence[str] | None = None,
+    *,
+    max_variables: int = 8,
+) -> dict[str, Path]:
+    """Trace and rank plots of posterior variables, saved as ``trace.png`` and ``rank.png``.
+
+    Only the first ``max_variables`` variables are drawn (one row each) unless ``var_names``
+    picks them. Returns the written paths.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    if "posterior" not in idata.groups():
+        raise ValueError("plot_diagnostics: idata has no posterior group")
+    names = list(idata.posterior.data_vars)
+    if var_names is None:
+        var_names = names[:max_variables]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    plots = {
+        "trace": lambda: az.plot_trace(idata, var_names=var_names, compact=True),
+        "rank": lambda: az.plot_rank(idata, var_names=var_names),
+    }
+    for kind, plot in plots.items():
+        axes = plot()
+        fig = np.asarray(axes).ravel()[0].figure
+        fig.tight_layout()
+        paths[kind] = out / f"{kind}.png"
+        fig.savefig(paths[kind], dpi=100)
+        plt.close(fig)
+    return paths

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import tomllib
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +25,7 @@ from matplotlib.ticker import MaxNLocator
 from bayesphys import results
 from bayesphys.linear import BayesianLinearRegression, compare_models, polynomial_features
 from bayesphys.priors import Laplace, Normal
+from bayesphys.report import markdown_table
 
 HERE = Path(__file__).resolve().parent
 Array = np.ndarray
@@ -184,16 +186,21 @@ def write_summary(out_dir: Path, table: pd.DataFrame, chosen: dict) -> tuple:
     """``summary.csv`` (full precision) and ``summary.md`` (rounded, with the choices)."""
     csv = out_dir / "summary.csv"
     table.to_csv(csv)
-    shown = table.drop(columns="loo_rank").reset_index()
-    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---:|" * shown.shape[1]]
-    lines += ["| " + " | ".join(f"{v:.5g}" for v in row) + " |" for row in shown.to_numpy()]
+    lines = [markdown_table(table.drop(columns="loo_rank"))]
     lines += ["", *(f"- chosen by {k}: degree {v}" for k, v in chosen.items())]
     md = out_dir / "summary.md"
     md.write_text("\n".join(lines) + "\n")
     return csv, md
 
 
-def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = None) -> dict:
+def run(
+    config: dict,
+    out_dir: Path,
+    *,
+    fast: bool = False,
+    seed: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     """Run the study and write its figures, tables and the chosen posterior to ``out_dir``.
 
     Parameters
@@ -206,6 +213,8 @@ def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = N
         Use the ``[fast]`` overrides (fewer draws and path points).
     seed : int, optional
         Overrides ``data.seed``.
+    progress : callable, optional
+        Called with the name of each finished step (the ``bayesphys run`` progress bar).
 
     Returns
     -------
@@ -222,7 +231,9 @@ def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = N
     x, y, y_err, _ = simulate(data, seed)
     true_degree = len(data["true_coefficients"]) - 1
 
+    progress = progress or (lambda step: None)
     models, table = compare_degrees(x, y, y_err, settings, seed)
+    progress("degrees compared")
     chosen = {
         "evidence": int(table["evidence_probability"].idxmax()),
         "loo": int(table["elpd_loo"].idxmax()),
@@ -232,6 +243,7 @@ def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = N
     scales = np.logspace(path_cfg["log10_min"], path_cfg["log10_max"], settings["n_grid"])
     ridge = map_path(x, y, y_err, settings["max_degree"], Normal, scales)
     lasso = map_path(x, y, y_err, settings["max_degree"], Laplace, scales)
+    progress("MAP paths")
 
     files = {k: out_dir / f"{k}.png" for k in ("fit", "criteria", "ridge_path", "lasso_path")}
     best = chosen["evidence"]
@@ -245,6 +257,7 @@ def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = N
         frame.rename(columns=lambda k: f"c{k + 1}").to_csv(files[f"{name}_csv"])
     files["summary_csv"], files["summary_md"] = write_summary(out_dir, table, chosen)
     files["posterior"] = results.save(models[best].idata_, out_dir / f"posterior_degree{best}.nc")
+    progress("outputs written")
     return {
         "true_degree": true_degree,
         "degree_evidence": chosen["evidence"],

@@ -1,0 +1,133 @@
+"""The ``bayesphys`` command line: list and run case studies, summarise and diagnose posteriors.
+
+Examples
+--------
+``bayesphys list``, ``bayesphys run polynomial-evidence --fast --out out/poly``,
+``bayesphys summarize out/poly/posterior_degree3.nc``,
+``bayesphys diagnose out/poly/posterior_degree3.nc --out out/poly/diagnostics``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bayesphys", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--studies", type=Path, default=None, help="case-study folder (default: ./case_studies)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="one line per case study")
+    run = commands.add_parser("run", help="run a case study end to end")
+    run.add_argument("name", help="case-study name, as `bayesphys list` prints it")
+    run.add_argument("--fast", action="store_true", help="reduced settings (a few minutes)")
+    run.add_argument("--out", type=Path, default=None, help="output folder (default: out/NAME)")
+    run.add_argument("--seed", type=int, default=None, help="random seed (default: config's)")
+    run.add_argument("--config", type=Path, default=None, help="TOML file of setting overrides")
+    summarize = commands.add_parser("summarize", help="posterior summary of a .nc file")
+    summarize.add_argument("file", type=Path)
+    summarize.add_argument("--var", nargs="+", default=None, help="variables to summarise")
+    diagnose = commands.add_parser("diagnose", help="trace and rank plots of a .nc file")
+    diagnose.add_argument("file", type=Path)
+    diagnose.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
+    diagnose.add_argument("--var", nargs="+", default=None, help="variables to plot")
+    return parser
+
+
+def _list(args) -> int:
+    from bayesphys.studies import find_studies
+
+    studies = find_studies(args.studies)
+    width = max((len(n) for n in studies), default=0)
+    for name, info in studies.items():
+        print(f"{name:<{width}}  {info.description}")
+    return 0
+
+
+def _run(args) -> int:
+    from bayesphys.studies import run_study
+
+    out = args.out if args.out is not None else Path("out") / args.name
+    bar_format = "{desc}: {n} steps [{elapsed}] {postfix}"
+    with tqdm(desc=args.name, unit="step", bar_format=bar_format) as bar:
+
+        def progress(step: str) -> None:
+            bar.set_postfix_str(step)
+            bar.update()
+
+        outcome = run_study(
+            args.name,
+            out,
+            fast=args.fast,
+            seed=args.seed,
+            config=args.config,
+            root=args.studies,
+            progress=progress,
+        )
+    print(f"{len(outcome.files)} files written to {outcome.out_dir}; see report.md")
+    return 0
+
+
+def _load(path: Path):
+    from bayesphys.core import results
+
+    if not path.is_file():
+        raise ValueError(f"file: {path} does not exist")
+    try:
+        return results.load(path)
+    except (OSError, ValueError) as err:
+        raise ValueError(f"file: {path} is not an InferenceData netCDF file ({err})") from err
+
+
+def _summarize(args) -> int:
+    from bayesphys.core import results
+
+    idata = _load(args.file)
+    if "posterior" not in idata.groups():
+        raise ValueError(f"file: {args.file} has no posterior group")
+    table = results.summary(idata, var_names=args.var)
+    print(table.to_string())
+    if idata.posterior.sizes.get("chain", 1) > 1:
+        for message in results.convergence_warnings(idata, var_names=args.var):
+            print(f"warning: {message}", file=sys.stderr)
+    else:
+        print("note: one chain, so R-hat is not informative", file=sys.stderr)
+    return 0
+
+
+def _diagnose(args) -> int:
+    from bayesphys.core import results
+
+    paths = results.plot_diagnostics(_load(args.file), args.out, var_names=args.var)
+    for path in paths.values():
+        print(path)
+    return 0
+
+
+COMMANDS = {"list": _list, "run": _run, "summarize": _summarize, "diagnose": _diagnose}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bayesphys`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("bayesphys: interrupted; completed outputs are intact", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, FileNotFoundError, KeyError) as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"bayesphys: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
