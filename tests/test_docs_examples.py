@@ -19,6 +19,7 @@ DOCTEST_MODULES = [
     "bayesphys.core.results",
     "bayesphys.core.samplers.sampling",
     "bayesphys.report",
+    "bayesphys.data.masses",
 ]
 
 

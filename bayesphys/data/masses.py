@@ -1,0 +1,265 @@
+"""Nuclear mass tables: Atomic Mass Evaluations and theoretical mass models, offline.
+
+All tables are pandas DataFrames with one row per nucleus and the columns ``Z``, ``N``, ``A``,
+``mass_excess`` (atomic mass excess ``M - A u``, in MeV) and, for measured tables,
+``uncertainty`` (MeV). The data ship with the package (see ``masses/PROVENANCE.md``).
+
+Examples
+--------
+>>> from bayesphys.data.masses import load_ame, separation_energy
+>>> ame = load_ame(2020)
+>>> row = ame.query("Z == 82 and N == 126")
+>>> float(row.mass_excess.iloc[0]), float(row.uncertainty.iloc[0])
+(-21.7485, 0.0011)
+>>> s2n = separation_energy(ame, "S2n").query("Z == 82 and N == 126")
+>>> round(float(s2n.S2n.iloc[0]), 3)
+14.106
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from bayesphys.data._derived import (
+    ME_ALPHA,
+    ME_HYDROGEN,
+    ME_NEUTRON,
+    binding_energy,
+    canonical_kind,
+    separation_energy,
+)
+from bayesphys.data._user_table import load_model_table
+
+__all__ = [
+    "AME_YEARS",
+    "ME_ALPHA",
+    "ME_HYDROGEN",
+    "ME_NEUTRON",
+    "MODEL_INFO",
+    "FittedToDataWarning",
+    "ModelInfo",
+    "available_models",
+    "binding_energy",
+    "load_ame",
+    "load_model",
+    "load_model_table",
+    "new_measurements",
+    "separation_energy",
+]
+
+DATA_DIR = Path(__file__).resolve().parent / "masses"
+AME_YEARS = (2003, 2012, 2020)
+
+
+class FittedToDataWarning(UserWarning):
+    """A mass model whose table appears already fitted to measured masses was loaded."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What is known about a shipped mass model.
+
+    Attributes
+    ----------
+    description : str
+        Model family, as far as the source package documents it.
+    reference : str
+        Publication, where known ("" when the source package records none).
+    fitted_to_data : bool
+        The table reproduces measured masses far better (rms ~0.2 MeV against AME2003) than
+        any global model of its kind: it appears already corrected on experimental masses, so its
+        residuals against AME data are not an honest test of extrapolation.
+    z_max : int or None
+        Largest Z shipped when rows above it were cut as corrupt in the source file.
+    """
+
+    description: str
+    reference: str = ""
+    fitted_to_data: bool = False
+    z_max: int | None = None
+
+
+_CUT = "rows with Z >= 101 cut: corrupt in the masstable file"
+MODEL_INFO: dict[str, ModelInfo] = {
+    "FRDM95": ModelInfo(
+        "finite-range droplet model",
+        "P. Moeller, J. R. Nix, W. D. Myers, W. J. Swiatecki, ADNDT 59, 185 (1995)",
+    ),
+    "HFB14": ModelInfo(
+        f"Skyrme Hartree-Fock-Bogoliubov ({_CUT})",
+        "S. Goriely, M. Samyn, J. M. Pearson, PRC 75, 064312 (2007)",
+        z_max=100,
+    ),
+    "HFB26": ModelInfo(
+        "Skyrme Hartree-Fock-Bogoliubov",
+        "S. Goriely, N. Chamel, J. M. Pearson, PRC 88, 024308 (2013)",
+    ),
+    "KTUY05": ModelInfo(
+        f"Koura-Tachibana-Uno-Yamada mass formula ({_CUT})",
+        "H. Koura, T. Tachibana, M. Uno, M. Yamada, Prog. Theor. Phys. 113, 305 (2005)",
+        z_max=100,
+    ),
+    "DUZU": ModelInfo("Duflo-Zuker mass formula", "J. Duflo, A. P. Zuker, PRC 52, R23 (1995)"),
+    "ETFSI12": ModelInfo(f"extended Thomas-Fermi plus Strutinsky integral ({_CUT})", z_max=100),
+    "WS32010": ModelInfo(
+        "Weizsaecker-Skyrme mass formula WS3 (2010)",
+        "N. Wang, Z. Liang, M. Liu, X. Wu, PRC 82, 044304 (2010)",
+        fitted_to_data=True,
+    ),
+    "WS32011": ModelInfo(
+        "Weizsaecker-Skyrme mass formula WS3 (2011)",
+        "M. Liu, N. Wang, Y. Deng, X. Wu, PRC 84, 014333 (2011)",
+        fitted_to_data=True,
+    ),
+    "BR2013": ModelInfo("mass table labelled BR2013 by masstable", fitted_to_data=True),
+    "SVM13": ModelInfo("mass table labelled SVM13 by masstable", fitted_to_data=True),
+    "TCSM12": ModelInfo("mass table labelled TCSM12 by masstable (Z >= 25)"),
+    "TCSM13": ModelInfo("mass table labelled TCSM13 by masstable (Z >= 25)"),
+    "MAJA88": ModelInfo(
+        "Masson-Jaenecke mass relations", "P. J. Masson, J. Jaenecke, ADNDT 39, 273 (1988)"
+    ),
+}
+# Tables of the source package that are not shipped, with the reason given to a user asking.
+_LEFT_OUT = {"GK88": "its masstable file is broken (mass excesses off by ~100 MeV)"}
+
+
+def available_models() -> list[str]:
+    """Names of the shipped theoretical mass tables, for :func:`load_model`."""
+    return list(MODEL_INFO)
+
+
+@functools.cache
+def _read(relative: str) -> pd.DataFrame:
+    frame = pd.read_csv(DATA_DIR / relative)
+    frame.insert(2, "A", frame["Z"] + frame["N"])
+    return frame
+
+
+def load_ame(year: int, *, include_estimated: bool = False) -> pd.DataFrame:
+    """Ground-state mass excesses of an Atomic Mass Evaluation.
+
+    Parameters
+    ----------
+    year : {2003, 2012, 2020}
+        AME2003 and AME2012 (from the ``masstable`` package, which carries no uncertainties: the
+        ``uncertainty`` column is NaN) or AME2020 (the ground states of NUBASE2020, with
+        uncertainties; NUBASE rounds each value to its uncertainty's leading digits).
+    include_estimated : bool
+        Also return the values the evaluators marked '#' (estimated from systematics, not
+        measured), flagged by an extra bool column ``estimated``. For 2003 and 2012 they are
+        available for Z <= 100 only (the source file is corrupt beyond).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``Z, N, A, mass_excess, uncertainty`` (MeV), plus ``estimated`` when
+        ``include_estimated``; sorted by Z then N. The free neutron and 1H are included.
+        ``attrs["source"]`` names the evaluation.
+    """
+    if isinstance(year, bool) or year not in AME_YEARS:
+        raise ValueError(f"year must be one of {AME_YEARS}, got {year!r}")
+    if not isinstance(include_estimated, bool):
+        raise TypeError(f"include_estimated must be True or False, got {include_estimated!r}")
+    table = _read(f"ame{year}.csv.gz")
+    if include_estimated:
+        out = table.copy()
+    else:
+        out = table[~table["estimated"]].drop(columns="estimated").reset_index(drop=True)
+    out.attrs = {"source": f"AME{year}", "include_estimated": include_estimated}
+    return out
+
+
+def load_model(name: str, *, warn: bool = True) -> pd.DataFrame:
+    """Mass excesses predicted by a theoretical mass model.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available_models` (case-insensitive).
+    warn : bool
+        Emit a :class:`FittedToDataWarning` for tables that appear fitted to measured masses
+        (``MODEL_INFO[name].fitted_to_data``). The flag is always in ``attrs``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``Z, N, A, mass_excess`` (MeV), sorted by Z then N. Models carry no uncertainty
+        column (a theory table has no measurement error), so :func:`separation_energy` of a model
+        has none either. ``attrs`` holds ``source``, ``fitted_to_data`` and ``reference``.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a model name (str), got {type(name).__name__}")
+    canonical = {key.upper(): key for key in (*MODEL_INFO, *_LEFT_OUT)}.get(name.strip().upper())
+    if canonical in _LEFT_OUT:
+        raise ValueError(
+            f"name={name!r} is not shipped: {_LEFT_OUT[canonical]}; "
+            f"available models: {', '.join(available_models())}"
+        )
+    if canonical is None:
+        raise ValueError(
+            f"name={name!r} is not a known mass model; available models: "
+            f"{', '.join(available_models())} (or load your own with load_model_table)"
+        )
+    info = MODEL_INFO[canonical]
+    if info.fitted_to_data and warn:
+        warnings.warn(
+            f"{canonical} appears already fitted to measured masses (rms ~0.2 MeV against "
+            "AME2003): its residuals do not test extrapolation; pass warn=False to silence this",
+            FittedToDataWarning,
+            stacklevel=2,
+        )
+    out = _read(f"models/{canonical}.csv.gz").copy()
+    out.attrs = {
+        "source": canonical,
+        "fitted_to_data": info.fitted_to_data,
+        "reference": info.reference,
+    }
+    return out
+
+
+def new_measurements(
+    old: int = 2003,
+    new: int = 2020,
+    kind: str = "S2n",
+    *,
+    z_range: tuple[int, int] = (8, 100),
+) -> pd.DataFrame:
+    """Separation energies that the ``new`` evaluation makes computable but ``old`` did not.
+
+    The validation set of the mass-model literature: train on ``separation_energy(load_ame(old),
+    kind)``, test on values measured since. Only experimental masses (no '#') count.
+
+    Parameters
+    ----------
+    old, new : {2003, 2012, 2020}
+        Evaluation years, ``old < new``.
+    kind : str
+        As in :func:`separation_energy`.
+    z_range : (int, int)
+        Inclusive Z window (default 8 <= Z <= 100).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`separation_energy` of ``new`` restricted to the (Z, N) absent from that of ``old``,
+        sorted by Z then N.
+    """
+    for arg, year in (("old", old), ("new", new)):
+        if isinstance(year, bool) or year not in AME_YEARS:
+            raise ValueError(f"{arg} must be one of {AME_YEARS}, got {year!r}")
+    if old >= new:
+        raise ValueError(f"old must be an earlier evaluation than new, got old={old}, new={new}")
+    if len(z_range) != 2 or z_range[0] > z_range[1]:
+        raise ValueError(f"z_range must be (z_min, z_max) with z_min <= z_max, got {z_range!r}")
+    kind = canonical_kind(kind)
+    before = separation_energy(load_ame(old), kind)
+    after = separation_energy(load_ame(new), kind)
+    after = after[after["Z"].between(*z_range)]
+    seen = pd.MultiIndex.from_frame(before[["Z", "N"]])
+    fresh = ~pd.MultiIndex.from_frame(after[["Z", "N"]]).isin(seen)
+    return after[fresh].reset_index(drop=True)
