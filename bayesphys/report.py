@@ -66,6 +66,20 @@ def posterior_table(path: str | os.PathLike[str]) -> tuple[str, list[str]]:
     idata = results.load(path)
     if "posterior" not in idata.groups():
         return "(no posterior group)", []
+    post = idata.posterior
+    if post.sizes.get("chain", 1) * post.sizes.get("draw", 1) == 1:
+        # A point estimate (MAP, fixed weights): values only, no spread or diagnostics.
+        rows = []
+        for name, var in post.data_vars.items():
+            point = var.isel(chain=0, draw=0)
+            if point.ndim == 0:
+                rows.append((name, float(point)))
+                continue
+            for index, value in point.to_series().items():
+                label = ", ".join(map(str, index if isinstance(index, tuple) else (index,)))
+                rows.append((f"{name}[{label}]", value))
+        frame = pd.DataFrame(rows, columns=["variable", "value"])
+        return markdown_table(frame, index=False), []
     table = results.summary(idata, kind="all", round_to="none")
     rows = {
         "variable": table.index,
