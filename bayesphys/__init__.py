@@ -7,7 +7,7 @@ Every model family stands on the shared core (``bayesphys.priors``, ``bayesphys.
 
 from importlib.metadata import PackageNotFoundError, version
 
-from bayesphys import likelihoods, priors, results, samplers
+from bayesphys import likelihoods, priors, results, samplers, vmc
 from bayesphys.linear import BayesianLinearRegression
 
 try:
@@ -22,4 +22,5 @@ __all__ = [
     "priors",
     "results",
     "samplers",
+    "vmc",
 ]

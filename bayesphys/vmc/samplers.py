@@ -1,0 +1,256 @@
+"""Walkers sampling ``|psi|^2`` with the core MCMC kernels.
+
+VMC samples ``p(R) = |psi(R)|^2 / Z``, i.e. the core kernels run on ``log_prob = 2 ln|psi|`` with
+the ``N * d`` coordinates flattened per walker (walker = chain):
+
+- :class:`Metropolis` (all-particle moves) is core ``RandomWalkMetropolis``; single-particle
+  moves are a thin kernel subclass that perturbs one random particle per walker and step.
+- :class:`Langevin` importance sampling proposes ``R' = R + D dt F(R) + sqrt(2 D dt) xi`` with
+  ``D = 1/2`` and the quantum force ``F = 2 grad psi / psi = grad log|psi|^2`` and accepts with
+  the Green's-function ratio. This is exactly core ``MALA`` on ``log|psi|^2`` with step size
+  ``h = sqrt(dt)`` and unit mass (``h^2 / 2 grad log p = dt/2 F``), so it reuses that kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import torch
+from torch import Tensor
+
+from bayesphys.core.samplers import (
+    MALA,
+    ChainState,
+    Kernel,
+    RandomWalkMetropolis,
+    StepInfo,
+    WindowAdaptation,
+)
+from bayesphys.core.samplers.base import all_finite, evaluate, metropolis_accept, select_rows
+from bayesphys.vmc.systems import HarmonicTrap
+from bayesphys.vmc.wavefunctions.base import WaveFunction
+
+__all__ = ["Langevin", "Metropolis", "VMCSampler", "Walkers"]
+
+
+class VMCSampler:
+    """Base of the VMC sampler specifications; :meth:`kernel` builds the core kernel."""
+
+    def kernel(self, n_particles: int, dim: int) -> Kernel:
+        """The core kernel acting on flattened coordinates ``(walkers, n_particles * dim)``."""
+        raise NotImplementedError
+
+
+def _positive(value: float, name: str) -> float:
+    value = float(value)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be finite and > 0, got {value}")
+    return value
+
+
+class Metropolis(VMCSampler):
+    """Brute-force Metropolis with Gaussian moves of scale ``step``.
+
+    Parameters
+    ----------
+    step : float
+        Initial proposal standard deviation per coordinate (oscillator lengths).
+    moves : {"all", "single"}
+        Move all particles at once, or one randomly chosen particle per walker and step (then
+        ``N`` steps make one sweep).
+    target_accept : float
+        Acceptance rate that the burn-in adaptation of ``step`` aims for.
+    adapt : bool
+        Adapt ``step`` (per walker, dual averaging) during burn-in.
+    """
+
+    def __init__(
+        self,
+        step: float = 1.0,
+        *,
+        moves: str = "all",
+        target_accept: float = 0.5,
+        adapt: bool = True,
+    ) -> None:
+        self.step = _positive(step, "step")
+        if moves not in ("all", "single"):
+            raise ValueError(f"moves must be 'all' or 'single', got {moves!r}")
+        self.moves = moves
+        self.target_accept = float(target_accept)
+        self.adapt = bool(adapt)
+
+    def kernel(self, n_particles: int, dim: int) -> Kernel:
+        """Core random-walk Metropolis (all-particle) or its single-particle variant."""
+        opts = {
+            "step_size": self.step,
+            "target_accept": self.target_accept,
+            "adapt_step_size": self.adapt,
+            "adapt_mass": False,
+        }
+        if self.moves == "single":
+            return SingleParticleMetropolis(n_particles, dim, **opts)
+        return RandomWalkMetropolis(**opts)
+
+    def __repr__(self) -> str:
+        return f"Metropolis(step={self.step}, moves={self.moves!r}, adapt={self.adapt})"
+
+
+class Langevin(VMCSampler):
+    """Langevin (Fokker-Planck) importance sampling with time step ``dt``; core MALA.
+
+    Parameters
+    ----------
+    dt : float
+        Initial time step; the proposal is ``R + dt/2 F + sqrt(dt) xi`` (``D = 1/2``).
+    target_accept : float
+        Acceptance rate aimed for when adapting ``dt`` during burn-in.
+    adapt : bool
+        Adapt ``dt`` (per walker, dual averaging) during burn-in.
+    """
+
+    def __init__(self, dt: float = 0.1, *, target_accept: float = 0.8, adapt: bool = True):
+        self.dt = _positive(dt, "dt")
+        self.target_accept = float(target_accept)
+        self.adapt = bool(adapt)
+
+    def kernel(self, n_particles: int, dim: int) -> Kernel:
+        """Core MALA with ``step_size = sqrt(dt)`` and identity mass (see module notes)."""
+        return MALA(
+            step_size=math.sqrt(self.dt),
+            target_accept=self.target_accept,
+            adapt_step_size=self.adapt,
+            adapt_mass=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"Langevin(dt={self.dt}, adapt={self.adapt})"
+
+
+class SingleParticleMetropolis(RandomWalkMetropolis):
+    """Random-walk Metropolis moving one uniformly chosen particle of each walker per step.
+
+    The particle choice does not depend on the state, so the proposal stays symmetric and the
+    plain Metropolis ratio applies.
+    """
+
+    name = "rwm1"
+
+    def __init__(self, n_particles: int, dim: int, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.n_particles, self.dim = int(n_particles), int(dim)
+
+    def step(self, state: ChainState) -> tuple[ChainState, StepInfo]:
+        """Advance all walkers by one single-particle move."""
+        theta = state.theta
+        W = theta.shape[0]
+        opts = {"dtype": theta.dtype, "device": theta.device}
+        noise = torch.randn((W, self.n_particles, self.dim), generator=state.generator, **opts)
+        who = torch.randint(self.n_particles, (W,), generator=state.generator, device=theta.device)
+        mask = torch.nn.functional.one_hot(who, self.n_particles).to(theta.dtype).unsqueeze(-1)
+        proposal = theta + state.step_size.unsqueeze(-1) * (mask * noise).reshape(W, -1)
+        lp_new, _ = evaluate(state.log_prob_fn, proposal, with_grad=False)
+        log_alpha = torch.where(all_finite(lp_new, proposal), lp_new - state.log_prob, -torch.inf)
+        accepted, accept_prob = metropolis_accept(log_alpha, state.generator)
+        new_state = replace(
+            state,
+            theta=select_rows(accepted, proposal, theta),
+            log_prob=torch.where(accepted, lp_new, state.log_prob),
+        )
+        info = StepInfo(accept_prob, accepted, torch.zeros_like(accepted), torch.ones_like(who))
+        return new_state, info
+
+
+def initial_positions(system: HarmonicTrap, n_walkers: int, generator: torch.Generator) -> Tensor:
+    """Gaussian start at the oscillator length scale; redraws hard-sphere overlaps."""
+    shape = (n_walkers, system.n_particles, system.dim)
+    R = torch.randn(shape, generator=generator, dtype=torch.float64) / math.sqrt(system.omega)
+    for _ in range(100):
+        bad = ~torch.isfinite(system.interaction_potential(R))
+        if not bool(bad.any()):
+            return R
+        fresh = torch.randn(shape, generator=generator, dtype=torch.float64)
+        R = torch.where(bad[:, None, None], fresh / math.sqrt(system.omega), R)
+    raise RuntimeError("could not place the particles without hard-sphere overlaps")
+
+
+class Walkers:
+    """A population of walkers advanced by a core kernel on ``|psi|^2``.
+
+    Parameters
+    ----------
+    wf : WaveFunction
+        Trial wave function; its parameters may change between steps (call :meth:`refresh`).
+    system : HarmonicTrap
+        Defines the particle number and dimension.
+    sampler : VMCSampler
+        :class:`Metropolis` or :class:`Langevin`.
+    n_walkers : int
+        Number of independent walkers.
+    generator : torch.Generator
+        The only source of randomness.
+    init : Tensor, optional
+        Start positions ``(n_walkers, N, d)``; default a Gaussian cloud.
+    """
+
+    def __init__(
+        self,
+        wf: WaveFunction,
+        system: HarmonicTrap,
+        sampler: VMCSampler,
+        n_walkers: int,
+        generator: torch.Generator,
+        init: Tensor | None = None,
+    ) -> None:
+        if not isinstance(sampler, VMCSampler):
+            raise TypeError(
+                f"sampler must be vmc.Metropolis(...) or vmc.Langevin(...), got {sampler!r}"
+            )
+        self.wf, self.system, self.sampler = wf, system, sampler
+        self.shape = (system.n_particles, system.dim)
+        self.kernel = sampler.kernel(*self.shape)
+        R = initial_positions(system, n_walkers, generator) if init is None else init
+        R = system.check_positions(R.to(torch.float64))
+        self.state = self.kernel.init_state(
+            self.log_prob, R.reshape(n_walkers, -1), generator=generator
+        )
+
+    def log_prob(self, theta: Tensor) -> Tensor:
+        """``2 ln|psi|`` of flattened positions ``(walkers, N * d)``."""
+        return 2.0 * self.wf.log_psi(theta.view(theta.shape[0], *self.shape))
+
+    @property
+    def positions(self) -> Tensor:
+        """Current positions ``(walkers, N, d)``."""
+        return self.state.theta.view(-1, *self.shape)
+
+    @property
+    def step_size(self) -> Tensor:
+        """Per-walker step: Metropolis ``step`` or Langevin ``dt``."""
+        h = self.state.step_size
+        return h * h if isinstance(self.sampler, Langevin) else h
+
+    def burn_in(self, n_steps: int) -> float:
+        """Advance ``n_steps`` steps, adapting the step size if the sampler adapts.
+
+        Returns the mean acceptance probability over the burn-in.
+        """
+        if n_steps <= 0:
+            return float("nan")
+        adaptation = WindowAdaptation(self.kernel, self.state, n_steps)
+        total = 0.0
+        for _ in range(n_steps):
+            self.state, info = self.kernel.step(self.state)
+            self.state = adaptation.update(self.state, info)
+            total += float(info.accept_prob.mean())
+        self.state = adaptation.finalize(self.state)
+        return total / n_steps
+
+    def step(self) -> StepInfo:
+        """One transition of every walker with the current (frozen) step sizes."""
+        self.state, info = self.kernel.step(self.state)
+        return info
+
+    def refresh(self) -> None:
+        """Recompute cached ``|psi|^2`` (and forces) after the parameters changed."""
+        self.state = self.kernel.refresh(self.state)

@@ -1,0 +1,170 @@
+"""vmc.estimate: exact energies, sampler correctness, error bars vs ArviZ, InferenceData."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from bayesphys import results, vmc
+from bayesphys.core.samplers import MALA, StepInfo
+from bayesphys.core.samplers.base import evaluate
+from tests.vmc.reference import REFERENCES
+
+SAMPLERS = {
+    "metropolis": lambda: vmc.Metropolis(1.0),
+    "metropolis_single": lambda: vmc.Metropolis(1.0, moves="single"),
+    "langevin": lambda: vmc.Langevin(0.2),
+}
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_exact_gaussian_zero_variance(sampler):
+    system = vmc.HarmonicTrap(3, 2, omega=1.5)
+    est = vmc.estimate(vmc.GaussianJastrow(0.75), system, SAMPLERS[sampler](), 200, 64, 20, seed=1)
+    assert est.energy == pytest.approx(3 * 2 * 1.5 / 2, abs=1e-12)
+    assert est.variance < 1e-20 and est.stderr < 1e-10
+    assert 0.1 < est.acceptance < 0.95
+
+
+def test_elliptic_trap_exact_energy_per_particle():
+    ref = REFERENCES["elliptic_free"]
+    system = vmc.HarmonicTrap(5, 3, gamma=ref["gamma"])
+    wf = vmc.GaussianJastrow(0.5, beta_z=ref["gamma"])
+    est = vmc.estimate(wf, system, vmc.Metropolis(0.5), 100, 32, 20, seed=2)
+    assert est.energy / 5 == pytest.approx(ref["energy_per_particle"], abs=1e-6)
+    assert est.variance < 1e-20
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_samplers_reproduce_known_non_eigenstate_energy(sampler):
+    # psi = exp(-alpha r^2) with alpha != omega/2: <T> = alpha/2 and <V> = omega^2/(8 alpha) per
+    # coordinate. A wrong acceptance ratio (e.g. Langevin without the Green's function) biases it.
+    alpha, omega, n, d = 0.3, 1.0, 2, 2
+    exact = n * d * (alpha / 2 + omega**2 / (8 * alpha))
+    est = vmc.estimate(
+        vmc.GaussianJastrow(alpha), vmc.HarmonicTrap(n, d, omega), SAMPLERS[sampler](),
+        n_walkers=500, n_steps=400, burn_in=200, seed=3,
+    )  # fmt: skip
+    assert abs(est.energy - exact) < 4 * est.stderr
+    assert est.kinetic == pytest.approx(n * d * alpha / 2, abs=5 * est.kinetic_stderr)
+
+
+class _Unadjusted(vmc.Langevin):
+    """Langevin without the accept/reject step: a deliberately biased sampler."""
+
+    def kernel(self, n_particles, dim):
+        return _ULA(step_size=self.dt**0.5, adapt_step_size=False, adapt_mass=False)
+
+
+class _ULA(MALA):
+    def step(self, state):
+        h = state.step_size.unsqueeze(-1)
+        noise = torch.randn(state.theta.shape, generator=state.generator, dtype=torch.float64)
+        theta = state.theta + 0.5 * h * h * state.grad + h * noise
+        lp, grad = evaluate(state.log_prob_fn, theta, with_grad=True)
+        ones = torch.ones(theta.shape[0], dtype=torch.bool)
+        state = type(state)(**{**state.__dict__, "theta": theta, "log_prob": lp, "grad": grad})
+        return state, StepInfo(ones.double(), ones, ~ones, ones.long())
+
+
+def _below_exact_by_3_stderr(est, exact):
+    return est.energy < exact - 3 * est.stderr
+
+
+@pytest.mark.parametrize("sampler", sorted(SAMPLERS))
+def test_energy_never_below_exact_ground_state(sampler):
+    # Variational principle: an energy below exact by > 3 stderr can only be a sampler bug.
+    exact = REFERENCES["dot2_2d"]["exact"]
+    system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
+    wf = vmc.GaussianJastrow(0.494, "pade", beta=0.4)
+    est = vmc.estimate(wf, system, SAMPLERS[sampler](), 1000, 300, 100, seed=4)
+    assert not _below_exact_by_3_stderr(est, exact)
+    assert est.energy < REFERENCES["dot2_2d"]["pade_band"][1] + 4 * est.stderr
+
+
+def test_bug_detector_catches_a_biased_sampler():
+    # Negative control of the test above: dropping the Metropolis correction of Langevin moves
+    # puts the energy visibly below the exact ground state.
+    system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
+    wf = vmc.GaussianJastrow(0.494, "pade", beta=0.4)
+    est = vmc.estimate(wf, system, _Unadjusted(0.5), 1000, 300, 100, seed=4)
+    assert _below_exact_by_3_stderr(est, REFERENCES["dot2_2d"]["exact"])
+
+
+@pytest.fixture(scope="module")
+def correlated_estimate():
+    # Small steps make the chain correlated (tau ~ 10 steps) so that the error bar matters.
+    system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
+    wf = vmc.GaussianJastrow(0.45, "pade", beta=0.3)
+    return vmc.estimate(wf, system, vmc.Metropolis(0.5, adapt=False), 200, 2048, 300, seed=5)
+
+
+def test_blocking_error_agrees_with_arviz_mcse(correlated_estimate):
+    est = correlated_estimate
+    assert est.tau_corr > 5  # the naive error would be far too small
+    mcse = results.mcse(est.local_energies)  # chain = walker, draw = step
+    # Jonsson's test accepts the first level whose residual correlation is insignificant, which
+    # with ~2000 steps leaves blocking ~10-20 % below ArviZ (AR(1) with tau = 7: 11 % low).
+    assert 0.7 * mcse < est.stderr < 1.2 * mcse
+    naive = np.sqrt(est.variance / est.local_energies.size)
+    assert est.stderr > 2 * naive
+
+
+def test_inference_data_diagnostics(correlated_estimate):
+    est = correlated_estimate
+    idata = est.idata
+    energies = idata.sample_stats["local_energy"]
+    assert energies.dims == ("chain", "draw") and energies.shape == (200, 2048)
+    ess = float(results.ess(idata, var_names=["local_energy"], method="mean")["local_energy"])
+    # Same correlation time within the blocking bias noted above (stderr^2 ~ tau).
+    assert 0.9 * est.tau_corr < est.local_energies.size / ess < 2.0 * est.tau_corr
+    assert float(results.rhat(idata, var_names=["local_energy"])["local_energy"]) < 1.01
+
+
+def test_observables_and_virial():
+    # Non-interacting exact state: <r12> and the density are known in closed form.
+    system = vmc.HarmonicTrap(2, 2, 1.0)
+    est = vmc.estimate(vmc.GaussianJastrow(0.5), system, vmc.Langevin(0.3), 2000, 100, 50, seed=6)
+    # r_ij = |r_i - r_j| is Rayleigh with sigma^2 = 2 * 1/2: mean sqrt(pi/2).
+    assert est.r12 == pytest.approx(np.sqrt(np.pi / 2), rel=0.02)
+    # Virial theorem for a harmonic potential: <T> = <V>.
+    assert est.kinetic == pytest.approx(est.potential, abs=5 * est.kinetic_stderr + 1e-12)
+    assert est.kinetic + est.potential == pytest.approx(2.0, abs=1e-12)
+    r, rho = est.density_r, est.density
+    exact = 2 * np.exp(-(r**2)) / np.pi  # N |phi_0|^2 in 2-D
+    mask = r < 2.0
+    np.testing.assert_allclose(rho[mask], exact[mask], rtol=0.1, atol=0.01)
+    area = np.pi * np.diff(np.linspace(0, 4.5, 61) ** 2)
+    assert float(np.sum(rho * area)) == pytest.approx(2.0, rel=1e-3)
+
+
+def test_same_seed_same_result_and_validation():
+    system, wf = vmc.HarmonicTrap(2, 2, 1.0, "coulomb"), vmc.GaussianJastrow(0.45, "pade")
+    a = vmc.estimate(wf, system, vmc.Metropolis(), 50, 32, 10, seed=7)
+    b = vmc.estimate(wf, system, vmc.Metropolis(), 50, 32, 10, seed=7)
+    assert a.energy == b.energy
+    with pytest.raises(ValueError, match="n_steps"):
+        vmc.estimate(wf, system, vmc.Metropolis(), 50, 8, 10)
+    with pytest.raises(TypeError, match="sampler"):
+        vmc.estimate(wf, system, "metropolis", 50, 32, 10)
+    with pytest.raises(ValueError, match="moves"):
+        vmc.Metropolis(moves="some")
+    with pytest.raises(ValueError, match="dt"):
+        vmc.Langevin(dt=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        repr(a)
+
+
+def test_hard_sphere_bosons_elliptic_trap():
+    # N = 10, a = 0.0043, gamma = 2.82843 at alpha = 1/2, beta_z = gamma: E/N ~ 2.44 (VMC);
+    # the repulsion must lift it above the non-interacting 2.414215.
+    ref, free = REFERENCES["bosons10"], REFERENCES["elliptic_free"]
+    gamma, a = free["gamma"], 0.0043
+    system = vmc.HarmonicTrap(10, 3, 1.0, "hard_sphere", a=a, gamma=gamma)
+    wf = vmc.GaussianJastrow(0.5, "hard_sphere", a=a, beta_z=gamma)
+    est = vmc.estimate(wf, system, vmc.Langevin(0.1), 500, 256, 100, seed=8)
+    per_particle, err = est.energy / 10, est.stderr / 10
+    assert per_particle > free["energy_per_particle"] + 3 * err
+    assert per_particle == pytest.approx(ref["energy_per_particle"], abs=0.005 + 3 * err)

@@ -1,0 +1,98 @@
+"""vmc.optimize: reaching the published two-electron energies, checkpoints, interruption."""
+
+import math
+import warnings
+
+import pytest
+import torch
+
+from bayesphys import vmc
+from bayesphys.vmc.optimization import optimize
+from tests.vmc.reference import REFERENCES
+
+
+def _check_band(est, exact, band):
+    # Upper bound: the published band plus 3 standard errors; lower bound: the variational
+    # principle (below exact by more than 3 standard errors would be a sampler bug).
+    assert est.energy > exact - 3 * est.stderr
+    assert band[0] - 3 * est.stderr < est.energy < band[1] + 3 * est.stderr
+
+
+@pytest.mark.parametrize("opt", ["adam", "sr"])
+def test_two_electrons_2d_pade_jastrow(opt):
+    ref = REFERENCES["dot2_2d"]
+    system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
+    start = vmc.GaussianJastrow(0.45, "pade", beta=0.2)
+    lr = {"adam": 0.02, "sr": 0.3}[opt]
+    res = optimize(start, system, vmc.Metropolis(), opt, 80, 1000, lr, seed=1, progressbar=False)
+    assert res.n_iterations == 80 and len(res.history) == 80
+    assert res.history["energy"].iloc[:5].mean() > res.history["energy"].iloc[-20:].mean()
+    est = vmc.estimate(res.wavefunction, system, vmc.Langevin(0.2), 2000, 500, 100, seed=2)
+    _check_band(est, ref["exact"], ref["pade_band"])
+    assert est.variance < 0.003
+    # The start is untouched; the optimum sits near alpha ~ 0.494, beta ~ 0.4.
+    assert float(start.factors[0].alpha.detach()) == 0.45
+    params = res.wavefunction.parameter_dict()
+    assert params["factors.0.alpha"] == pytest.approx(0.494, abs=0.01)
+    assert params["factors.1.beta"] == pytest.approx(0.40, abs=0.05)
+
+
+def test_two_electrons_3d_half_omega():
+    ref = REFERENCES["dot2_3d"]
+    system = vmc.HarmonicTrap(2, 3, 0.5, "coulomb")
+    start = vmc.GaussianJastrow(0.2, "pade", beta=0.3)
+    res = optimize(start, system, vmc.Langevin(0.3), "sr", 40, 1000, 0.3, seed=3, progressbar=False)
+    est = vmc.estimate(res.wavefunction, system, vmc.Langevin(0.3), 2000, 400, 100, seed=4)
+    _check_band(est, ref["exact"], ref["pade_band"])
+
+
+def test_checkpoint_resume_equals_uninterrupted_run(tmp_path):
+    system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
+    wf = vmc.GaussianJastrow(0.45, "pade", beta=0.3)
+    kw = {"n_walkers": 200, "lr": 0.02, "seed": 5, "progressbar": False}
+    full = optimize(wf, system, vmc.Metropolis(), "adam", n_iterations=8, **kw)
+    path = tmp_path / "opt.pt"
+    first = optimize(wf, system, vmc.Metropolis(), "adam", n_iterations=5, checkpoint=path,
+                     checkpoint_every=2, **kw)  # fmt: skip
+    assert first.n_iterations == 5 and path.is_file()
+    resumed = optimize(wf, system, vmc.Metropolis(), "adam", n_iterations=8, checkpoint=path, **kw)
+    assert resumed.n_iterations == 8
+    torch.testing.assert_close(
+        torch.tensor(resumed.history["energy"].values), torch.tensor(full.history["energy"].values)
+    )
+    for p, q in zip(resumed.wavefunction.parameters(), full.wavefunction.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+
+
+def test_keyboard_interrupt_returns_completed_iterations(monkeypatch):
+    import bayesphys.vmc.optimization as module
+
+    calls = {"n": 0}
+    original = module._iteration
+
+    def flaky(*args):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(module, "_iteration", flaky)
+    system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
+    with pytest.warns(RuntimeWarning, match="interrupted: returning 3 of 10"):
+        res = optimize(vmc.GaussianJastrow(0.45, "pade"), system, vmc.Metropolis(), "sgd", 10,
+                       100, 0.01, seed=0, progressbar=False)  # fmt: skip
+    assert res.interrupted and res.n_iterations == 3 and math.isfinite(res.energy)
+
+
+def test_validation():
+    system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
+    wf = vmc.GaussianJastrow(0.45, "pade")
+    with pytest.raises(ValueError, match="optimizer"):
+        optimize(wf, system, vmc.Metropolis(), "lbfgs")
+    with pytest.raises(ValueError, match="lr"):
+        optimize(wf, system, vmc.Metropolis(), lr=-1.0)
+    with pytest.raises(TypeError, match="wf"):
+        optimize("psi", system, vmc.Metropolis())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        optimize(wf, system, vmc.Metropolis(), n_iterations=0, n_walkers=10, progressbar=False)
