@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 import os
 import shutil
+import sys
 import tempfile
 import tomllib
 from collections.abc import Callable, Mapping
@@ -204,3 +205,22 @@ def run_study(
             files[str(path.relative_to(staging))] = target
     shutil.rmtree(staging, ignore_errors=True)
     return RunOutcome(out_dir, files, result)
+
+
+def load_study(name: str, root: str | os.PathLike[str] | None = None) -> tuple[ModuleType, dict]:
+    """The study's module and its default config (for tests and notebooks)."""
+    study = get_study(name, root)
+    return load_module(study), load_config(study)
+
+
+def run_as_script(study_file: str | os.PathLike[str], argv: list[str] | None = None) -> None:
+    """``python case_studies/<name>/study.py [options]``, the same as ``bayesphys run <name>``.
+
+    Every study ends with ``if __name__ == "__main__": run_as_script(__file__)``, so the script
+    and the CLI share one argument parser, output handling and report.
+    """
+    from bayesphys.cli import main
+
+    folder = Path(study_file).resolve().parent
+    args = sys.argv[1:] if argv is None else argv
+    raise SystemExit(main(["--studies", str(folder.parent), "run", folder.name, *args]))

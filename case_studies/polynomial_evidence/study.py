@@ -8,8 +8,6 @@ Normal and Laplace priors of varying scale. Run ``python study.py --fast --out /
 
 from __future__ import annotations
 
-import argparse
-import tomllib
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -26,8 +24,8 @@ from bayesphys import results
 from bayesphys.linear import BayesianLinearRegression, compare_models, polynomial_features
 from bayesphys.priors import Laplace, Normal
 from bayesphys.report import markdown_table
+from bayesphys.studies import run_as_script
 
-HERE = Path(__file__).resolve().parent
 Array = np.ndarray
 
 
@@ -271,22 +269,5 @@ def run(
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, default=HERE / "config.toml")
-    parser.add_argument("--out", type=Path, default=HERE / "out")
-    parser.add_argument("--fast", action="store_true", help="fewer draws and path points")
-    parser.add_argument("--seed", type=int, default=None, help="overrides data.seed")
-    args = parser.parse_args(argv)
-    with open(args.config, "rb") as fh:
-        config = tomllib.load(fh)
-    res = run(config, args.out, fast=args.fast, seed=args.seed)
-    print(res["table"].round(3).to_string())
-    print(f"true degree {res['true_degree']}; chosen by evidence: {res['degree_evidence']}, "
-          f"by PSIS-LOO: {res['degree_loo']}, by exact LOO: {res['degree_exact_loo']}; "
-          f"outputs in {args.out}")  # fmt: skip
-
-
 if __name__ == "__main__":
-    main()
+    run_as_script(__file__)

@@ -9,8 +9,6 @@ error bars, the blocking plot and radial one-body densities. Run
 
 from __future__ import annotations
 
-import argparse
-import tomllib
 from pathlib import Path
 
 import matplotlib
@@ -21,8 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bayesphys import vmc
-
-HERE = Path(__file__).resolve().parent
+from bayesphys.studies import run_as_script
 
 
 def make_wavefunction(name: str, spec: dict) -> vmc.WaveFunction:
@@ -161,20 +158,5 @@ def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = N
     return {"table": table, "fits": fitted, "files": files}
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, default=HERE / "config.toml")
-    parser.add_argument("--out", type=Path, default=HERE / "out")
-    parser.add_argument("--fast", action="store_true", help="few iterations and walkers")
-    parser.add_argument("--seed", type=int, default=None, help="overrides run.seed")
-    args = parser.parse_args(argv)
-    with open(args.config, "rb") as fh:
-        config = tomllib.load(fh)
-    res = run(config, args.out, fast=args.fast, seed=args.seed)
-    print(res["table"].to_string(float_format=lambda v: f"{v:.5f}"))
-    print(f"outputs in {args.out}")
-
-
 if __name__ == "__main__":
-    main()
+    run_as_script(__file__)

@@ -9,8 +9,6 @@ asymmetry, pairing), so their posterior under a Normal-Inverse-Gamma prior is ex
 
 from __future__ import annotations
 
-import argparse
-import tomllib
 import warnings
 from pathlib import Path
 
@@ -26,8 +24,8 @@ from bayesphys.data.masses import binding_energy, load_ame
 from bayesphys.likelihoods import Gaussian
 from bayesphys.linear import BayesianLinearRegression
 from bayesphys.priors import HalfNormal, InverseGamma, Normal
+from bayesphys.studies import run_as_script
 
-HERE = Path(__file__).resolve().parent
 MAGIC = (8, 20, 28, 50, 82, 126)
 TERMS = {"a_V": "volume", "a_S": "surface", "a_C": "Coulomb", "a_A": "asymmetry", "a_P": "pairing"}
 
@@ -294,27 +292,5 @@ def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = N
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, default=HERE / "config.toml")
-    parser.add_argument("--out", type=Path, default=HERE / "out")
-    parser.add_argument("--fast", action="store_true", help="fewer draws, lower dpi, no NUTS")
-    parser.add_argument("--seed", type=int, default=None, help="overrides data.seed")
-    parser.add_argument("--nuts", action="store_true", help="also run the NUTS cross-check")
-    args = parser.parse_args(argv)
-    with open(args.config, "rb") as fh:
-        config = tomllib.load(fh)
-    if args.nuts:
-        config["nuts"]["enabled"] = True
-        config.setdefault("fast", {})["nuts_enabled"] = True
-    res = run(config, args.out, fast=args.fast, seed=args.seed)
-    print(res["coefficients"].round(4).to_string())
-    if res["coefficients_nuts"] is not None:
-        print("NUTS:\n" + res["coefficients_nuts"].round(4).to_string())
-    print(res["shell_bumps"].round(2).to_string(index=False))
-    print(f"{len(res['data'])} nuclei, residual rms {res['rms']:.3f} MeV; outputs in {args.out}")
-
-
 if __name__ == "__main__":
-    main()
+    run_as_script(__file__)

@@ -1,20 +1,10 @@
 """Smoke and science test of the quantum-dot VMC case study (its ``--fast`` configuration)."""
 
-import importlib.util
-import tomllib
 from pathlib import Path
 
 import pytest
 
-STUDY_DIR = Path(__file__).resolve().parents[2] / "case_studies" / "quantum_dot_vmc"
-
-
-def _load_study():
-    # case_studies/ is not a package: import the script from its path.
-    spec = importlib.util.spec_from_file_location("quantum_dot_vmc_study", STUDY_DIR / "study.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bayesphys.studies import load_study
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +14,9 @@ def outcome(tmp_path_factory):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small tensors: one thread avoids contention on shared machines
     try:
-        with open(STUDY_DIR / "config.toml", "rb") as fh:
-            config = tomllib.load(fh)
+        study, config = load_study("quantum-dot-vmc")
         out_dir = tmp_path_factory.mktemp("quantum_dot_vmc")
-        return _load_study().run(config, out_dir, fast=True), config, out_dir
+        return study.run(config, out_dir, fast=True), config, out_dir
     finally:
         torch.set_num_threads(threads)
 

@@ -1,15 +1,13 @@
 """Smoke and science test of the liquid-drop (SEMF) case study (its ``--fast`` configuration)."""
 
-import importlib.util
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bayesphys import results
+from bayesphys.studies import load_study
 
-STUDY_DIR = Path(__file__).resolve().parents[2] / "case_studies" / "semf"
 # Textbook ranges for this form (Z(Z-1) Coulomb, delta / sqrt(A) pairing), in MeV.
 PHYSICAL = {
     "a_V": (15.0, 16.5),
@@ -21,23 +19,14 @@ PHYSICAL = {
 }
 
 
-def _load_study():
-    # case_studies/ is not a package: import the script from its path.
-    spec = importlib.util.spec_from_file_location("semf_study", STUDY_DIR / "study.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def study():
-    return _load_study()
+    return load_study("semf")[0]
 
 
 @pytest.fixture(scope="module")
 def outcome(study, tmp_path_factory):
-    with open(STUDY_DIR / "config.toml", "rb") as fh:
-        config = tomllib.load(fh)
+    config = load_study("semf")[1]
     out_dir = tmp_path_factory.mktemp("semf")
     return study.run(config, out_dir, fast=True), config, out_dir
 

@@ -152,3 +152,12 @@ def test_summarize_missing_or_invalid_file(tmp_path, capsys):
 
 def test_real_studies_are_discovered():
     assert "polynomial-evidence" in find_studies()
+
+
+def test_study_script_entry_point_is_the_cli(studies, tmp_path):
+    from bayesphys.studies import run_as_script
+
+    with pytest.raises(SystemExit) as done:
+        run_as_script(studies / "toy_study" / "study.py", ["--out", str(tmp_path / "o")])
+    assert done.value.code == 0
+    assert (tmp_path / "o" / "report.md").is_file()
