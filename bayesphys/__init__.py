@@ -8,6 +8,8 @@ Every model family stands on the shared core (``bayesphys.priors``, ``bayesphys.
 from importlib.metadata import PackageNotFoundError, version
 
 from bayesphys import likelihoods, priors, results, samplers, vmc
+from bayesphys.bnn import BayesianNeuralNetwork
+from bayesphys.gp import GPRegression
 from bayesphys.linear import BayesianLinearRegression
 
 try:
@@ -17,6 +19,8 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "BayesianLinearRegression",
+    "BayesianNeuralNetwork",
+    "GPRegression",
     "__version__",
     "likelihoods",
     "priors",

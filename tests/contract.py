@@ -59,6 +59,6 @@ CASES = [
 ]
 
 # Each module defines CASES (a list of ContractCase) for one more model family.
-FAMILY_CASE_MODULES: list[str] = []
+FAMILY_CASE_MODULES: list[str] = ["tests.gp.contract_cases", "tests.bnn.contract_cases"]
 for _module in FAMILY_CASE_MODULES:
     CASES += importlib.import_module(_module).CASES

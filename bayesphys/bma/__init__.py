@@ -1,0 +1,14 @@
+"""Bayesian model averaging of nuclear mass models (``MassModelAveraging``) and model weights."""
+
+from bayesphys.bma._residuals import PARITY_CLASSES, parity_class
+from bayesphys.bma.averaging import MassModelAveraging
+from bayesphys.bma.weights import normalise_log_weights, stacking_weights, uniform_weights
+
+__all__ = [
+    "PARITY_CLASSES",
+    "MassModelAveraging",
+    "normalise_log_weights",
+    "parity_class",
+    "stacking_weights",
+    "uniform_weights",
+]

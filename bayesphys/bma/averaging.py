@@ -1,0 +1,274 @@
+"""Bayesian model averaging of residual-corrected nuclear mass models (Neufcourt et al.)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from bayesphys.bma._residuals import CorrectedModel, observable_for, observable_table
+from bayesphys.bma.weights import (
+    WEIGHT_KINDS,
+    normalise_log_weights,
+    stacking_weights,
+    uniform_weights,
+)
+from bayesphys.core import results
+from bayesphys.core.base import Estimator
+from bayesphys.core.validation import check_choice, check_random_state
+from bayesphys.data.masses import load_model
+
+OBSERVABLES = ("S2n", "S1n", "auto")
+RESIDUAL_MODELS = ("gp", "bnn")
+HYPERPARAMETERS = ("map", "nuts")
+
+
+def _residual_factory(kind: str, options: Mapping | None):
+    options = dict(options or {})
+    if kind == "gp":
+        from bayesphys.gp import GPRegression
+
+        options.setdefault("kernel", "rbf")
+        options.setdefault("ard", True)  # separate rho_Z and rho_N
+        return lambda: GPRegression(**options)
+    from bayesphys.bnn import BayesianNeuralNetwork
+
+    options.setdefault("hidden", (10,))
+    return lambda: BayesianNeuralNetwork(**options)
+
+
+class MassModelAveraging(Estimator):
+    """Average mass models, each corrected by a residual model, with Bayesian weights.
+
+    Each model's separation energies are corrected by a residual model of
+    ``experiment - model`` on (Z, N), one per parity class (even/odd Z x N): by default a GP
+    with kernel ``eta^2 exp(-dZ^2 / 2 rho_Z^2 - dN^2 / 2 rho_N^2)`` plus noise, on top of the
+    known experimental errors. The corrected models are averaged with weights from their
+    evidence, their predictive score on a validation set, stacking, or uniformly.
+
+    Parameters
+    ----------
+    models : sequence of str or mapping of str to DataFrame
+        Names for :func:`bayesphys.data.masses.load_model`, or ``{name: mass table}`` (columns
+        Z, N, mass_excess), e.g. from ``load_model_table`` for a group's own DFT tables.
+    observable : {"S2n", "S1n", "auto"}
+        Quantity corrected and averaged; ``"auto"`` is S2n at even N and S1n at odd N, the
+        quantity whose sign decides neutron binding for each (the drip criterion).
+    residual_model : {"gp", "bnn"}
+        ``GPRegression`` or ``BayesianNeuralNetwork`` per parity class.
+    hyperparameters : {"map", "nuts"}
+        Fit method of the residual models (``"nuts"`` integrates over their hyperparameters).
+    weights : {"evidence", "predictive", "stacking", "uniform"}
+        ``"evidence"``: marginal likelihood of each corrected model on the training data (GP);
+        ``"predictive"``: summed log predictive density of the validation data; ``"stacking"``:
+        stacking of the validation predictive densities; ``"uniform"``.
+    residual_options : dict, optional
+        Constructor arguments of the residual models (e.g. GP ``priors``).
+    fit_options : dict, optional
+        Extra ``fit`` arguments of the residual models (e.g. ``draws``, ``chains``).
+
+    Attributes
+    ----------
+    weights_ : pandas.Series
+        Model weights (sum to one), indexed by model name.
+    log_scores_ : pandas.Series
+        The log scores behind the weights (evidence or validation log density; NaN otherwise).
+    corrected_ : dict of str to CorrectedModel
+    idata_ : InferenceData
+        ``posterior`` with the weights (dim ``model``); attrs name the weighting.
+    """
+
+    def __init__(
+        self,
+        models,
+        observable: str = "S2n",
+        residual_model: str = "gp",
+        hyperparameters: str = "map",
+        weights: str = "evidence",
+        residual_options: dict | None = None,
+        fit_options: dict | None = None,
+    ):
+        self.models = models
+        self.observable = observable
+        self.residual_model = residual_model
+        self.hyperparameters = hyperparameters
+        self.weights = weights
+        self.residual_options = residual_options
+        self.fit_options = fit_options
+
+    def _theories(self) -> dict[str, pd.DataFrame]:
+        if isinstance(self.models, Mapping):
+            tables = dict(self.models)
+        elif isinstance(self.models, Sequence) and not isinstance(self.models, str):
+            tables = {name: load_model(name, warn=False) for name in self.models}
+        else:
+            raise TypeError("models must be a list of model names or a {name: table} mapping")
+        if len(tables) < 1:
+            raise ValueError("models is empty: pass at least one mass model")
+        return {
+            k: observable_table(v, self.observable, f"models[{k!r}]") for k, v in tables.items()
+        }
+
+    def fit(self, train_table: pd.DataFrame, validation_table=None, random_seed=None):
+        """Fit the residual models on ``train_table`` and compute the model weights.
+
+        Parameters
+        ----------
+        train_table : DataFrame
+            Experimental masses (Z, N, mass_excess, uncertainty), e.g. ``load_ame(2003)``, or
+            separation energies with the observable as a column.
+        validation_table : DataFrame, optional
+            Later measurements (e.g. ``new_measurements(2003, 2020)``) for ``"predictive"`` and
+            ``"stacking"`` weights.
+        random_seed : int, Generator or None
+
+        Returns
+        -------
+        self
+        """
+        check_choice(self.observable, "observable", OBSERVABLES)
+        check_choice(self.residual_model, "residual_model", RESIDUAL_MODELS)
+        check_choice(self.hyperparameters, "hyperparameters", HYPERPARAMETERS)
+        check_choice(self.weights, "weights", WEIGHT_KINDS)
+        if self.weights in ("predictive", "stacking") and validation_table is None:
+            raise ValueError(f"weights={self.weights!r} needs a validation_table of later data")
+        train = observable_table(train_table, self.observable, "train_table")
+        seed = int(check_random_state(random_seed).integers(2**31 - 1))
+        make = _residual_factory(self.residual_model, self.residual_options)
+        fit_options = {"method": self.hyperparameters, **(self.fit_options or {})}
+        self.corrected_ = {
+            name: CorrectedModel(name, theory, make, fit_options).fit(train, seed)
+            for name, theory in self._theories().items()
+        }
+        names = list(self.corrected_)
+        scores = np.full(len(names), np.nan)
+        if self.weights == "evidence":
+            scores = np.array([self.corrected_[k].log_evidence for k in names])
+            w = normalise_log_weights(scores)
+        elif self.weights == "uniform":
+            w = uniform_weights(len(names))
+        else:
+            log_density = self._validation_log_density(validation_table)
+            scores = log_density.sum(axis=0)
+            w = normalise_log_weights(scores) if self.weights == "predictive" else None
+            w = stacking_weights(log_density) if w is None else w
+        self.weights_ = pd.Series(w, index=names, name="weight")
+        self.log_scores_ = pd.Series(scores, index=names, name="log_score")
+        self.idata_ = results.to_inference_data(
+            {"weight": w[None, None, :]},
+            dims={"weight": ["model"]},
+            coords={"model": names},
+            attrs={"inference_method": self.weights, "model": "MassModelAveraging"},
+        )
+        return self
+
+    def _validation_log_density(self, table) -> np.ndarray:
+        """(n_points, n_models) log predictive densities on nuclei every model covers."""
+        valid = observable_table(table, self.observable, "validation_table")
+        per_model = []
+        for model in self.corrected_.values():
+            mean, std, _ = model.predict(valid["Z"], valid["N"])
+            var = std**2 + valid["uncertainty"].to_numpy() ** 2
+            per_model.append(norm.logpdf(valid["value"].to_numpy(), mean, np.sqrt(var)))
+        log_density = np.column_stack(per_model)
+        covered = np.isfinite(log_density).all(axis=1)
+        if not covered.any():
+            raise ValueError("no validation nucleus is covered by every model")
+        return log_density[covered]
+
+    def predict(self, nuclei) -> pd.DataFrame:
+        """Corrected predictions per model and their average at ``nuclei`` (Z, N columns).
+
+        Returns
+        -------
+        DataFrame with Z, N, ``observable`` (the quantity at each nucleus), ``<model>_mean``,
+        ``<model>_std``, ``bma_mean``, ``bma_std`` and ``n_models``. A nucleus outside a model's
+        table gets NaN for that model and is averaged over the models that cover it (weights
+        renormalised); nuclei no model covers get NaN and ``n_models == 0``.
+        """
+        self._check_fitted()
+        Z, N = _nuclei(nuclei)
+        out = pd.DataFrame({"Z": Z, "N": N})
+        out["observable"] = observable_for(self.observable, N)
+        means, stds = [], []
+        for name, model in self.corrected_.items():
+            mean, std, _ = model.predict(Z, N)
+            out[f"{name}_mean"], out[f"{name}_std"] = mean, std
+            means.append(mean)
+            stds.append(std)
+        mu, sd = np.array(means), np.array(stds)
+        w = np.where(np.isfinite(mu), self.weights_.to_numpy()[:, None], 0.0)
+        total = w.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w = w / total
+            bma_mean = np.nansum(w * mu, axis=0)
+            second = np.nansum(w * (sd**2 + mu**2), axis=0)
+            out["bma_mean"] = np.where(total > 0, bma_mean, np.nan)
+            out["bma_std"] = np.where(
+                total > 0, np.sqrt(np.maximum(second - bma_mean**2, 0)), np.nan
+            )
+        out["n_models"] = np.isfinite(mu).sum(axis=0)
+        return out
+
+    def existence_probability(self, nuclei) -> pd.DataFrame:
+        """``p_ex = sum_k w_k P_k(S > 0)``: probability that each nucleus is bound.
+
+        Returns a DataFrame with Z, N, ``p_ex`` and ``n_models`` (NaN where no model covers).
+        """
+        pred = self.predict(nuclei)
+        probs, weights = [], []
+        for name, w in self.weights_.items():
+            mean, std = pred[f"{name}_mean"].to_numpy(), pred[f"{name}_std"].to_numpy()
+            probs.append(norm.cdf(mean / std))
+            weights.append(np.where(np.isfinite(mean), w, 0.0))
+        p, w = np.array(probs), np.array(weights)
+        total = w.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p_ex = np.nansum(w * p, axis=0) / total
+        return pred[["Z", "N", "n_models"]].assign(p_ex=np.where(total > 0, p_ex, np.nan))
+
+    def drip_line(self, Z, levels: tuple[float, float] = (0.16, 0.84)) -> pd.DataFrame:
+        """Neutron drip line of each element: the last bound N and its credible range.
+
+        For each Z, over the N that the models cover (from the smallest covered N upwards),
+        ``N_drip`` is the largest N with ``p_ex >= 0.5``; ``N_low`` and ``N_high`` are the
+        largest N with ``p_ex >= levels[1]`` and ``>= levels[0]`` (a 68% range by default).
+        """
+        self._check_fitted()
+        rows = []
+        for z in np.atleast_1d(np.asarray(Z, dtype=int)):
+            candidates = sorted(
+                set().union(
+                    *(set(m.theory.loc[m.theory.Z == z, "N"]) for m in self.corrected_.values())
+                )
+            )
+            if not candidates:
+                raise ValueError(f"Z = {z}: no model covers this element")
+            p = self.existence_probability(pd.DataFrame({"Z": z, "N": candidates}))
+            p = p[p["n_models"] > 0]
+
+            def last(threshold, p=p):
+                bound = p.loc[p["p_ex"] >= threshold, "N"]
+                return int(bound.max()) if len(bound) else None
+
+            rows.append(
+                {"Z": z, "N_drip": last(0.5), "N_low": last(levels[1]), "N_high": last(levels[0])}
+            )
+        return pd.DataFrame(rows)
+
+
+def _nuclei(nuclei) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(nuclei, pd.DataFrame):
+        if not {"Z", "N"} <= set(nuclei.columns):
+            raise ValueError(f"nuclei needs columns Z and N; it has {list(nuclei.columns)}")
+        Z, N = nuclei["Z"].to_numpy(), nuclei["N"].to_numpy()
+    else:
+        arr = np.asarray(nuclei)
+        if arr.ndim != 2 or arr.shape[1] != 2:
+            raise ValueError("nuclei must be a DataFrame with Z, N or an (n, 2) array of (Z, N)")
+        Z, N = arr[:, 0], arr[:, 1]
+    if not (np.all(np.isfinite(Z.astype(float))) and np.all(np.isfinite(N.astype(float)))):
+        raise ValueError("nuclei: Z and N must be finite integers")
+    return Z.astype(int), N.astype(int)

@@ -1,0 +1,84 @@
+"""Figures of a mass-model average: nuclear chart of p_ex, weights, residual maps, coverage.
+
+Each function draws on a new figure and returns it (``fig.savefig(...)`` is the caller's).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+# Standard-normal quantiles for a coverage curve: central intervals from 5% to 99%.
+NOMINAL = np.linspace(0.05, 0.99, 40)
+
+
+def _pyplot():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_existence_chart(p_ex: pd.DataFrame, measured: pd.DataFrame | None = None, ax=None):
+    """Nuclear chart (N across, Z up) coloured by the existence probability ``p_ex``."""
+    plt = _pyplot()
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(10, 6))
+    shown = p_ex.dropna(subset=["p_ex"])
+    points = ax.scatter(
+        shown["N"], shown["Z"], c=shown["p_ex"], s=6, marker="s", cmap="viridis", vmin=0, vmax=1
+    )
+    if measured is not None:
+        ax.scatter(measured["N"], measured["Z"], s=2, c="k", marker="s", label="measured")
+        ax.legend(loc="upper left", frameon=False)
+    fig.colorbar(points, ax=ax, label="$p_{ex}$ (bound to neutron emission)")
+    ax.set(xlabel="N", ylabel="Z", title="Probability of existence (model average)")
+    return fig
+
+
+def plot_weights(weights: pd.Series, ax=None):
+    """Bar chart of the model weights."""
+    plt = _pyplot()
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 3.5))
+    ax.bar(weights.index, weights.to_numpy(), color="C0")
+    ax.set(ylabel="weight", ylim=(0, 1), title="Model weights")
+    ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    return fig
+
+
+def plot_residual_maps(Z, N, before, after, title: str = ""):
+    """Side-by-side residual maps (experiment minus model) before and after correction."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    limit = float(np.nanpercentile(np.abs(before), 98))
+    panels = zip(axes, (before, after), ("bare model", "GP-corrected"), strict=True)
+    for ax, values, label in panels:
+        rms = float(np.sqrt(np.nanmean(np.square(values))))
+        points = ax.scatter(N, Z, c=values, s=8, marker="s", cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set(xlabel="N", title=f"{title} {label}: rms {rms:.3f} MeV")
+    axes[0].set_ylabel("Z")
+    fig.colorbar(points, ax=axes, label="residual (MeV)")
+    return fig
+
+
+def empirical_coverage(y, mean, std) -> np.ndarray:
+    """Fraction of ``y`` inside the central intervals of ``NOMINAL`` probability."""
+    z = np.abs((np.asarray(y) - np.asarray(mean)) / np.asarray(std))
+    z = z[np.isfinite(z)]
+    half_widths = norm.ppf(0.5 + NOMINAL / 2)
+    return np.array([(z <= h).mean() for h in half_widths])
+
+
+def plot_coverage(curves: dict[str, np.ndarray], n_points: int, ax=None):
+    """Empirical vs nominal coverage of central credible intervals, with a binomial band."""
+    plt = _pyplot()
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 5))
+    band = 2 * np.sqrt(NOMINAL * (1 - NOMINAL) / max(n_points, 1))
+    ax.fill_between(NOMINAL, NOMINAL - band, NOMINAL + band, color="0.85", label="binomial 2 sd")
+    ax.plot([0, 1], [0, 1], "k:", lw=1)
+    for i, (label, curve) in enumerate(curves.items()):
+        style = {"lw": 2.5, "color": "k"} if label == "BMA" else {"lw": 1, "color": f"C{i}"}
+        ax.plot(NOMINAL, curve, label=label, **style)
+    ax.set(xlabel="nominal coverage", ylabel="empirical coverage", title="Calibration on new data")
+    ax.legend(frameon=False, fontsize=8)
+    return fig

@@ -1,0 +1,93 @@
+"""Validation of the BNN's constructor arguments and data preparation (standardisation, labels)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayesphys.core.likelihoods import Bernoulli, Categorical, Gaussian, Likelihood, StudentT
+from bayesphys.core.priors import Prior
+
+REGRESSION = (Gaussian, StudentT)
+CLASSIFICATION = (Bernoulli, Categorical)
+
+
+def check_weight_prior(weight_prior: object) -> Prior | str:
+    """A scalar Prior with real support, or ``"hierarchical"``."""
+    if isinstance(weight_prior, str):
+        if weight_prior != "hierarchical":
+            raise ValueError(
+                f"weight_prior must be a Prior or 'hierarchical', got {weight_prior!r}"
+            )
+        return weight_prior
+    if not isinstance(weight_prior, Prior):
+        raise TypeError(
+            "weight_prior must be a bayesphys.priors.Prior (e.g. Normal(0, 1)) or "
+            f"'hierarchical', got {type(weight_prior).__name__}"
+        )
+    if weight_prior.support != "real" or weight_prior.batch_shape != ():
+        raise ValueError(
+            "weight_prior must be a scalar prior on the real line (Normal, Laplace, StudentT, "
+            f"Cauchy, Horseshoe), got {weight_prior!r}"
+        )
+    return weight_prior
+
+
+def check_likelihood(likelihood: object) -> Likelihood:
+    """Gaussian/StudentT (regression) or Bernoulli/Categorical (classification)."""
+    if not isinstance(likelihood, REGRESSION + CLASSIFICATION):
+        raise TypeError(
+            "likelihood must be Gaussian, StudentT, Bernoulli or Categorical from "
+            f"bayesphys.likelihoods, got {likelihood!r}"
+        )
+    return likelihood
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """Affine standardisation ``(v - mean) / scale`` of the inputs and of regression targets."""
+
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    y_mean: float = 0.0
+    y_scale: float = 1.0
+
+    def x(self, X: np.ndarray) -> np.ndarray:
+        """Standardised inputs."""
+        return (X - self.x_mean) / self.x_scale
+
+
+def _scale(values: np.ndarray) -> np.ndarray:
+    std = values.std(axis=0)
+    # A constant column (or target) carries no scale; dividing by 1 keeps it finite.
+    return np.where(std > 0, std, 1.0)
+
+
+def prepare(X: np.ndarray, y: np.ndarray, likelihood: Likelihood):
+    """Standardise X (and y for regression); encode class labels as ``0..K-1``.
+
+    Returns
+    -------
+    scaling : Scaling
+    y_fit : ndarray
+        Standardised targets or label indices.
+    classes : ndarray or None
+        Sorted distinct labels (classification).
+    n_out : int
+        Network outputs: 1, or K for Categorical.
+    """
+    x_mean, x_scale = X.mean(axis=0), _scale(X)
+    if isinstance(likelihood, REGRESSION):
+        y_mean, y_scale = float(y.mean()), float(_scale(y))
+        return Scaling(x_mean, x_scale, y_mean, y_scale), (y - y_mean) / y_scale, None, 1
+    classes, index = np.unique(y, return_inverse=True)
+    kind = type(likelihood).__name__
+    if len(classes) < 2:
+        raise ValueError(f"y must hold at least two classes for {kind}, got {classes.tolist()}")
+    if isinstance(likelihood, Bernoulli) and len(classes) != 2:
+        raise ValueError(
+            f"y holds {len(classes)} classes but Bernoulli() is binary; use Categorical()"
+        )
+    n_out = 1 if isinstance(likelihood, Bernoulli) else len(classes)
+    return Scaling(x_mean, x_scale), index.astype(np.int64), classes, n_out

@@ -1,0 +1,232 @@
+"""The hyperparameter space of a GP: priors, defaults, packing and standardisation.
+
+Hyperparameters live in the *original* units of X and y (user priors are written there and
+``hyperparameters_`` is reported there). The unconstrained vector ``z`` that L-BFGS and HMC move
+is ``prior.transform.inverse(value)`` (the log for positive parameters), one block per free
+(non-``Fixed``) parameter. The GP itself is evaluated on standardised targets
+``(y - shift) / scale``, so values are converted with :meth:`HyperSpace.standardise`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from bayesphys.core.priors import Fixed, LogNormal, Normal, Prior, as_prior
+from bayesphys.core.transforms import Exp, Identity, Transform
+
+POSITIVE_KINDS = ("lengthscale", "period", "alpha", "outputscale", "noise")
+# Box bounds of the MAP search, as factors around each positive parameter's reference value
+# (scikit-learn's default bounds span the same ten decades).
+BOUND_FACTOR = 1e5
+DEFAULT_LOG_SD = 1.5
+
+
+@dataclasses.dataclass
+class Param:
+    """One (possibly vector) hyperparameter."""
+
+    name: str
+    size: int
+    kind: str
+    prior: Prior | None  # None: flat (improper), only for optimisation
+    ref: np.ndarray  # typical value in original units: initial point and bound centre
+
+    @property
+    def fixed(self) -> bool:
+        return isinstance(self.prior, Fixed)
+
+    @property
+    def transform(self) -> Transform:
+        if self.prior is not None:
+            return self.prior.transform
+        return Exp() if self.kind in POSITIVE_KINDS else Identity()
+
+
+def build_params(kernel, mean: str, priors: dict, noise, scales: dict) -> list[Param]:
+    """List the hyperparameters with their priors (user's or data-scaled defaults).
+
+    ``scales`` holds ``x_scale`` (per feature), ``x_sq`` (mean squared norm of the rows),
+    ``y_scale``, ``y_shift`` and ``has_y_err``.
+    """
+    xs, ys = scales["x_scale"], scales["y_scale"]
+    xs_iso = float(np.exp(np.mean(np.log(xs))))
+    specs = []
+    for name, (size, kind) in kernel.params.items():
+        if kind == "outputscale":
+            ref = ys**2 / scales["x_sq"] ** kernel.linear_factors[name]
+        elif kind == "alpha":
+            ref = 1.0
+        else:
+            ref = xs if size == len(xs) and size > 1 else xs_iso
+        specs.append((name, size, kind, ref))
+    if mean == "constant":
+        specs.append(("mean_constant", 1, "mean_constant", scales["y_shift"]))
+    elif mean == "linear":
+        specs.append(("mean_intercept", 1, "mean_intercept", scales["y_shift"]))
+        specs.append(("mean_coef", len(xs), "mean_coef", 0.0))
+    specs.append(("noise", 1, "noise", 0.1 * ys))
+
+    known = {s[0] for s in specs} | {s[2] for s in specs}
+    unknown = sorted(set(priors) - known)
+    if unknown:
+        raise ValueError(f"priors has unknown key(s) {unknown}; valid keys: {sorted(known)}")
+    if noise is not None and "noise" in priors:
+        raise ValueError("give the noise either as noise=... or as priors['noise'], not both")
+
+    params = []
+    for name, size, kind, ref in specs:
+        ref = np.broadcast_to(np.asarray(ref, dtype=np.float64), (size,)).copy()
+        if kind == "noise" and noise is not None:
+            prior = as_prior(noise, "noise")
+            if isinstance(prior, Fixed) and prior.value < 0:
+                raise ValueError(f"noise must be >= 0 (a standard deviation), got {prior.value}")
+        elif name in priors or kind in priors:
+            value = priors[name] if name in priors else priors[kind]
+            prior = None if value is None else as_prior(value, f"priors[{name!r}]")
+        else:
+            prior = _default_prior(kind, ref, scales)
+        _check_prior(name, kind, size, prior)
+        params.append(Param(name, size, kind, prior, ref))
+    return params
+
+
+def _default_prior(kind: str, ref: np.ndarray, scales: dict) -> Prior:
+    # Weakly informative on standardised data, written in original units.
+    if kind == "mean_constant" or kind == "mean_intercept":
+        return Normal(float(ref[0]), 2.0 * scales["y_scale"])
+    if kind == "mean_coef":
+        return Normal(0.0, 2.0 * scales["y_scale"] / scales["x_scale"])
+    if kind == "noise":
+        return LogNormal(float(np.log(ref[0])), 2.0)
+    return LogNormal(np.log(ref) if ref.size > 1 else float(np.log(ref[0])), DEFAULT_LOG_SD)
+
+
+def _check_prior(name: str, kind: str, size: int, prior: Prior | None) -> None:
+    if prior is None:
+        return
+    if kind in POSITIVE_KINDS and prior.support == "real" and not isinstance(prior, Fixed):
+        raise ValueError(
+            f"priors[{name!r}] must be a prior on positive values (LogNormal, HalfNormal, "
+            f"Gamma, ...), got {prior!r}"
+        )
+    if isinstance(prior, Fixed) and kind in POSITIVE_KINDS and kind != "noise":
+        if np.any(np.asarray(prior.value) <= 0):
+            raise ValueError(f"a fixed {name} must be > 0, got {prior.value}")
+    try:
+        np.broadcast_shapes(prior.batch_shape, (size,))
+    except ValueError:
+        raise ValueError(
+            f"priors[{name!r}] has batch shape {prior.batch_shape}, which does not broadcast to "
+            f"the {size} value(s) of {name}"
+        ) from None
+    if len(np.broadcast_shapes(prior.batch_shape, (size,))) > 1:
+        raise ValueError(f"priors[{name!r}] must be scalar or of shape ({size},)")
+
+
+class HyperSpace:
+    """Packing of the free hyperparameters into one unconstrained vector ``z``."""
+
+    def __init__(self, params: list[Param], y_scale: float, y_shift: float):
+        self.params = params
+        self.y_scale, self.y_shift = float(y_scale), float(y_shift)
+        self.free = [p for p in params if not p.fixed]
+        self.dim = sum(p.size for p in self.free)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.params]
+
+    def values(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Original-unit values ``(batch, size)`` of every parameter from ``z`` ``(batch, dim)``."""
+        out, offset = {}, 0
+        for p in self.params:
+            if p.fixed:
+                value = torch.as_tensor(np.array(p.prior.value, dtype=np.float64))
+                out[p.name] = value.expand(z.shape[0], p.size)
+            else:
+                out[p.name] = p.transform.forward(z[:, offset : offset + p.size])
+                offset += p.size
+        return out
+
+    def standardise(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Convert original-unit values to the units of the standardised targets."""
+        s, out = self.y_scale, {}
+        for p in self.params:
+            v = values[p.name]
+            if p.kind == "outputscale":
+                v = v / s**2
+            elif p.kind in ("noise", "mean_coef"):
+                v = v / s
+            elif p.kind in ("mean_constant", "mean_intercept"):
+                v = (v - self.y_shift) / s
+            out[p.name] = v
+        return out
+
+    def log_prior(self, z: torch.Tensor, *, jacobian: bool) -> torch.Tensor:
+        """Sum of log priors at ``z`` ``(batch, dim)``; with ``jacobian``, the density of z."""
+        total = torch.zeros(z.shape[0], dtype=z.dtype)
+        offset = 0
+        for p in self.free:
+            block = z[:, offset : offset + p.size]
+            offset += p.size
+            if p.prior is None:
+                continue
+            if jacobian:
+                lp = p.prior.log_prob_unconstrained(block)
+            else:
+                lp = self._dist(p).log_prob(p.transform.forward(block))
+            total = total + lp.expand(block.shape).sum(-1)
+        return total
+
+    def _dist(self, p: Param) -> torch.distributions.Distribution:
+        # Built once: converting the prior's parameters to tensors at every call of a
+        # millisecond-scale objective is a noticeable part of its cost.
+        cache = self.__dict__.setdefault("_dists", {})
+        if p.name not in cache:
+            cache[p.name] = p.prior.to_torch(validate_args=False)
+        return cache[p.name]
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_dists"}
+
+    def pack(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Unconstrained vector of the free parameters from original-unit values."""
+        blocks = [
+            np.asarray(p.transform.inverse(np.broadcast_to(values[p.name], (p.size,))))
+            for p in self.free
+        ]
+        return np.concatenate(blocks) if blocks else np.zeros(0)
+
+    def reference(self) -> np.ndarray:
+        """``z`` at the reference values (the default starting point)."""
+        return self.pack({p.name: p.ref for p in self.free})
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """A random starting point: a prior draw, or log-uniform within the bounds if flat."""
+        values = {}
+        for p in self.free:
+            if p.prior is None:
+                lo, hi = np.log(p.ref / 100.0), np.log(p.ref * 100.0)
+                values[p.name] = (
+                    np.exp(rng.uniform(lo, hi))
+                    if p.kind in POSITIVE_KINDS
+                    else (p.ref + rng.normal(size=p.size) * self.y_scale)
+                )
+            else:
+                values[p.name] = np.broadcast_to(p.prior.sample(rng=rng), (p.size,))
+        return np.clip(self.pack(values), *zip(*self.bounds(), strict=True))
+
+    def bounds(self) -> list[tuple[float, float]]:
+        """L-BFGS-B box on ``z``: ten decades around the reference for log-scaled parameters."""
+        out = []
+        for p in self.free:
+            for j in range(p.size):
+                if isinstance(p.transform, Exp):
+                    ref = np.log(p.ref[j])
+                    out.append((ref - np.log(BOUND_FACTOR), ref + np.log(BOUND_FACTOR)))
+                else:
+                    out.append((-np.inf, np.inf))
+        return out

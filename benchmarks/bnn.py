@@ -1,0 +1,208 @@
+"""Effective samples per second of BNN predictions: bayesphys vs PyMC NUTS, same net and data.
+
+The target is the posterior predictive mean ``f(x)`` at test points (weights are not
+identifiable, predictions are what users need converged). Both samplers see the same network
+(1-10-1, tanh), the same priors (every weight and bias ``Normal(0, 1)``, noise
+``HalfNormal(1)`` in the units of y) and the same standardised data. For each run the table gives
+wall time (PyMC: sampling only, compilation listed separately), the median and minimum over test
+points of the bulk ESS of ``f(x)``, the median ESS per second, the worst R-hat and the largest
+distance of the predictive mean from a long reference run in units of its posterior sd.
+
+Run ``python benchmarks/bnn.py`` (``--quick`` for a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from bayesphys import results
+from bayesphys.bnn import BayesianNeuralNetwork
+
+HIDDEN = 10
+
+
+def data(n: int, seed: int):
+    """1-D regression with a gap in the inputs (as in the tests)."""
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.uniform(-3, -1, n // 2), rng.uniform(1, 3, n - n // 2)])
+    y = np.sin(x) + 0.1 * x + 0.15 * rng.normal(size=n)
+    return x[:, None], y
+
+
+def f_pymc(idata, x_std: np.ndarray, y_mean: float, y_scale: float) -> np.ndarray:
+    """Predictive mean draws ``(chain, draw, n)`` from PyMC weight draws, in units of y."""
+    post = idata.posterior
+    w0, b0 = post["W0"].values, post["b0"].values
+    w1, b1 = post["W1"].values, post["b1"].values
+    h = np.tanh(np.einsum("nd,cgdh->cgnh", x_std, w0) + b0[:, :, None, :])
+    return y_mean + y_scale * (np.einsum("cgnh,cgh->cgn", h, w1[..., 0]) + b1[..., None])
+
+
+def run_pymc(X, y, X_test, draws: int, tune: int, chains: int, seed: int):
+    """NUTS in PyMC on the standardised problem; returns (f draws, sample s, compile s)."""
+    import pymc as pm
+
+    x_mean, x_scale = X.mean(0), X.std(0)
+    y_mean, y_scale = y.mean(), y.std()
+    xs, ys = (X - x_mean) / x_scale, (y - y_mean) / y_scale
+    start = time.perf_counter()
+    with pm.Model() as model:
+        w0 = pm.Normal("W0", 0.0, 1.0, shape=(1, HIDDEN))
+        b0 = pm.Normal("b0", 0.0, 1.0, shape=HIDDEN)
+        w1 = pm.Normal("W1", 0.0, 1.0, shape=(HIDDEN, 1))
+        b1 = pm.Normal("b1", 0.0, 1.0)
+        sigma = pm.HalfNormal("sigma", 1.0)  # in units of y, as bayesphys' Gaussian noise
+        f = pm.math.dot(pm.math.tanh(pm.math.dot(xs, w0) + b0), w1)[:, 0] + b1
+        pm.Normal("y", f, sigma / y_scale, observed=ys)
+        logp = model.compile_logp()
+        dlogp = model.compile_dlogp()
+        point = model.initial_point()
+        logp(point), dlogp(point)
+    compile_s = time.perf_counter() - start
+    with model:
+        start = time.perf_counter()
+        idata = pm.sample(
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            cores=1,
+            random_seed=seed,
+            progressbar=False,
+            compute_convergence_checks=False,
+        )
+        sample_s = time.perf_counter() - start
+    xt = (X_test - x_mean) / x_scale
+    return f_pymc(idata, xt, y_mean, y_scale), sample_s, compile_s
+
+
+def run_ours(X, y, X_test, method: str, draws: int, tune: int, chains: int, seed: int, **kw):
+    """bayesphys fit; returns (f draws, wall s)."""
+    model = BayesianNeuralNetwork(hidden=(HIDDEN,))
+    start = time.perf_counter()
+    model.fit(
+        X,
+        y,
+        method=method,
+        draws=draws,
+        tune=tune,
+        chains=chains,
+        random_seed=seed,
+        progressbar=False,
+        **kw,
+    )
+    wall = time.perf_counter() - start
+    f = model.sample_posterior_predictive(X_test, random_seed=0).posterior["f"].values
+    return f, wall
+
+
+def row(name: str, f: np.ndarray, wall: float, ref_mean: np.ndarray, ref_sd: np.ndarray):
+    ess = np.asarray(results.ess(f))
+    rhat = np.asarray(results.rhat(f))
+    err = np.max(np.abs(f.mean(axis=(0, 1)) - ref_mean) / ref_sd)
+    n = f.shape[0] * f.shape[1]
+    return [
+        name,
+        n,
+        wall,
+        float(np.median(ess)),
+        float(ess.min()),
+        float(np.median(ess)) / wall,
+        float(rhat.max()),
+        float(err),
+    ]
+
+
+def fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
+    return str(v)
+
+
+def table(header, rows) -> str:
+    cells = [header] + [[fmt(v) for v in r] for r in rows]
+    widths = [max(len(r[j]) for r in cells) for j in range(len(header))]
+    lines = [
+        "  ".join(
+            c.ljust(w) if j == 0 else c.rjust(w)
+            for j, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in cells
+    ]
+    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point: print the machine header and the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    import pymc
+
+    logging.getLogger("pymc").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*BLAS.*")
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
+    draws, tune = (100, 100) if args.quick else (500, 500)
+    X, y = data(50, args.seed)
+    X_test = np.linspace(-3.5, 3.5, 15)[:, None]
+
+    ref, _ = run_ours(X, y, X_test, "hmc", 2 * draws, tune, 16, args.seed + 100)
+    ref_mean, ref_sd = ref.mean(axis=(0, 1)), ref.std(axis=(0, 1))
+    rows = []
+    f, sample_s, compile_s = run_pymc(X, y, X_test, draws, tune, 4, args.seed)
+    rows.append(
+        row(f"PyMC NUTS, 4 chains (+{compile_s:.1f} s compile)", f, sample_s, ref_mean, ref_sd)
+    )
+    for name, method, chains, kw in [
+        ("bayesphys hmc, 4 chains", "hmc", 4, {}),
+        ("bayesphys hmc, 16 chains", "hmc", 16, {}),
+        ("bayesphys nuts (HMC, fixed length), 4 chains", "nuts", 4, {}),
+        ("bayesphys sghmc, 4 chains, batch 16, thin 10", "sghmc", 4, {"batch_size": 16}),
+    ]:
+        # sghmc: default burn-in (2000 steps), draws * 10 steps kept every 10th
+        f, wall = run_ours(
+            X,
+            y,
+            X_test,
+            method,
+            draws,
+            None if method == "sghmc" else tune,
+            chains,
+            args.seed,
+            **kw,
+        )
+        rows.append(row(name, f, wall, ref_mean, ref_sd))
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(
+        f"machine: {platform.machine()} {platform.system()}, {cores} usable cores, load "
+        f"average {os.getloadavg()[0]:.2f} (other processes inflate timings)"
+    )
+    print(
+        f"python {platform.python_version()}, torch {torch.__version__}, pymc "
+        f"{pymc.__version__}; PyMC runs its chains one after another (cores=1), bayesphys "
+        "vectorises them in one process on one thread"
+    )
+    print(f"command: {' '.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])}")
+    print(
+        f"n=50 points, network 1-{HIDDEN}-1 tanh ({3 * HIDDEN + 1} weights + sigma), "
+        f"{draws} draws/chain after {tune} tuning steps; ESS of f(x) at 15 test points; "
+        f"err: max |mean - reference| / posterior sd (reference: bayesphys hmc, 16 x "
+        f"{2 * draws} draws)\n"
+    )
+    header = ["run", "draws", "wall s", "ESS med", "ESS min", "ESS/s", "max R-hat", "err"]
+    print(table(header, rows))
+
+
+if __name__ == "__main__":
+    main()

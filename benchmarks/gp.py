@@ -1,0 +1,174 @@
+"""Timing and agreement benchmark for ``GPRegression`` against scikit-learn.
+
+One table: exact GP regression with an ARD RBF kernel plus Gaussian noise, fitted by maximum
+marginal likelihood (type-II; ``GPRegression`` with flat priors, so both codes maximise the same
+objective) on the same data, at n = 1000, 2000, 4000: fit time, log marginal likelihood per
+point and the time ratio. Then one line: a sparse (SGPR) fit at n = 50 000 with its time and the
+test RMSE next to an exact fit on a 2000-point subset.
+
+Run ``python benchmarks/gp.py`` (or ``--quick`` for a smoke test with small sizes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import scipy
+import sklearn
+import torch
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process import kernels as sk
+from threadpoolctl import threadpool_limits  # ships with scikit-learn
+
+from bayesphys.gp import GPRegression
+
+P = 3  # input features
+NOISE = 0.1
+FLAT = {"lengthscale": None, "outputscale": None, "noise": None}
+
+
+def truth(X: np.ndarray) -> np.ndarray:
+    """A smooth test function in which the third feature matters little (ARD has work to do)."""
+    return np.sin(2 * X[:, 0]) * np.cos(X[:, 1]) + 0.5 * X[:, 1] + 0.05 * X[:, 2] ** 2
+
+
+def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-3, 3, size=(n, P))
+    return X, truth(X) + NOISE * rng.normal(size=n)
+
+
+def timed(func: Callable[[], object]) -> tuple[float, object]:
+    """Wall time of one call (fits take seconds to minutes: one repeat)."""
+    gc.collect()
+    start = time.perf_counter()
+    out = func()
+    return time.perf_counter() - start, out
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Plain-text table: first column left-aligned, the others right-aligned."""
+    cells = [list(header)] + [[_fmt(v) for v in row] for row in rows]
+    widths = [max(len(r[j]) for r in cells) for j in range(len(header))]
+
+    def line(row):
+        first = row[0].ljust(widths[0])
+        return "  ".join([first] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)])
+
+    rule = "-" * len(line(cells[0]))
+    return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.3e}"
+    return str(value)
+
+
+def machine_header() -> str:
+    """Cores, load and versions: timings are only comparable on the same machine."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (
+        f"machine: {platform.machine()} {platform.system()}, {cores} usable cores, torch "
+        f"threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f} "
+        "(other processes inflate timings)\n"
+        f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+        f"scikit-learn {sklearn.__version__}, torch {torch.__version__}"
+    )
+
+
+def bench_exact(sizes: Sequence[int], seed: int, threads: int | None) -> str:
+    rows = []
+    for n in sizes:
+        X, y = synthetic(n, seed)
+        kernel = sk.ConstantKernel(1.0, (1e-5, 1e5)) * sk.RBF(np.ones(P), (1e-5, 1e5))
+        kernel = kernel + sk.WhiteKernel(0.1, (1e-10, 1e5))
+        t_sk, ref = timed(
+            lambda X=X, y=y, kernel=kernel: GaussianProcessRegressor(kernel, random_state=seed).fit(
+                X, y
+            )
+        )
+        t_bp, gp = timed(lambda X=X, y=y: GPRegression(priors=FLAT).fit(X, y, random_seed=seed))
+        rows.append(
+            [
+                str(n),
+                t_sk,
+                t_bp,
+                t_bp / t_sk,
+                ref.log_marginal_likelihood_value_ / n,
+                gp.log_marginal_likelihood_ / n,
+                gp.log_marginal_likelihood_ - ref.log_marginal_likelihood_value_,
+            ]
+        )
+    header = [
+        "n",
+        "sklearn s",
+        "bayesphys s",
+        "time ratio",
+        "sklearn LML/n",
+        "bayesphys LML/n",
+        "LML diff",
+    ]
+    title = (
+        f"(a) exact GP, ARD RBF + noise, p = {P}, type-II maximum likelihood, one start each "
+        "(LML diff > 0: bayesphys found a higher optimum)\n"
+    )
+    return title + format_table(header, rows)
+
+
+def bench_sparse(n: int, n_subset: int, seed: int, threads: int | None) -> str:
+    X, y = synthetic(n, seed)
+    X_test, _ = synthetic(2000, seed + 1)
+    f_test = truth(X_test)
+    t_sparse, sparse = timed(
+        lambda: GPRegression().fit(X, y, method="sparse", random_seed=seed, num_threads=threads)
+    )
+    t_exact, exact = timed(
+        lambda: GPRegression().fit(
+            X[:n_subset], y[:n_subset], random_seed=seed, num_threads=threads
+        )
+    )
+    rmse = [float(np.sqrt(np.mean((m.predict(X_test) - f_test) ** 2))) for m in (sparse, exact)]
+    rows = [
+        [f"sparse, n = {n}, m = {len(sparse.inducing_points_)}", t_sparse, rmse[0]],
+        [f"exact MAP, n = {n_subset} subset", t_exact, rmse[1]],
+    ]
+    return "(b) sparse SGPR at large n (test RMSE against the noise-free truth)\n" + format_table(
+        ["fit", "time s", "test RMSE"], rows
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command-line entry point: print the machine header and both tables."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    parser.add_argument("--seed", type=int, default=20240601)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for both libraries (numpy BLAS for scikit-learn, torch for bayesphys); "
+        "0 leaves both at their defaults",
+    )
+    args = parser.parse_args(argv)
+    threads = args.threads or None
+    sizes, sparse = (
+        ((200, 400), (5000, 400)) if args.quick else ((1000, 2000, 4000), (50_000, 2000))
+    )
+    print(machine_header())
+    print(f"command: {' '.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])}")
+    print(f"threads per library: {threads or 'library defaults'}\n", flush=True)
+    with threadpool_limits(limits=threads):
+        print(bench_exact(sizes, args.seed, threads), end="\n\n", flush=True)
+        print(bench_sparse(*sparse, seed=args.seed, threads=threads))
+
+
+if __name__ == "__main__":
+    main()
