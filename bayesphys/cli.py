@@ -3,6 +3,7 @@
 Examples
 --------
 ``bayesphys list``, ``bayesphys run polynomial-evidence --fast --out out/poly``,
+``bayesphys run nuclear-mass-bma --workers 2`` (Dask; or ``--scheduler tcp://host:8786``),
 ``bayesphys summarize out/poly/posterior_degree3.nc``,
 ``bayesphys diagnose out/poly/posterior_degree3.nc --out out/poly/diagnostics``.
 """
@@ -10,6 +11,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -17,6 +19,16 @@ from tqdm.auto import tqdm
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +44,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=None, help="output folder (default: out/NAME)")
     run.add_argument("--seed", type=int, default=None, help="random seed (default: config's)")
     run.add_argument("--config", type=Path, default=None, help="TOML file of setting overrides")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help="spread the study's work over the Dask scheduler at ADDRESS (tcp://host:8786)",
+    )
+    where.add_argument(
+        "--workers",
+        metavar="N",
+        type=_positive_int,
+        default=None,
+        help="spread the study's work over a local Dask cluster of N worker processes",
+    )
     summarize = commands.add_parser("summarize", help="posterior summary of a .nc file")
     summarize.add_argument("file", type=Path)
     summarize.add_argument("--var", nargs="+", default=None, help="variables to summarise")
@@ -53,11 +79,22 @@ def _list(args) -> int:
 
 
 def _run(args) -> int:
-    from bayesphys.studies import run_study
+    from bayesphys.core.distributed import open_client
+    from bayesphys.studies import run_study, supports_client
 
     out = args.out if args.out is not None else Path("out") / args.name
+    scheduler, workers = args.scheduler, args.workers
+    if (scheduler, workers) != (None, None) and not supports_client(args.name, args.studies):
+        print(f"bayesphys: note: {args.name} runs in-process (no Dask support)", file=sys.stderr)
+        scheduler = workers = None
     bar_format = "{desc}: {n} steps [{elapsed}] {postfix}"
-    with tqdm(desc=args.name, unit="step", bar_format=bar_format) as bar:
+    with contextlib.ExitStack() as stack:
+        try:
+            client = stack.enter_context(open_client(scheduler, workers))
+        except (OSError, ImportError) as err:
+            # Unreachable scheduler or no dask installed: a usage error, not a crash.
+            raise ValueError(str(err)) from err
+        bar = stack.enter_context(tqdm(desc=args.name, unit="step", bar_format=bar_format))
 
         def progress(step: str) -> None:
             bar.set_postfix_str(step)
@@ -71,6 +108,7 @@ def _run(args) -> int:
             config=args.config,
             root=args.studies,
             progress=progress,
+            client=client,
         )
     print(f"{len(outcome.files)} files written to {outcome.out_dir}; see report.md")
     return 0

@@ -1,9 +1,10 @@
 """Discover, configure and run the case studies in ``case_studies/<name>/``.
 
 A case study is a folder with ``study.py`` (a ``run(config, out_dir, *, fast, seed)`` function
-returning a dict with ``files``), ``config.toml`` (its settings, with a ``[fast]`` section of
-overrides) and ``README.md``. The runner writes into a staging folder inside ``--out`` and moves
-each finished file into place with an atomic rename, so ``--out`` never holds half-written files.
+returning a dict with ``files``; it may also take ``progress`` and ``client`` keywords),
+``config.toml`` (its settings, with a ``[fast]`` section of overrides) and ``README.md``. The
+runner writes into a staging folder inside ``--out`` and moves each finished file into place
+with an atomic rename, so ``--out`` never holds half-written files.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import shutil
 import sys
 import tempfile
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from bayesphys.core.distributed import check_client
 from bayesphys.report import write_report
 
 ENV_VAR = "BAYESPHYS_CASE_STUDIES"
@@ -165,8 +168,12 @@ def run_study(
     config: str | os.PathLike[str] | None = None,
     root: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    client=None,
 ) -> RunOutcome:
     """Run a case study and write its outputs and ``report.md`` into ``out``.
+
+    ``client`` (a ``dask.distributed.Client``) is handed to studies whose ``run`` takes a
+    ``client`` keyword (see :func:`supports_client`); the others run in-process, with a warning.
 
     Outputs are produced in a hidden staging folder inside ``out`` and each is moved into place
     by an atomic rename once the whole study has finished. If the run is interrupted (Ctrl-C),
@@ -182,10 +189,21 @@ def run_study(
     settings = load_config(study, config)
     out_dir = _writable_dir(Path(out))
     module = load_module(study)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
+    accepted = inspect.signature(module.run).parameters
     kwargs: dict[str, Any] = {"fast": fast, "seed": seed}
-    if progress is not None and "progress" in inspect.signature(module.run).parameters:
+    if progress is not None and "progress" in accepted:
         kwargs["progress"] = progress
+    if check_client(client) is not None:
+        if "client" in accepted:
+            kwargs["client"] = client
+        else:
+            warnings.warn(
+                f"case study {study.name} does not distribute its work (its run() takes no "
+                "client); running it in-process",
+                UserWarning,
+                stacklevel=2,
+            )
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     try:
         result = module.run(settings, staging, **kwargs) or {}
         write_report(staging / "report.md", study, result, fast=fast, seed=seed, config=config)
@@ -205,6 +223,12 @@ def run_study(
             files[str(path.relative_to(staging))] = target
     shutil.rmtree(staging, ignore_errors=True)
     return RunOutcome(out_dir, files, result)
+
+
+def supports_client(name: str, root: str | os.PathLike[str] | None = None) -> bool:
+    """Whether the study's ``run`` takes a ``client`` keyword (a Dask client to spread work on)."""
+    module = load_module(get_study(name, root))
+    return "client" in inspect.signature(module.run).parameters
 
 
 def load_study(name: str, root: str | os.PathLike[str] | None = None) -> tuple[ModuleType, dict]:

@@ -4,9 +4,10 @@ The target is the posterior predictive mean ``f(x)`` at test points (weights are
 identifiable, predictions are what users need converged). Both samplers see the same network
 (1-10-1, tanh), the same priors (every weight and bias ``Normal(0, 1)``, noise
 ``HalfNormal(1)`` in the units of y) and the same standardised data. For each run the table gives
-wall time (PyMC: sampling only, compilation listed separately), the median and minimum over test
-points of the bulk ESS of ``f(x)``, the median ESS per second, the worst R-hat and the largest
-distance of the predictive mean from a long reference run in units of its posterior sd.
+wall time (PyMC: sampling only, compilation listed separately), the mean number of leapfrog steps
+(gradient evaluations) per draw and chain, the median and minimum over test points of the bulk ESS
+of ``f(x)``, the median ESS per second, the worst R-hat and the largest distance of the
+predictive mean from a long reference run in units of its posterior sd.
 
 Run ``python benchmarks/bnn.py`` (``--quick`` for a smoke test).
 """
@@ -48,8 +49,16 @@ def f_pymc(idata, x_std: np.ndarray, y_mean: float, y_scale: float) -> np.ndarra
     return y_mean + y_scale * (np.einsum("cgnh,cgh->cgn", h, w1[..., 0]) + b1[..., None])
 
 
+def mean_steps(idata) -> float:
+    """Mean leapfrog steps per kept draw and chain (NaN for samplers without them)."""
+    stats = getattr(idata, "sample_stats", None)
+    if stats is None or "n_steps" not in stats:
+        return float("nan")
+    return float(stats["n_steps"].values.mean())
+
+
 def run_pymc(X, y, X_test, draws: int, tune: int, chains: int, seed: int):
-    """NUTS in PyMC on the standardised problem; returns (f draws, sample s, compile s)."""
+    """NUTS in PyMC on the standardised problem; returns (f draws, sample s, compile s, steps)."""
     import pymc as pm
 
     x_mean, x_scale = X.mean(0), X.std(0)
@@ -82,11 +91,11 @@ def run_pymc(X, y, X_test, draws: int, tune: int, chains: int, seed: int):
         )
         sample_s = time.perf_counter() - start
     xt = (X_test - x_mean) / x_scale
-    return f_pymc(idata, xt, y_mean, y_scale), sample_s, compile_s
+    return f_pymc(idata, xt, y_mean, y_scale), sample_s, compile_s, mean_steps(idata)
 
 
 def run_ours(X, y, X_test, method: str, draws: int, tune: int, chains: int, seed: int, **kw):
-    """bayesphys fit; returns (f draws, wall s)."""
+    """bayesphys fit; returns (f draws, wall s, leapfrog steps per draw)."""
     model = BayesianNeuralNetwork(hidden=(HIDDEN,))
     start = time.perf_counter()
     model.fit(
@@ -102,10 +111,12 @@ def run_ours(X, y, X_test, method: str, draws: int, tune: int, chains: int, seed
     )
     wall = time.perf_counter() - start
     f = model.sample_posterior_predictive(X_test, random_seed=0).posterior["f"].values
-    return f, wall
+    return f, wall, mean_steps(model.idata_)
 
 
-def row(name: str, f: np.ndarray, wall: float, ref_mean: np.ndarray, ref_sd: np.ndarray):
+def row(
+    name: str, f: np.ndarray, wall: float, steps: float, ref_mean: np.ndarray, ref_sd: np.ndarray
+):
     ess = np.asarray(results.ess(f))
     rhat = np.asarray(results.rhat(f))
     err = np.max(np.abs(f.mean(axis=(0, 1)) - ref_mean) / ref_sd)
@@ -114,6 +125,7 @@ def row(name: str, f: np.ndarray, wall: float, ref_mean: np.ndarray, ref_sd: np.
         name,
         n,
         wall,
+        "-" if np.isnan(steps) else steps,
         float(np.median(ess)),
         float(ess.min()),
         float(np.median(ess)) / wall,
@@ -156,21 +168,28 @@ def main(argv: Sequence[str] | None = None) -> None:
     X, y = data(50, args.seed)
     X_test = np.linspace(-3.5, 3.5, 15)[:, None]
 
-    ref, _ = run_ours(X, y, X_test, "hmc", 2 * draws, tune, 16, args.seed + 100)
+    ref, _, _ = run_ours(X, y, X_test, "hmc", 2 * draws, tune, 16, args.seed + 100)
     ref_mean, ref_sd = ref.mean(axis=(0, 1)), ref.std(axis=(0, 1))
     rows = []
-    f, sample_s, compile_s = run_pymc(X, y, X_test, draws, tune, 4, args.seed)
+    f, sample_s, compile_s, steps = run_pymc(X, y, X_test, draws, tune, 4, args.seed)
     rows.append(
-        row(f"PyMC NUTS, 4 chains (+{compile_s:.1f} s compile)", f, sample_s, ref_mean, ref_sd)
+        row(
+            f"PyMC NUTS, 4 chains (+{compile_s:.1f} s compile)",
+            f,
+            sample_s,
+            steps,
+            ref_mean,
+            ref_sd,
+        )
     )
     for name, method, chains, kw in [
         ("bayesphys hmc, 4 chains", "hmc", 4, {}),
         ("bayesphys hmc, 16 chains", "hmc", 16, {}),
-        ("bayesphys nuts (HMC, fixed length), 4 chains", "nuts", 4, {}),
+        ("bayesphys nuts (tree depth <= 7), 4 chains", "nuts", 4, {}),
         ("bayesphys sghmc, 4 chains, batch 16, thin 10", "sghmc", 4, {"batch_size": 16}),
     ]:
         # sghmc: default burn-in (2000 steps), draws * 10 steps kept every 10th
-        f, wall = run_ours(
+        f, wall, steps = run_ours(
             X,
             y,
             X_test,
@@ -181,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.seed,
             **kw,
         )
-        rows.append(row(name, f, wall, ref_mean, ref_sd))
+        rows.append(row(name, f, wall, steps, ref_mean, ref_sd))
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(
@@ -200,7 +219,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"err: max |mean - reference| / posterior sd (reference: bayesphys hmc, 16 x "
         f"{2 * draws} draws)\n"
     )
-    header = ["run", "draws", "wall s", "ESS med", "ESS min", "ESS/s", "max R-hat", "err"]
+    header = [
+        "run",
+        "draws",
+        "wall s",
+        "steps/draw",
+        "ESS med",
+        "ESS min",
+        "ESS/s",
+        "max R-hat",
+        "err",
+    ]
     print(table(header, rows))
 
 

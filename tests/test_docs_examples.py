@@ -20,6 +20,13 @@ DOCTEST_MODULES = [
     "bayesphys.core.samplers.sampling",
     "bayesphys.report",
     "bayesphys.data.masses",
+    "bayesphys.gp.regression",
+    "bayesphys.gp.kernels",
+    "bayesphys.bnn.model",
+    "bayesphys.bnn.calibration",
+    "bayesphys.bma.averaging",
+    "bayesphys.vmc.estimation",
+    "bayesphys.vmc.optimization",
 ]
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from bayesphys.core.distributed import map_tasks, spawn_seeds
 from bayesphys.data.masses import separation_energy
 
 # Even/odd Z and N nuclei have different pairing contributions, so their residuals are
@@ -65,39 +66,104 @@ def observable_table(table: pd.DataFrame, observable: str, name: str) -> pd.Data
     return out
 
 
+def make_residual_model(kind: str, options: Mapping | None):
+    """An unfitted residual model: ``GPRegression`` (``"gp"``) or ``BayesianNeuralNetwork``."""
+    options = dict(options or {})
+    if kind == "gp":
+        from bayesphys.gp import GPRegression
+
+        options.setdefault("kernel", "rbf")
+        options.setdefault("ard", True)  # separate rho_Z and rho_N
+        return GPRegression(**options)
+    from bayesphys.bnn import BayesianNeuralNetwork
+
+    options.setdefault("hidden", (10,))
+    return BayesianNeuralNetwork(**options)
+
+
+@dataclass(frozen=True)
+class ResidualTask:
+    """One residual-model fit (one mass model, one parity class) as plain, picklable data.
+
+    The unit of work shipped to a Dask worker: :func:`fit_residual` needs nothing else.
+    """
+
+    model: str
+    parity: str
+    kind: str
+    options: dict
+    fit_options: dict
+    X: np.ndarray
+    residual: np.ndarray
+    y_err: np.ndarray | None
+    seed: int
+
+
+def fit_residual(task: ResidualTask):
+    """The fitted residual model of ``task`` (runs in-process or on a worker)."""
+    model = make_residual_model(task.kind, task.options)
+    return model.fit(
+        task.X, task.residual, y_err=task.y_err, random_seed=task.seed, **task.fit_options
+    )
+
+
+def predict_residual(job: tuple) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std (learned noise included) of a fitted residual model at X: ``(model, X)``."""
+    model, X = job
+    return model.predict(X, return_std=True, include_noise=True)
+
+
 @dataclass
 class CorrectedModel:
     """A mass model plus one residual model per parity class (``experiment - model``)."""
 
     name: str
     theory: pd.DataFrame  # observable_table of the model
-    make_residual_model: Callable[[], object]
-    fit_options: dict
     residual_models: dict = field(default_factory=dict)
     residual_rms: float = float("nan")
 
-    def fit(self, train: pd.DataFrame, seed: int) -> CorrectedModel:
+    def residual_tasks(
+        self,
+        train: pd.DataFrame,
+        kind: str,
+        options: Mapping | None,
+        fit_options: Mapping,
+        seeds: Sequence[int],
+    ) -> list[ResidualTask]:
+        """The residual fits of this model, one per parity class with >= 3 training nuclei.
+
+        ``seeds`` holds one seed per entry of ``PARITY_CLASSES``, so that a class skipped for
+        lack of data does not shift the streams of the others. Sets ``residual_rms``.
+        """
         data = train.merge(self.theory, on=["Z", "N"], suffixes=("", "_model"))
         if len(data) < 8:
             raise ValueError(f"model {self.name} covers only {len(data)} training nuclei")
         residual = data["value"] - data["value_model"]
         self.residual_rms = float(np.sqrt(np.mean(residual**2)))
         classes = parity_class(data["Z"], data["N"])
-        for i, cls in enumerate(PARITY_CLASSES):
+        tasks = []
+        for cls, seed in zip(PARITY_CLASSES, seeds, strict=True):
             rows = classes == cls
             if rows.sum() < 3:
                 continue  # e.g. odd-N classes under a pure S2n protocol restricted by the user
-            X = data.loc[rows, ["Z", "N"]].to_numpy(float)
             err = data.loc[rows, "uncertainty"].to_numpy(float)
             y_err = np.where(err > 0, err, np.nan)
             # Known errors only where every point has one; else the learned noise carries all.
             y_err = None if np.isnan(y_err).any() else y_err
-            model = self.make_residual_model()
-            model.fit(
-                X, residual[rows].to_numpy(), y_err=y_err, random_seed=seed + i, **self.fit_options
+            task = ResidualTask(
+                model=self.name,
+                parity=cls,
+                kind=kind,
+                options=dict(options or {}),
+                fit_options=dict(fit_options),
+                # Copies: pandas hands out read-only views, which torch warns about.
+                X=np.array(data.loc[rows, ["Z", "N"]], dtype=float),
+                residual=np.array(residual[rows], dtype=float),
+                y_err=y_err,
+                seed=int(seed),
             )
-            self.residual_models[cls] = model
-        return self
+            tasks.append(task)
+        return tasks
 
     @property
     def log_evidence(self) -> float:
@@ -112,23 +178,66 @@ class CorrectedModel:
             )
         return float(np.sum(values))
 
-    def predict(self, Z, N) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def predict(self, Z, N, client=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Corrected observable mean and std at (Z, N), and the bare model's value.
 
         Nuclei the model's table does not cover get NaN in all three. The std includes the
         residual model's learned noise: the scatter of the model about the truth.
         """
-        Z, N = np.asarray(Z, dtype=int), np.asarray(N, dtype=int)
-        query = pd.DataFrame({"Z": Z, "N": N})
-        bare = query.merge(self.theory, on=["Z", "N"], how="left")["value"].to_numpy()
-        mean = np.full(len(Z), np.nan)
-        std = np.full(len(Z), np.nan)
-        classes = parity_class(Z, N)
-        for cls, model in self.residual_models.items():
+        return predict_corrected([self], Z, N, client)[0]
+
+
+def fit_corrected(
+    theories: Mapping[str, pd.DataFrame],
+    train: pd.DataFrame,
+    kind: str,
+    options: Mapping | None,
+    fit_options: Mapping,
+    seed: int,
+    client=None,
+) -> dict[str, CorrectedModel]:
+    """Every model's residual fits, as one batch of tasks (in-process or on ``client``).
+
+    Task ``(k, class)`` uses stream ``4 k + class`` of ``spawn_seeds(seed, ...)``: the same
+    numbers whichever worker fits it.
+    """
+    corrected = {name: CorrectedModel(name, theory) for name, theory in theories.items()}
+    seeds = spawn_seeds(seed, len(corrected) * len(PARITY_CLASSES))
+    tasks = []
+    for k, model in enumerate(corrected.values()):
+        block = seeds[k * len(PARITY_CLASSES) : (k + 1) * len(PARITY_CLASSES)]
+        tasks += model.residual_tasks(train, kind, options, fit_options, block)
+    fitted = map_tasks(fit_residual, tasks, client, name="bma-fit-residual")
+    for task, residual_model in zip(tasks, fitted, strict=True):
+        corrected[task.model].residual_models[task.parity] = residual_model
+    return corrected
+
+
+def predict_corrected(
+    models: Sequence[CorrectedModel], Z, N, client=None
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``(mean, std, bare)`` of each corrected model at (Z, N); one task per model and class."""
+    Z, N = np.asarray(Z, dtype=int), np.asarray(N, dtype=int)
+    query = pd.DataFrame({"Z": Z, "N": N})
+    classes = parity_class(Z, N)
+    plans, jobs = [], []
+    for model in models:
+        bare = query.merge(model.theory, on=["Z", "N"], how="left")["value"].to_numpy()
+        parts = []
+        for cls, residual_model in model.residual_models.items():
             rows = (classes == cls) & np.isfinite(bare)
             if rows.any():
-                X = np.column_stack([Z[rows], N[rows]]).astype(float)
-                mu, sd = model.predict(X, return_std=True, include_noise=True)
-                mean[rows] = bare[rows] + mu
-                std[rows] = sd
-        return mean, std, bare
+                parts.append(rows)
+                jobs.append((residual_model, np.column_stack([Z[rows], N[rows]]).astype(float)))
+        plans.append((bare, parts))
+    results = iter(map_tasks(predict_residual, jobs, client, name="bma-predict-residual"))
+    out = []
+    for bare, parts in plans:
+        mean = np.full(len(Z), np.nan)
+        std = np.full(len(Z), np.nan)
+        for rows in parts:
+            mu, sd = next(results)
+            mean[rows] = bare[rows] + mu
+            std[rows] = sd
+        out.append((mean, std, bare))
+    return out

@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from bayesphys.bma._residuals import CorrectedModel, observable_for, observable_table
+from bayesphys.bma._residuals import (
+    fit_corrected,
+    observable_for,
+    observable_table,
+    predict_corrected,
+)
 from bayesphys.bma.weights import (
     WEIGHT_KINDS,
     normalise_log_weights,
@@ -17,26 +22,13 @@ from bayesphys.bma.weights import (
 )
 from bayesphys.core import results
 from bayesphys.core.base import Estimator
+from bayesphys.core.distributed import check_client
 from bayesphys.core.validation import check_choice, check_random_state
 from bayesphys.data.masses import load_model
 
 OBSERVABLES = ("S2n", "S1n", "auto")
 RESIDUAL_MODELS = ("gp", "bnn")
 HYPERPARAMETERS = ("map", "nuts")
-
-
-def _residual_factory(kind: str, options: Mapping | None):
-    options = dict(options or {})
-    if kind == "gp":
-        from bayesphys.gp import GPRegression
-
-        options.setdefault("kernel", "rbf")
-        options.setdefault("ard", True)  # separate rho_Z and rho_N
-        return lambda: GPRegression(**options)
-    from bayesphys.bnn import BayesianNeuralNetwork
-
-    options.setdefault("hidden", (10,))
-    return lambda: BayesianNeuralNetwork(**options)
 
 
 class MassModelAveraging(Estimator):
@@ -60,6 +52,7 @@ class MassModelAveraging(Estimator):
         ``GPRegression`` or ``BayesianNeuralNetwork`` per parity class.
     hyperparameters : {"map", "nuts"}
         Fit method of the residual models (``"nuts"`` integrates over their hyperparameters).
+        A BNN residual model has no MAP mode: use ``"nuts"`` or ``fit_options={"method": ...}``.
     weights : {"evidence", "predictive", "stacking", "uniform"}
         ``"evidence"``: marginal likelihood of each corrected model on the training data (GP);
         ``"predictive"``: summed log predictive density of the validation data; ``"stacking"``:
@@ -111,7 +104,14 @@ class MassModelAveraging(Estimator):
             k: observable_table(v, self.observable, f"models[{k!r}]") for k, v in tables.items()
         }
 
-    def fit(self, train_table: pd.DataFrame, validation_table=None, random_seed=None):
+    def fit(
+        self,
+        train_table: pd.DataFrame,
+        validation_table: pd.DataFrame | None = None,
+        random_seed=None,
+        *,
+        client=None,
+    ) -> MassModelAveraging:
         """Fit the residual models on ``train_table`` and compute the model weights.
 
         Parameters
@@ -123,6 +123,12 @@ class MassModelAveraging(Estimator):
             Later measurements (e.g. ``new_measurements(2003, 2020)``) for ``"predictive"`` and
             ``"stacking"`` weights.
         random_seed : int, Generator or None
+            Root of the residual fits' random streams: each (model, parity class) fit gets its
+            own stream from ``numpy.random.SeedSequence.spawn``.
+        client : dask.distributed.Client, optional
+            Run the residual fits (one task per model and parity class) and the validation
+            predictions on this Dask cluster; ``None`` runs them here. The results are the
+            same either way.
 
         Returns
         -------
@@ -134,14 +140,31 @@ class MassModelAveraging(Estimator):
         check_choice(self.weights, "weights", WEIGHT_KINDS)
         if self.weights in ("predictive", "stacking") and validation_table is None:
             raise ValueError(f"weights={self.weights!r} needs a validation_table of later data")
+        if self.residual_model == "bnn":
+            # Fail before any fit: a BNN has neither a MAP mode here nor a marginal likelihood.
+            if self.weights == "evidence":
+                raise ValueError(
+                    "weights='evidence' needs residual models with a marginal likelihood (GP); "
+                    "with residual_model='bnn' use weights='predictive', 'stacking' or 'uniform'"
+                )
+            if self.hyperparameters == "map" and "method" not in (self.fit_options or {}):
+                raise ValueError(
+                    "residual_model='bnn' has no MAP fit: use hyperparameters='nuts', or "
+                    "fit_options={'method': 'hmc' | 'sghmc' | 'vi'}"
+                )
+        client = check_client(client)
         train = observable_table(train_table, self.observable, "train_table")
         seed = int(check_random_state(random_seed).integers(2**31 - 1))
-        make = _residual_factory(self.residual_model, self.residual_options)
         fit_options = {"method": self.hyperparameters, **(self.fit_options or {})}
-        self.corrected_ = {
-            name: CorrectedModel(name, theory, make, fit_options).fit(train, seed)
-            for name, theory in self._theories().items()
-        }
+        self.corrected_ = fit_corrected(
+            self._theories(),
+            train,
+            self.residual_model,
+            self.residual_options,
+            fit_options,
+            seed,
+            client,
+        )
         names = list(self.corrected_)
         scores = np.full(len(names), np.nan)
         if self.weights == "evidence":
@@ -150,7 +173,7 @@ class MassModelAveraging(Estimator):
         elif self.weights == "uniform":
             w = uniform_weights(len(names))
         else:
-            log_density = self._validation_log_density(validation_table)
+            log_density = self._validation_log_density(validation_table, client)
             scores = log_density.sum(axis=0)
             w = normalise_log_weights(scores) if self.weights == "predictive" else None
             w = stacking_weights(log_density) if w is None else w
@@ -164,12 +187,12 @@ class MassModelAveraging(Estimator):
         )
         return self
 
-    def _validation_log_density(self, table) -> np.ndarray:
+    def _validation_log_density(self, table, client) -> np.ndarray:
         """(n_points, n_models) log predictive densities on nuclei every model covers."""
         valid = observable_table(table, self.observable, "validation_table")
+        models = list(self.corrected_.values())
         per_model = []
-        for model in self.corrected_.values():
-            mean, std, _ = model.predict(valid["Z"], valid["N"])
+        for mean, std, _ in predict_corrected(models, valid["Z"], valid["N"], client):
             var = std**2 + valid["uncertainty"].to_numpy() ** 2
             per_model.append(norm.logpdf(valid["value"].to_numpy(), mean, np.sqrt(var)))
         log_density = np.column_stack(per_model)
@@ -178,8 +201,16 @@ class MassModelAveraging(Estimator):
             raise ValueError("no validation nucleus is covered by every model")
         return log_density[covered]
 
-    def predict(self, nuclei) -> pd.DataFrame:
+    def predict(self, nuclei, client=None) -> pd.DataFrame:
         """Corrected predictions per model and their average at ``nuclei`` (Z, N columns).
+
+        Parameters
+        ----------
+        nuclei : DataFrame or array_like (n, 2)
+            Z and N columns, or rows of (Z, N).
+        client : dask.distributed.Client, optional
+            Evaluate the residual models (one task per model and parity class) on this Dask
+            cluster; ``None`` evaluates them here.
 
         Returns
         -------
@@ -189,12 +220,13 @@ class MassModelAveraging(Estimator):
         renormalised); nuclei no model covers get NaN and ``n_models == 0``.
         """
         self._check_fitted()
+        client = check_client(client)
         Z, N = _nuclei(nuclei)
         out = pd.DataFrame({"Z": Z, "N": N})
         out["observable"] = observable_for(self.observable, N)
         means, stds = [], []
-        for name, model in self.corrected_.items():
-            mean, std, _ = model.predict(Z, N)
+        predictions = predict_corrected(list(self.corrected_.values()), Z, N, client)
+        for name, (mean, std, _) in zip(self.corrected_, predictions, strict=True):
             out[f"{name}_mean"], out[f"{name}_std"] = mean, std
             means.append(mean)
             stds.append(std)
@@ -212,12 +244,13 @@ class MassModelAveraging(Estimator):
         out["n_models"] = np.isfinite(mu).sum(axis=0)
         return out
 
-    def existence_probability(self, nuclei) -> pd.DataFrame:
+    def existence_probability(self, nuclei, *, client=None) -> pd.DataFrame:
         """``p_ex = sum_k w_k P_k(S > 0)``: probability that each nucleus is bound.
 
         Returns a DataFrame with Z, N, ``p_ex`` and ``n_models`` (NaN where no model covers).
+        ``client`` is passed to :meth:`predict`.
         """
-        pred = self.predict(nuclei)
+        pred = self.predict(nuclei, client)
         probs, weights = [], []
         for name, w in self.weights_.items():
             mean, std = pred[f"{name}_mean"].to_numpy(), pred[f"{name}_std"].to_numpy()

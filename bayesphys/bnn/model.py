@@ -1,4 +1,4 @@
-"""Bayesian neural networks: full-batch HMC, minibatch SGHMC and mean-field VI on torch."""
+"""Bayesian neural networks: full-batch NUTS/HMC, minibatch SGHMC and mean-field VI on torch."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from bayesphys.core.base import Estimator
 from bayesphys.core.likelihoods import Gaussian, Likelihood
 from bayesphys.core.priors import HalfNormal, Normal, Prior
 from bayesphys.core.validation import (
-    check_array,
     check_choice,
     check_positive_int,
     check_random_state,
@@ -103,11 +102,13 @@ class BayesianNeuralNetwork(Estimator):
         y_err : array_like (n,), optional
             Known measurement errors (standard deviations) of y; Gaussian/StudentT only.
         method : {"nuts", "hmc", "sghmc", "vi"}
-            ``"hmc"``: full-batch HMC over all weights (core vectorised sampler, all chains in
-            one batched forward pass), 20 leapfrog steps. ``"nuts"``: the same sampler with a
-            fixed integration time instead of a fixed step count; it is *not* a No-U-Turn
-            sampler. ``"sghmc"``: stochastic-gradient HMC on minibatches. ``"vi"``: mean-field
-            Bayes by backprop (known to under-estimate uncertainty).
+            ``"nuts"``: the No-U-Turn sampler over all weights, full batch (core vectorised
+            ``NUTS``: all chains in one batched forward pass, trees doubled in lockstep), with
+            the tree depth capped at 7, i.e. at most 127 leapfrog steps per transition (BNN
+            posteriors tend to use the whole budget). ``"hmc"``: the same but static HMC with
+            20 leapfrog steps (jittered), cheaper per transition and slower to mix.
+            ``"sghmc"``: stochastic-gradient HMC on minibatches. ``"vi"``: mean-field Bayes by
+            backprop (known to under-estimate uncertainty).
         chains : int
             Independent chains (independent VI fits for ``"vi"``).
         draws : int
@@ -123,7 +124,8 @@ class BayesianNeuralNetwork(Estimator):
         learning_rate : float, optional
             SGHMC step parameter (default 0.01) or VI Adam rate (default 0.01).
         target_accept : float
-            Target acceptance of hmc/nuts step-size adaptation.
+            Target of the hmc/nuts step-size adaptation (for nuts: the mean acceptance
+            statistic over each tree, as in Stan).
         progressbar : bool
             Show progress; Ctrl-C keeps the draws made so far.
 
@@ -217,15 +219,6 @@ class BayesianNeuralNetwork(Estimator):
         y_rep = self.likelihood.sample(f, y_err=y_err, rng=rng, **params)
         return y_rep if self.classes_ is None else self.classes_[y_rep]
 
-    def _check_X(self, X) -> np.ndarray:
-        self._check_fitted()
-        X = check_array(X, "X", ndim=2)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, the model was fitted with {self.n_features_in_}"
-            )
-        return X
-
     def _latent(self, X) -> np.ndarray:
         with _run.single_thread():
             return _outputs.latent_draws(self._net, self._theta, X, self._scaling, self.likelihood)
@@ -239,7 +232,7 @@ class BayesianNeuralNetwork(Estimator):
         ``include_noise=False`` gives the epistemic std of the latent ``f(x)``; ``True`` adds
         the posterior mean of the noise variance (without any ``y_err``).
         """
-        X = self._check_X(X)
+        X = self._check_new_X(X)
         if self.classes_ is not None:
             if return_std:
                 raise ValueError("return_std is for regression; use predict_proba(X) instead")
@@ -256,7 +249,7 @@ class BayesianNeuralNetwork(Estimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Posterior-averaged class probabilities ``(n, K)``, columns ordered as ``classes_``."""
-        X = self._check_X(X)
+        X = self._check_new_X(X)
         if self.classes_ is None:
             raise ValueError("predict_proba needs a Bernoulli or Categorical likelihood")
         return _outputs.probabilities(self.likelihood, self._latent(X)).mean(axis=(0, 1))
@@ -269,7 +262,7 @@ class BayesianNeuralNetwork(Estimator):
         InferenceData with ``posterior_predictive`` ``y`` (and the latent ``f``: in the units of
         y for regression, logits for classification), dims ``(chain, draw, obs[, class])``.
         """
-        X = self._check_X(X)
+        X = self._check_new_X(X)
         f = self._latent(X)
         params = _outputs.noise_draws(self.likelihood, self._posterior)
         y_rep = self._draw_y(f, params, None, check_random_state(random_seed))
@@ -294,7 +287,7 @@ class BayesianNeuralNetwork(Estimator):
         pandas.DataFrame
             Columns ``mean``, ``sd``, ``mcse_mean``, ``ess_bulk``, ``ess_tail``, ``r_hat``.
         """
-        X = self._check_X(X)
+        X = self._check_new_X(X)
         f = self._latent(X)
         if self.classes_ is not None:
             f = _outputs.probabilities(self.likelihood, f)[..., -1]

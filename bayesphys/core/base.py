@@ -5,6 +5,10 @@ from __future__ import annotations
 import copy
 import inspect
 
+import numpy as np
+
+from bayesphys.core.validation import check_array
+
 __all__ = ["Estimator", "NotFittedError", "clone"]
 
 
@@ -48,6 +52,16 @@ class Estimator:
             raise NotFittedError(
                 f"this {type(self).__name__} is not fitted yet: call fit(X, y) first"
             )
+
+    def _check_new_X(self, X) -> np.ndarray:
+        """Validate inputs for ``predict``-like methods against the fitted feature count."""
+        self._check_fitted()
+        X = check_array(X, "X", ndim=2)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, the model was fitted with {self.n_features_in_}"
+            )
+        return X
 
 
 def clone(estimator: Estimator) -> Estimator:

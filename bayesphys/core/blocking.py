@@ -13,12 +13,33 @@ is approximately chi-square with ``L - j`` degrees of freedom when the blocks fr
 are uncorrelated (``-(n_k - 1) s_k^2 / n_k^2`` is the bias of ``gamma_k`` for independent data,
 so the bracket is centred). The chosen level is the first ``j`` with ``M_j <= q_{L-j}(1 - alpha)``.
 
+Small-sample bias and its correction. The test sums the evidence of all levels from ``j`` up,
+so in short series it accepts levels whose neighbouring block means are still correlated: for
+an AR(1) series with ``tau = 10`` and ``n = 2048`` it stops at blocks of 16 in ~90 % of runs,
+where adjacent block means correlate by ~0.2, and ``s_k^2 / n_k`` is then ~15 % low in the
+standard error (measured over 400 seeded series; ArviZ's MCSE is unbiased there). The blocks
+are long enough that only *adjacent* block means still correlate (the covariance of blocks
+``l`` apart decays like ``rho_{(l-1) 2^k}``), so the estimate at the chosen level keeps the
+lag-1 term that plain blocking drops:
+
+    Var(mean) = (s_k^2 + 2 n_k gamma_k / (n_k - 1)) / (n_k - 3),
+
+which is exactly unbiased for independent blocks (``E s_k^2 = (n_k - 1) sigma^2 / n_k``,
+``E gamma_k = -(n_k - 1) sigma^2 / n_k^2``) and removes the leading ``O(tau / 2^k)`` bias for
+correlated ones (AR(1), ``tau = 10``, ``n = 2048``: mean ratio to the exact error 1.01). The
+classic per-level estimates ``s_k^2 / (n_k - 1)`` remain in ``stderr_by_level`` for plots.
+
+Several chains (e.g. VMC walkers) are pooled: the test statistic and its degrees of freedom are
+summed over chains, so one level is chosen with the power of all chains together, and the
+variance of the grand mean is ``sum_c Var(mean_c) / chains^2`` at that level.
+
 Conventions used throughout this module:
 
 - Non-power-of-two lengths: at a level of odd length the *last* element is dropped before
   pairing, so every level uses as much of the data as possible. The variance of the mean of all
-  ``n`` samples is then ``s_k^2 * 2^k / n`` (a block mean of ``2^k`` samples has variance
-  ``s_k^2``), which reduces to Jonsson's ``s_k^2 / n_k`` when ``n`` is a power of two.
+  ``n`` samples is then ``v_k * 2^k / n`` with ``v_k`` the variance estimate of one block mean
+  (times ``n_k`` for the lag-corrected form), which reduces to the formulas above when ``n`` is
+  a power of two.
 - Integrated autocorrelation time ``tau = 1 + 2 sum_{t>=1} rho_t`` (1 for independent samples), so
   ``stderr^2 = tau * variance / n`` and ``ess = n / tau = variance / stderr^2``.
 """
@@ -46,14 +67,13 @@ class BlockingResult:
     mean : float
         Mean of the series (grand mean over chains).
     stderr : float
-        Estimated standard error of ``mean``.
+        Estimated standard error of ``mean`` (lag-corrected estimate at ``level``).
     variance : float
         Variance of the raw samples (``1/n`` normalisation; pooled over chains).
     n : int
         Number of samples (all chains).
     level : int
-        Chosen blocking level (block length ``2**level``); for several chains the largest of
-        the per-chain levels.
+        Chosen blocking level (block length ``2**level``), common to all chains.
     n_levels : int
         Number of blocking levels computed (``floor(log2(n_chain))``).
     tau : float
@@ -61,12 +81,14 @@ class BlockingResult:
     ess : float
         Effective sample size ``variance / stderr^2 = n / tau``.
     stderr_by_level : numpy.ndarray
-        Standard-error estimate at every level, shape ``(n_levels,)``, for plots.
+        Classic blocking estimate ``s_k^2 / (n_k - 1)`` (pooled over chains) at every level,
+        shape ``(n_levels,)``, for plots; its plateau approaches ``stderr`` from below.
     n_chains : int
         Number of independent chains combined.
     level_found : bool
-        False when, for some chain, no level passed the test or the chosen level had fewer
-        than 16 blocks: the series is too short for its correlation time.
+        False when no level passed the test or the chosen level had fewer than 16 blocks in
+        all chains together (or fewer than 4 per chain): the series is too short for its
+        correlation time.
     """
 
     mean: float
@@ -105,39 +127,72 @@ def _as_series(x: object, axis: int, what: str) -> np.ndarray:
 
 
 def _levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Number of blocks, variance and lag-1 autocovariance at every blocking level."""
+    """Blocks, variance and lag-1 autocovariance at every level, for chains ``(chains, n)``.
+
+    Returns ``sizes`` ``(L,)`` and ``s2``, ``gamma`` of shape ``(chains, L)``.
+    """
     sizes, variances, gammas = [], [], []
-    y = x - x[0]  # a large common offset would otherwise cost precision in the small differences
-    while y.size >= 2:
-        dev = y - y.mean()
-        sizes.append(y.size)
-        variances.append(dev @ dev / y.size)
-        gammas.append(dev[:-1] @ dev[1:] / y.size)
-        if y.size % 2:
-            y = y[:-1]
-        y = 0.5 * (y[0::2] + y[1::2])
-    return np.asarray(sizes), np.asarray(variances), np.asarray(gammas)
+    y = x - x[:, :1]  # a large common offset would otherwise cost precision in the differences
+    while y.shape[1] >= 2:
+        m = y.shape[1]
+        dev = y - y.mean(axis=1, keepdims=True)
+        sizes.append(m)
+        variances.append(np.einsum("ij,ij->i", dev, dev) / m)
+        gammas.append(np.einsum("ij,ij->i", dev[:, :-1], dev[:, 1:]) / m)
+        if m % 2:
+            y = y[:, :-1]
+        y = 0.5 * (y[:, 0::2] + y[:, 1::2])
+    return np.asarray(sizes), np.stack(variances, 1), np.stack(gammas, 1)
 
 
-def _block_chain(x: np.ndarray, alpha: float) -> tuple[int, np.ndarray, bool]:
-    """Chosen level, stderr at every level and a reliability flag for one chain."""
-    n = x.size
-    sizes, s2, gamma = _levels(x)
-    n_levels = sizes.size
-    stderr_by_level = np.sqrt(s2 * 2.0 ** np.arange(n_levels) / n)
-    if np.all(x == x[0]):
-        return 0, np.zeros(n_levels), True
-    # Block means equal up to rounding (e.g. an alternating series) show no correlation; their
-    # variance is round-off, and dividing by it would make the statistic noise.
-    positive = s2 > (64 * np.finfo(float).eps * np.max(np.abs(x - x[0]))) ** 2
-    safe_s2 = np.where(positive, s2, 1.0)
-    terms = np.where(positive, sizes * ((sizes - 1) * s2 / sizes**2 + gamma) ** 2 / safe_s2**2, 0)
-    statistic = np.cumsum(terms[::-1])[::-1]
-    quantiles = stats.chi2.ppf(1.0 - alpha, df=n_levels - np.arange(n_levels))
-    passed = np.flatnonzero(statistic <= quantiles)
-    level = int(passed[0]) if passed.size else n_levels - 1
-    reliable = passed.size > 0 and sizes[level] >= _MIN_BLOCKS
-    return level, stderr_by_level, reliable
+_CHUNK = 4096  # chains per pass: bounds the scratch memory for e.g. 1e5 VMC walkers
+
+
+def _pooled_sums(series: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-level sums over chains of the test terms and of both variance estimates."""
+    n = series.shape[1]
+    out: dict[str, np.ndarray] = {}
+    for start in range(0, series.shape[0], _CHUNK):
+        x = series[start : start + _CHUNK]
+        sizes, s2, gamma = _levels(x)
+        # Block means equal up to rounding (e.g. an alternating series) show no correlation;
+        # their variance is round-off, and dividing by it would make the statistic noise.
+        scale = np.max(np.abs(x - x[:, :1]), axis=1, keepdims=True)
+        positive = s2 > (64 * np.finfo(float).eps * scale) ** 2
+        safe_s2 = np.where(positive, s2, 1.0)
+        centred = (sizes - 1) * s2 / sizes**2 + gamma
+        terms = np.where(positive, sizes * centred**2 / safe_s2**2, 0.0)
+        s2 = np.where(positive, s2, 0.0)
+        gamma = np.where(positive, gamma, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            classic = s2 * sizes / (sizes - 1)
+            corrected = sizes * (s2 + 2.0 * sizes * gamma / (sizes - 1)) / (sizes - 3)
+        # Below 4 blocks the lag-1 form is undefined; the classic estimate stands in.
+        corrected = np.where(sizes >= 4, corrected, classic)
+        chunk = {
+            "terms": terms.sum(0),
+            "dof": positive.sum(0),
+            "classic": classic.sum(0),
+            "corrected": corrected.sum(0),
+        }
+        for key, value in chunk.items():
+            out[key] = out.get(key, 0) + value
+    out["sizes"] = sizes
+    out["scale"] = 2.0 ** np.arange(sizes.size) / n  # block-mean variance -> variance of mean
+    return out
+
+
+def _mean_and_variance(series: np.ndarray) -> tuple[float, float, float]:
+    """First value, mean relative to it and pooled ``1/n`` variance, in chunks of chains.
+
+    Relative to the first value a constant series is exact zeros, so its variance is exactly 0.
+    """
+    offset = float(series[0, 0])
+    chunks = range(0, series.shape[0], _CHUNK)
+    total = sum(float((series[i : i + _CHUNK] - offset).sum()) for i in chunks)
+    mean = total / series.size
+    squares = sum(float(((series[i : i + _CHUNK] - offset - mean) ** 2).sum()) for i in chunks)
+    return offset, mean, squares / series.size
 
 
 def blocking(x: object, *, axis: int = -1, alpha: float = 0.01) -> BlockingResult:
@@ -146,8 +201,8 @@ def blocking(x: object, *, axis: int = -1, alpha: float = 0.01) -> BlockingResul
     Parameters
     ----------
     x : array_like or torch.Tensor
-        Series of shape ``(n,)``, or ``(chains, n)`` for independent chains of equal length.
-        Needs ``n >= 16`` finite values per chain.
+        Series of shape ``(n,)``, or ``(chains, n)`` for independent chains of equal length
+        (e.g. VMC walkers). Needs ``n >= 16`` finite values per chain.
     axis : int, default -1
         Time axis of a 2-D input (the other axis indexes chains).
     alpha : float, default 0.01
@@ -156,8 +211,12 @@ def blocking(x: object, *, axis: int = -1, alpha: float = 0.01) -> BlockingResul
     Returns
     -------
     BlockingResult
-        For several chains, each chain is blocked separately and the results combined as the
-        mean of the chain means with ``stderr = sqrt(sum_c stderr_c^2) / chains``.
+        Several chains are combined as the mean of the chain means. They share one blocking
+        level, chosen by the test statistic summed over chains (chi-square with the summed
+        degrees of freedom), and ``stderr^2 = sum_c Var(mean_c) / chains^2`` at that level.
+        Pooling the per-chain series keeps the test's power growing with the number of
+        chains; blocking the chain-averaged series instead would test with ``n`` samples
+        only and stop at too short blocks.
 
     Raises
     ------
@@ -167,26 +226,34 @@ def blocking(x: object, *, axis: int = -1, alpha: float = 0.01) -> BlockingResul
     Warns
     -----
     RuntimeWarning
-        If no level passes the test or the chosen level has fewer than 16 blocks: the series is
-        too short compared with its autocorrelation time and the standard error is unreliable.
+        If no level passes the test or the chosen level has fewer than 16 blocks (over all
+        chains): the series is too short compared with its autocorrelation time and the
+        standard error is unreliable.
 
     Notes
     -----
-    As with any blocking estimate, the residual correlation tolerated at the chosen level biases
-    the standard error slightly low for strongly correlated series (a few per cent for an AR(1)
-    process with ``tau ~ 20``). A constant series (e.g. local energies of an exact eigenstate)
-    gives ``stderr = 0``, ``variance = 0``, ``tau = 1`` and ``ess = n``, without warnings.
+    The standard error keeps the lag-1 autocovariance of the block means at the chosen level
+    (module notes): without it blocking is ~15 % low for ``n / tau ~ 200``. A constant series
+    (e.g. local energies of an exact eigenstate) gives ``stderr = 0``, ``variance = 0``,
+    ``tau = 1`` and ``ess = n``, without warnings.
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"blocking: alpha must be in (0, 1), got {alpha}")
     series = _as_series(x, axis, "blocking")
     n_chains = series.shape[0]
-    per_chain = [_block_chain(chain, alpha) for chain in series]
-    level = max(item[0] for item in per_chain)
-    stderr_by_level = np.sqrt(sum(item[1] ** 2 for item in per_chain)) / n_chains
-    stderr_by_chain = np.array([item[1][item[0]] for item in per_chain])
-    stderr = float(np.sqrt(np.sum(stderr_by_chain**2)) / n_chains)
-    level_found = all(item[2] for item in per_chain)
+    sums = _pooled_sums(series)
+    sizes, n_levels = sums["sizes"], sums["sizes"].size
+    statistic = np.cumsum(sums["terms"][::-1])[::-1]
+    dof = np.cumsum(sums["dof"][::-1])[::-1]
+    quantiles = stats.chi2.ppf(1.0 - alpha, df=np.maximum(dof, 1))
+    passed = np.flatnonzero((statistic <= quantiles) | (dof == 0))
+    level = int(passed[0]) if passed.size else n_levels - 1
+    stderr_by_level = np.sqrt(sums["classic"] * sums["scale"]) / n_chains
+    # A negative lag-corrected sum (strongly anticorrelated blocks) means an error below
+    # resolution: zero, as for an exactly alternating series.
+    stderr = float(np.sqrt(max(sums["corrected"][level], 0.0) * sums["scale"][level]) / n_chains)
+    blocks = sizes[level]
+    level_found = passed.size > 0 and n_chains * blocks >= _MIN_BLOCKS and blocks >= 4
     if not level_found:
         warnings.warn(
             "blocking: the series is too short compared with its autocorrelation time (no "
@@ -196,9 +263,7 @@ def blocking(x: object, *, axis: int = -1, alpha: float = 0.01) -> BlockingResul
             stacklevel=2,
         )
     n = series.size
-    offset = series[0, 0]
-    shifted = series - offset  # exact zeros for a constant series, so variance is exactly 0
-    variance = float(np.mean((shifted - shifted.mean()) ** 2))
+    offset, mean, variance = _mean_and_variance(series)
     if variance == 0.0:
         tau, ess = 1.0, float(n)
     elif stderr == 0.0:  # perfectly anticorrelated blocks: the mean is exact at this precision
@@ -207,12 +272,12 @@ def blocking(x: object, *, axis: int = -1, alpha: float = 0.01) -> BlockingResul
         tau = n * stderr**2 / variance
         ess = variance / stderr**2
     return BlockingResult(
-        mean=float(offset + np.mean(shifted.mean(axis=1))),
+        mean=offset + mean,
         stderr=stderr,
         variance=variance,
         n=n,
         level=level,
-        n_levels=stderr_by_level.size,
+        n_levels=n_levels,
         tau=float(tau),
         ess=float(ess),
         stderr_by_level=stderr_by_level,

@@ -1,4 +1,4 @@
-"""Gaussian-process regression on GPyTorch kernels: MAP, HMC and sparse (SGPR) fits."""
+"""Gaussian-process regression on GPyTorch kernels: MAP, HMC and sparse (SGPR, SVGP) fits."""
 
 from bayesphys.gp import kernels
 from bayesphys.gp._exact import NotPositiveDefiniteError

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 
 import numpy as np
 import torch
 
 from bayesphys.core import results
-from bayesphys.gp import _fit, _sparse
+from bayesphys.core.validation import check_choice, check_positive_int
+from bayesphys.gp import _fit, _sparse, _svgp
+from bayesphys.gp._dense import DenseObjective, subset_start
 from bayesphys.gp._exact import loo_log_predictive
+from bayesphys.gp._inducing import INDUCING_INITS
 from bayesphys.gp._model import GPModel
 from bayesphys.gp._params import HyperSpace
 from bayesphys.gp._predict import Predictor
 
+SPARSE_METHODS = ("sgpr", "svgp")
 # LOO densities are computed for this many (draws x n x n) float64 numbers at a time.
 MAX_BATCH_ELEMENTS = 20_000_000
 
@@ -31,25 +37,64 @@ class Outcome:
 
 
 def fit_map(model: GPModel, rng: np.random.Generator, *, n_restarts: int) -> Outcome:
-    """Type-II MAP of the exact GP."""
+    """Type-II MAP of the exact GP (LAPACK objective with analytic gradient, L-BFGS-B)."""
     space = model.space
+    start, n_restarts = subset_start(model, rng, n_restarts=n_restarts)
     z_hat, _ = _fit.maximise(
-        lambda z: model.log_marginal(z, safe=True)[0] + space.log_prior(z, jacobian=False),
+        None,
         space,
+        objective=DenseObjective(model),
         n_restarts=n_restarts,
         rng=rng,
+        start=start,
+        options=_fit.map_options(model.n),
     )
     return Outcome(
         z_hat, Predictor(model, z_hat[None, :]), _point(space, z_hat), _exact_lml(model, z_hat)
     )
 
 
-def fit_sparse(model, rng, *, n_restarts: int, n_inducing: int, inducing: str) -> Outcome:
-    """SGPR: MAP hyperparameters on the collapsed bound."""
-    sparse = _sparse.fit_sparse(
-        model, rng, n_inducing=n_inducing, inducing=inducing, n_restarts=n_restarts
+def sparse_options(
+    sparse: str,
+    *,
+    n_inducing,
+    inducing,
+    learn_inducing,
+    max_iter,
+    batch_size,
+    learning_rate,
+    progressbar,
+) -> dict:
+    """Check the ``method="sparse"`` arguments; the keywords of the chosen fitting function."""
+    check_choice(sparse, "sparse", SPARSE_METHODS)
+    options = {
+        "n_inducing": check_positive_int(n_inducing, "n_inducing"),
+        "inducing": check_choice(inducing, "inducing", INDUCING_INITS),
+        "learn_inducing": bool(learn_inducing),
+    }
+    if max_iter is not None:
+        max_iter = check_positive_int(max_iter, "max_iter")
+    if sparse == "sgpr":
+        options["max_iter"] = max_iter or _sparse.DEFAULT_MAX_ITER
+        return options
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+        raise TypeError(f"learning_rate must be a number, got {type(learning_rate).__name__}")
+    if not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
+    options.update(
+        steps=max_iter or _svgp.DEFAULT_STEPS,
+        batch_size=check_positive_int(batch_size, "batch_size"),
+        learning_rate=float(learning_rate),
+        progressbar=bool(progressbar),
     )
-    return Outcome(sparse.z, sparse, _point(model.space, sparse.z), sparse.bound)
+    return options
+
+
+def fit_sparse(model: GPModel, rng: np.random.Generator, *, sparse: str, **options) -> Outcome:
+    """SGPR (``sparse="sgpr"``) or SVGP (``"svgp"``); ``options`` go to the fitting function."""
+    fit = _sparse.fit_sgpr if sparse == "sgpr" else _svgp.fit_svgp
+    predictor = fit(model, rng, **options)
+    return Outcome(predictor.z, predictor, _point(model.space, predictor.z), predictor.bound)
 
 
 def fit_nuts(
@@ -63,7 +108,7 @@ def fit_nuts(
     progressbar: bool,
     max_predict_draws: int,
 ) -> Outcome:
-    """HMC over the unconstrained hyperparameters (log density with its Jacobian)."""
+    """NUTS over the unconstrained hyperparameters (log density with its Jacobian)."""
     space = model.space
     flat = [p.name for p in space.free if p.prior is None]
     if flat:
@@ -79,7 +124,7 @@ def fit_nuts(
 
     # Chains start around the mode of the unconstrained density, so tuning starts in the bulk.
     z_mode, _ = _fit.maximise(log_prob, space, n_restarts=0, rng=rng)
-    result = _fit.run_hmc(
+    result = _fit.run_nuts(
         log_prob,
         z_mode,
         chains=chains,
@@ -108,9 +153,8 @@ def fit_nuts(
 
 
 def _exact_lml(model: GPModel, z_hat: np.ndarray) -> float:
-    with torch.no_grad():
-        lml, _, _ = model.log_marginal(torch.as_tensor(z_hat[None, :]), safe=False)
-    return float(lml[0])
+    # Through the model's cache: the factorisation is reused by the first prediction.
+    return model.point_log_marginal(z_hat)
 
 
 def loo_pointwise(model: GPModel, z: np.ndarray) -> np.ndarray:

@@ -96,14 +96,21 @@ class GPModel:
     # ----------------------------------------------------------------------------- predictions
     def factors(self, z: np.ndarray):
         """``(L, alpha, std)`` for a batch of hyperparameter vectors, cached when small."""
+        return self._factors(z)[1:]
+
+    def point_log_marginal(self, z: np.ndarray) -> float:
+        """Log marginal likelihood at one hyperparameter vector, caching its factors."""
+        return float(self._factors(np.ascontiguousarray(z[None, :], dtype=np.float64))[0][0])
+
+    def _factors(self, z: np.ndarray):
         key = z.tobytes()
         if key in self._cache:
             return self._cache[key]
         zt = torch.as_tensor(z)
         with torch.no_grad():
-            _, L, alpha = self.log_marginal(zt, safe=False)
+            lml, L, alpha = self.log_marginal(zt, safe=False)
             std = self.space.standardise(self.space.values(zt))
-        out = (L, alpha, std)
+        out = (lml, L, alpha, std)
         if z.shape[0] * self.n**2 <= MAX_CACHED:
             self._cache = {key: out}
         return out

@@ -1,4 +1,4 @@
-"""Gaussian-process regression with priors on the hyperparameters: MAP, HMC or sparse (SGPR)."""
+"""Gaussian-process regression with priors on the hyperparameters: MAP, NUTS or sparse GPs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import numpy as np
 
 from bayesphys.core.base import Estimator
 from bayesphys.core.validation import (
-    check_array,
     check_choice,
     check_positive_int,
     check_random_state,
@@ -51,7 +50,8 @@ class GPRegression(Estimator):
         MAP values (``"map"``, ``"sparse"``) or posterior medians (``"nuts"``), original units.
     log_marginal_likelihood_ : float
         ``log p(y | X, hyperparameters_)`` in y units (comparable to scikit-learn's
-        ``log_marginal_likelihood_value_``); for ``"sparse"``, the Titsias lower bound.
+        ``log_marginal_likelihood_value_``); for ``"sparse"``, the lower bound that was
+        maximised (the collapsed bound for SGPR, the ELBO for SVGP).
     idata_ : InferenceData
         Hyperparameter posterior (a single draw for MAP and sparse fits), observed ``y``,
         and, for ``"nuts"``, ``sample_stats`` and the pointwise leave-one-out predictive
@@ -108,8 +108,13 @@ class GPRegression(Estimator):
         chains: int = 4,
         target_accept: float = 0.8,
         progressbar: bool = False,
+        sparse: str = "sgpr",
         n_inducing: int = 128,
         inducing: str = "kmeans",
+        learn_inducing: bool = True,
+        max_iter: int | None = None,
+        batch_size: int = 512,
+        learning_rate: float = 0.02,
         max_predict_draws: int = 200,
         num_threads: int | None = _fit.DEFAULT_THREADS,
     ) -> GPRegression:
@@ -124,19 +129,42 @@ class GPRegression(Estimator):
         method : {"map", "nuts", "sparse"}
             ``"map"``: exact GP, type-II MAP by L-BFGS-B (no Jacobian: the mode of the prior
             density in the original parametrisation). ``"nuts"``: the marginal posterior of
-            the hyperparameters by the core's vectorised HMC with step-size and mass-matrix
-            adaptation, started around the MAP. ``"sparse"``: SGPR with ``n_inducing`` fixed
-            inducing points and MAP hyperparameters on the collapsed (Titsias) bound.
+            the hyperparameters by the core's vectorised No-U-Turn sampler (multinomial NUTS,
+            max tree depth 10) with step-size and diagonal mass-matrix adaptation, chains
+            started around the MAP. ``"sparse"``: an inducing-point approximation
+            for large n, chosen by ``sparse``.
         random_seed : int, Generator or None
-            Seeds restarts, HMC and inducing-point selection.
+            Seeds restarts, NUTS, inducing-point selection and SVGP minibatches.
         n_restarts : int
-            Extra optimiser starts drawn from the priors (``"map"``, ``"sparse"``).
-        draws, tune, chains, target_accept, progressbar
-            HMC settings (``"nuts"``).
+            Extra optimiser starts drawn from the priors (``"map"``, ``"sparse"``). From
+            n = 1000 on (and always for ``"sparse"``) the starts run on a random 500-point
+            subset, whose best optimum starts the full-data fit.
+        draws, tune, chains, target_accept
+            NUTS settings (``"nuts"``); ``target_accept`` is the target of the step-size
+            adaptation (mean acceptance statistic over each tree).
+        progressbar : bool
+            Progress bar of NUTS (``"nuts"``) or SVGP training.
+        sparse : {"sgpr", "svgp"}
+            ``"sgpr"``: the collapsed bound of Titsias (2009), maximised by L-BFGS-B over the
+            hyperparameters and inducing inputs, ``O(n m^2)`` per iteration. ``"svgp"``: the
+            uncollapsed ELBO (Hensman et al. 2013) on minibatches of ``batch_size`` points:
+            natural-gradient steps on ``q(u)``, Adam on the hyperparameters and inducing
+            inputs, for data too large for full passes at every iteration.
         n_inducing : int
-            Number of inducing points (``"sparse"``).
+            Number of inducing points m (``"sparse"``).
         inducing : {"kmeans", "random"}
-            How inducing points are chosen (``"sparse"``).
+            Initial inducing points: k-means centres or a random subset (``"sparse"``).
+        learn_inducing : bool
+            Optimise the inducing inputs with the hyperparameters (``"sparse"``; with
+            ``n_inducing >= n`` they are the data and stay fixed).
+        max_iter : int, optional
+            L-BFGS-B iterations (``"sgpr"``, default 200) or minibatch steps (``"svgp"``,
+            default 1000).
+        batch_size : int
+            Minibatch size (``"svgp"``); ``batch_size >= n`` uses every point at every step.
+        learning_rate : float
+            Adam learning rate for the log-hyperparameters and the inducing inputs (in units
+            of each feature's standard deviation) (``"svgp"``).
         max_predict_draws : int
             Predictions of a ``"nuts"`` fit mix over at most this many (evenly thinned) draws.
         num_threads : int or None
@@ -153,6 +181,17 @@ class GPRegression(Estimator):
         num_threads = (
             None if num_threads is None else check_positive_int(num_threads, "num_threads")
         )
+        if method == "sparse":
+            sparse_options = _methods.sparse_options(
+                sparse,
+                n_inducing=n_inducing,
+                inducing=inducing,
+                learn_inducing=learn_inducing,
+                max_iter=max_iter,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                progressbar=progressbar,
+            )
         X, y, y_err = check_X_y(X, y, y_err, min_samples=2)
         rng = check_random_state(random_seed)
         if self.priors is not None and not isinstance(self.priors, dict):
@@ -166,11 +205,7 @@ class GPRegression(Estimator):
                 outcome = _methods.fit_map(model, rng, n_restarts=n_restarts)
             elif method == "sparse":
                 outcome = _methods.fit_sparse(
-                    model,
-                    rng,
-                    n_restarts=n_restarts,
-                    n_inducing=check_positive_int(n_inducing, "n_inducing"),
-                    inducing=check_choice(inducing, "inducing", ("kmeans", "random")),
+                    model, rng, sparse=sparse, n_restarts=n_restarts, **sparse_options
                 )
                 self.inducing_points_ = outcome.predictor.Z
             else:
@@ -196,15 +231,6 @@ class GPRegression(Estimator):
         return self
 
     # ---------------------------------------------------------------------------- prediction
-    def _check_new_X(self, X) -> np.ndarray:
-        self._check_fitted()
-        X = check_array(X, "X", ndim=2)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, the model was fitted with {self.n_features_in_}"
-            )
-        return X
-
     def predict(
         self,
         X,

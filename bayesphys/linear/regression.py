@@ -12,7 +12,6 @@ from bayesphys.core.base import Estimator
 from bayesphys.core.likelihoods import Likelihood
 from bayesphys.core.priors import Prior
 from bayesphys.core.validation import (
-    check_array,
     check_choice,
     check_positive_int,
     check_random_state,
@@ -252,15 +251,6 @@ class BayesianLinearRegression(Estimator):
             params = _likelihood_params(draws, self._spec.likelihood, self.noise_)
             out.append(self._spec.likelihood.logpdf(y, f, y_err=y_err, **params))
         return np.concatenate(out, axis=0)
-
-    def _check_new_X(self, X) -> np.ndarray:
-        self._check_fitted()
-        X = check_array(X, "X", ndim=2)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, the model was fitted with {self.n_features_in_}"
-            )
-        return X
 
     def predict(self, X, return_std: bool = False, include_noise: bool = True):
         """Posterior predictive mean (and std) at ``X``.

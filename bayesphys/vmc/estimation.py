@@ -9,14 +9,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from bayesphys.core.blocking import BlockingResult, blocking
-from bayesphys.core.samplers.sampling import make_generator
+from bayesphys.core.distributed import check_client, map_tasks
 from bayesphys.core.validation import check_positive_int
-from bayesphys.vmc.local_energy import local_energy
-from bayesphys.vmc.samplers import VMCSampler, Walkers
-from bayesphys.vmc.systems import HarmonicTrap, pair_distances
+from bayesphys.vmc._distributed import (
+    WalkerGroupTask,
+    combine_groups,
+    default_groups,
+    group_seeds,
+    group_sizes,
+    run_walker_group,
+)
+from bayesphys.vmc.local_energy import METHODS
+from bayesphys.vmc.samplers import VMCSampler
+from bayesphys.vmc.systems import HarmonicTrap
 from bayesphys.vmc.wavefunctions.base import WaveFunction
 
 if TYPE_CHECKING:
@@ -32,10 +39,13 @@ class EnergyEstimate:
     Attributes
     ----------
     energy, stderr : float
-        Mean local energy and its standard error by automated blocking of the walker-averaged
-        series (walkers are independent, so averaging them keeps the time correlation intact
-        and divides the variance by the number of walkers; one blocking pass then replaces a
-        Python loop over thousands of per-walker series).
+        Mean local energy and its standard error by automated blocking with every walker as
+        an independent chain (:func:`bayesphys.core.blocking.blocking`): one blocking level for
+        all walkers, chosen by Jonsson's test summed over walkers, the lag-1 corrected block
+        variance of each walker at that level, and ``stderr^2 = sum_w Var(mean_w) /
+        walkers^2``. Blocking the walker-averaged series instead gives the test only
+        ``n_steps`` samples of evidence; it then stops at too short blocks (~15 % low for
+        ``n_steps / tau ~ 200`` before the lag-1 correction, noisier after it).
     variance : float
         Variance of the local energy (zero for an exact eigenstate).
     acceptance : float
@@ -108,6 +118,8 @@ def estimate(
     density_bins: int = 60,
     density_rmax: float | None = None,
     progressbar: bool = False,
+    walker_groups: int | None = None,
+    client=None,
 ) -> EnergyEstimate:
     """Estimate ``<H>`` and observables of ``wf`` by Monte Carlo over ``|psi|^2``.
 
@@ -125,7 +137,9 @@ def estimate(
     seed : int, optional
         Seed of the sampler's ``torch.Generator``.
     method : {"auto", "analytic", "autograd"}
-        Local-energy evaluation, see :func:`bayesphys.vmc.local_energy`.
+        Local-energy evaluation, see :func:`bayesphys.vmc.local_energy`. ``"auto"`` takes the
+        energy from the fused Metropolis step where it applies (``Metropolis(fused=True)``,
+        ``GaussianJastrow`` with Pade factor or none): same chain and energies up to round-off.
     init : Tensor, optional
         Start positions ``(n_walkers, N, d)``.
     density_bins : int
@@ -133,61 +147,84 @@ def estimate(
     density_rmax : float, optional
         Largest radius of the density histogram; default ``4.5 / sqrt(omega)``.
     progressbar : bool
-        Show a tqdm bar.
+        Show a tqdm bar (in-process only; one bar per walker group).
+    walker_groups : int, optional
+        Split the walkers into this many groups of (almost) equal size, each with its own seed
+        from :func:`~bayesphys.core.distributed.spawn_seeds` and run as one task (burn-in and
+        steps). The numbers depend on ``walker_groups`` but not on where the groups run: the
+        same value gives bit-for-bit the same estimate in-process and on any number of workers.
+        Default: 1 (one population seeded with ``seed``, as without groups) when ``client`` is
+        None, else ``ceil(n_walkers / 1000)`` capped at 64. Pass it explicitly to compare a
+        cluster run with an in-process one.
+    client : dask.distributed.Client, optional
+        Run the walker groups on this Dask cluster; the groups return their local-energy series
+        and per-step averages, which are combined here. A group lost with its worker is rerun
+        with the same seed, so the result does not change.
 
     Returns
     -------
     EnergyEstimate
     """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     n_walkers = check_positive_int(n_walkers, "n_walkers")
     n_steps = check_positive_int(n_steps, "n_steps", minimum=16)
     burn_in = check_positive_int(burn_in, "burn_in", minimum=0)
-    generator = make_generator(seed, torch.device("cpu"))
-    walkers = Walkers(wf, system, sampler, n_walkers, generator, init)
+    client = check_client(client)
+    if walker_groups is None:
+        walker_groups = default_groups(n_walkers, client)
+    walker_groups = check_positive_int(walker_groups, "walker_groups")
+    if walker_groups > n_walkers:
+        raise ValueError(f"walker_groups ({walker_groups}) exceeds n_walkers ({n_walkers})")
     N, d = system.n_particles, system.dim
     rmax = 4.5 / math.sqrt(system.omega) if density_rmax is None else float(density_rmax)
     edges = torch.linspace(0.0, rmax, density_bins + 1, dtype=torch.float64)
-    counts = torch.zeros(density_bins, dtype=torch.float64)
-    energies = torch.empty(n_steps, n_walkers, dtype=torch.float64)
-    kinetic = torch.empty(n_steps, dtype=torch.float64)
-    potential = torch.empty(n_steps, dtype=torch.float64)
-    r12 = torch.zeros(n_steps, dtype=torch.float64)
-    accept = 0.0
-    with torch.no_grad():
-        walkers.burn_in(burn_in)
-    for t in tqdm(range(n_steps), disable=not progressbar, desc="vmc estimate"):
-        accept += float(walkers.step().accept_prob.mean())
-        R = walkers.positions
-        e = local_energy(wf, system, R, method)
-        energies[t] = e.total
-        kinetic[t] = e.kinetic.mean()
-        potential[t] = e.potential.mean()
-        with torch.no_grad():
-            radius = torch.linalg.vector_norm(R, dim=-1).reshape(-1)
-            # floor + bincount: torch.histc costs milliseconds per call on CPU.
-            idx = (radius * (density_bins / rmax)).long()
-            idx = idx[idx < density_bins]
-            counts += torch.bincount(idx, minlength=density_bins).to(counts.dtype)
-            if N > 1:
-                r12[t] = pair_distances(R)[0].mean()
-    series = energies.mean(1).numpy()
-    if not bool(np.isfinite(series).all()):
+    sizes = group_sizes(n_walkers, walker_groups)
+    inits: list | tuple = [init]
+    if walker_groups > 1:
+        if init is not None and init.shape[0] != n_walkers:
+            raise ValueError(f"init must have shape (n_walkers, N, d), got {tuple(init.shape)}")
+        inits = [None] * walker_groups if init is None else torch.split(init, sizes)
+    tasks = [
+        WalkerGroupTask(
+            index=i if walker_groups > 1 else -1,
+            wf=wf,
+            system=system,
+            sampler=sampler,
+            n_walkers=size,
+            n_steps=n_steps,
+            burn_in=burn_in,
+            seed=group_seed,
+            method=method,
+            init=group_init,
+            density_bins=density_bins,
+            rmax=rmax,
+            progressbar=progressbar and client is None,
+        )
+        for i, (size, group_seed, group_init) in enumerate(
+            zip(sizes, group_seeds(seed, walker_groups), inits, strict=True)
+        )
+    ]
+    run = combine_groups(map_tasks(run_walker_group, tasks, client, name="vmc-estimate"))
+    energies, kinetic, potential, r12 = run.energies, run.kinetic, run.potential, run.r12
+    e_all = energies.numpy()
+    if not bool(np.isfinite(e_all).all()):
         raise FloatingPointError(
             "non-finite local energies: the wave function or sampler produced NaN/inf "
             "(check the parameters, e.g. alpha > 0, and the initial positions)"
         )
-    block = blocking(series)  # warns (once) if the run is too short for its correlation time
+    per_walker = np.ascontiguousarray(e_all.T)  # (walkers, steps): chain = walker
+    block = blocking(per_walker)  # warns (once) if the run is too short for its correlation
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         kinetic_se, potential_se = blocking(kinetic.numpy()), blocking(potential.numpy())
     shell = _shell_volumes(edges, d)
-    density = (counts / (n_steps * n_walkers) / shell).numpy()
-    e_all = energies.numpy()
+    density = (run.counts / (n_steps * n_walkers) / shell).numpy()
     return EnergyEstimate(
         energy=block.mean,
         stderr=block.stderr,
         variance=float(e_all.var()),
-        acceptance=accept / n_steps,
+        acceptance=run.acceptance,
         tau_corr=block.tau,
         kinetic=float(kinetic.mean()),
         kinetic_stderr=kinetic_se.stderr,
@@ -196,9 +233,9 @@ def estimate(
         r12=float(r12.mean()) if N > 1 else float("nan"),
         density_r=(0.5 * (edges[1:] + edges[:-1])).numpy(),
         density=density,
-        local_energies=np.ascontiguousarray(e_all.T),
+        local_energies=per_walker,
         blocking=block,
-        step_size=float(walkers.step_size.mean()),
+        step_size=run.step_size,
     )
 
 

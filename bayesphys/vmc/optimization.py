@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from bayesphys.core.samplers.sampling import make_generator
 from bayesphys.core.validation import check_positive_int
 from bayesphys.vmc._checkpoint import load_checkpoint, save_checkpoint
-from bayesphys.vmc.local_energy import local_energy
+from bayesphys.vmc.local_energy import METHODS
 from bayesphys.vmc.samplers import VMCSampler, Walkers
 from bayesphys.vmc.systems import HarmonicTrap
 from bayesphys.vmc.wavefunctions.base import WaveFunction
@@ -105,7 +105,8 @@ def optimize(
     sr_shift : float
         Diagonal shift added to the SR overlap matrix (regularisation).
     method : {"auto", "analytic", "autograd"}
-        Local-energy evaluation.
+        Local-energy evaluation (``"auto"``: from the fused Metropolis step where it applies,
+        see :func:`~bayesphys.vmc.estimate`).
     checkpoint : path, optional
         File saved every ``checkpoint_every`` iterations and at the end; if it exists, the run
         resumes from it (parameters, optimiser state, walkers, RNG and history).
@@ -120,6 +121,8 @@ def optimize(
         On ``KeyboardInterrupt`` the iterations completed so far are returned (and checkpointed)
         with a ``RuntimeWarning``.
     """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}")
     if not isinstance(wf, WaveFunction):
@@ -195,9 +198,10 @@ def _iteration(
     walkers.refresh()
     positions, energies, accept = [], [], 0.0
     for _ in range(steps):
-        accept += float(walkers.step().accept_prob.mean())
+        info, e = walkers.step_with_energy(method)
+        accept += float(info.accept_prob.mean())
         positions.append(walkers.positions.clone())
-        energies.append(local_energy(wf, system, walkers.positions, method).total)
+        energies.append(e.total)
     R = torch.cat(positions)
     e_loc = torch.cat(energies)
     if not bool(torch.isfinite(e_loc).all()):

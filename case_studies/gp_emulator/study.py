@@ -3,13 +3,11 @@
 A "simulator" integrates ``x'' + 2 zeta omega x' + omega^2 x = 0`` numerically and returns
 ``x(t_end)``. A GP trained on a few dozen runs over ``(omega, zeta)`` predicts the output with an
 uncertainty; held-out runs on a grid measure its accuracy and the coverage of its intervals.
-Run ``python study.py --fast --out /tmp/gp_emulator``.
+Run ``bayesphys run gp-emulator --fast`` (or ``python study.py --fast``).
 """
 
 from __future__ import annotations
 
-import argparse
-import tomllib
 from pathlib import Path
 
 import matplotlib
@@ -25,8 +23,8 @@ from scipy.stats import qmc
 from bayesphys import results
 from bayesphys.gp import GPRegression
 from bayesphys.report import markdown_table
+from bayesphys.studies import run_as_script
 
-HERE = Path(__file__).resolve().parent
 LEVELS = np.array([0.5, 0.68, 0.8, 0.9, 0.95, 0.99])
 
 
@@ -168,21 +166,5 @@ def run(config: dict, out_dir, *, fast: bool = False, seed: int | None = None) -
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", type=Path, default=HERE / "config.toml")
-    parser.add_argument("--out", type=Path, default=HERE / "out")
-    parser.add_argument("--fast", action="store_true", help="fewer runs, coarser test grid")
-    parser.add_argument("--seed", type=int, default=None, help="overrides design.seed")
-    args = parser.parse_args(argv)
-    with open(args.config, "rb") as fh:
-        config = tomllib.load(fh)
-    res = run(config, args.out, fast=args.fast, seed=args.seed)
-    print(res["table"].round(3).to_string(index=False))
-    print(f"held-out RMSE {res['rmse']:.4f} (output range {res['y_range']:.3f}); "
-          f"outputs in {args.out}")  # fmt: skip
-
-
 if __name__ == "__main__":
-    main()
+    run_as_script(__file__)

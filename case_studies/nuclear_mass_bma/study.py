@@ -38,9 +38,9 @@ def _rms(residual) -> float:
     return float(np.sqrt(np.nanmean(residual**2)))
 
 
-def model_table(bma: MassModelAveraging, test: pd.DataFrame) -> pd.DataFrame:
+def model_table(bma: MassModelAveraging, test: pd.DataFrame, client=None) -> pd.DataFrame:
     """Per model: test rms bare and corrected, coverage of 68/95% intervals, weight, scores."""
-    pred = bma.predict(test)
+    pred = bma.predict(test, client)
     rows = {}
     err = test["S2n_uncertainty"].to_numpy()
     for name, model in bma.corrected_.items():
@@ -72,12 +72,12 @@ def model_table(bma: MassModelAveraging, test: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def landscape(bma: MassModelAveraging, z_range: tuple[int, int]) -> pd.DataFrame:
+def landscape(bma: MassModelAveraging, z_range: tuple[int, int], client=None) -> pd.DataFrame:
     """p_ex of every even-N nucleus (the S2n drip criterion) the models tabulate in z_range."""
     theories = [m.theory for m in bma.corrected_.values()]
     nuclei = pd.concat([t[["Z", "N"]] for t in theories]).drop_duplicates()
     nuclei = nuclei[nuclei["Z"].between(*z_range) & (nuclei["N"] % 2 == 0)]
-    return bma.existence_probability(nuclei.sort_values(["Z", "N"]))
+    return bma.existence_probability(nuclei.sort_values(["Z", "N"]), client=client)
 
 
 def save_figure(fig, path: Path) -> Path:
@@ -93,8 +93,13 @@ def run(
     fast: bool = False,
     seed: int | None = None,
     progress: Callable[[str], None] | None = None,
+    client=None,
 ) -> dict:
     """Fit, validate and average the mass models; write tables, figures and posteriors.
+
+    ``client`` (a ``dask.distributed.Client``, e.g. from ``bayesphys run ... --workers N``)
+    spreads the residual fits and the chart predictions over a Dask cluster; the numbers are
+    the same as in-process.
 
     Returns
     -------
@@ -119,12 +124,12 @@ def run(
         observable=settings["observable"],
         hyperparameters=settings["hyperparameters"],
         weights=settings["weights"],
-    ).fit(train, test, random_seed=seed)
+    ).fit(train, test, random_seed=seed, client=client)
     progress("models corrected and weighted")
 
-    table = model_table(bma, test)
+    table = model_table(bma, test, client)
     drip = bma.drip_line(settings["drip_elements"])
-    chart = landscape(bma, z_range)
+    chart = landscape(bma, z_range, client)
     progress("predictions")
 
     files = {}

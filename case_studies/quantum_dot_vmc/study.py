@@ -89,11 +89,12 @@ def plot_history(path: Path, config: dict, fitted: dict) -> None:
 
 
 def plot_blocking(path: Path, est: vmc.EnergyEstimate, label: str) -> None:
-    """Standard error against blocking level; the chosen level is marked."""
+    """Classic blocking error per level, the chosen level and the lag-corrected error there."""
     se = est.blocking.stderr_by_level
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(np.arange(se.size), se, "o-")
+    ax.plot(np.arange(se.size), se, "o-", label="s_k^2 / (n_k - 1), pooled over walkers")
     ax.axvline(est.blocking.level, color="C3", ls=":", label=f"chosen level {est.blocking.level}")
+    ax.axhline(est.stderr, color="C2", ls="--", label="reported (lag-1 corrected)")
     ax.set(xlabel="blocking level k (block length 2^k)", ylabel="standard error",
            title=f"Blocking: {label}")  # fmt: skip
     ax.legend()

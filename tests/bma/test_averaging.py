@@ -118,6 +118,9 @@ def test_auto_observable_uses_s1n_at_odd_n(data):
         ({"observable": "S3n"}, "observable"),
         ({"weights": "bic"}, "weights"),
         ({"residual_model": "spline"}, "residual_model"),
+        # A BNN has no marginal likelihood and no MAP mode: refused before any fit starts.
+        ({"residual_model": "bnn"}, "weights='evidence'"),
+        ({"residual_model": "bnn", "weights": "uniform"}, "hyperparameters='nuts'"),
     ],
 )
 def test_bad_options(data, kwargs, match):

@@ -1,30 +1,17 @@
 """Smoke and science test of the GP-emulator case study (its ``--fast`` configuration)."""
 
-import importlib.util
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bayesphys import results
-
-STUDY_DIR = Path(__file__).resolve().parents[2] / "case_studies" / "gp_emulator"
-
-
-def _load_study():
-    # case_studies/ is not a package: import the script from its path.
-    spec = importlib.util.spec_from_file_location("gp_emulator_study", STUDY_DIR / "study.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from bayesphys.studies import load_study
 
 
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory):
-    study = _load_study()
-    with open(STUDY_DIR / "config.toml", "rb") as fh:
-        config = tomllib.load(fh)
+    study, config = load_study("gp-emulator")
     out_dir = tmp_path_factory.mktemp("gp_emulator")
     return study.run(config, out_dir, fast=True), config, out_dir, study
 

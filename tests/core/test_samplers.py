@@ -548,7 +548,7 @@ def _nan_at_init(theta):
             ValueError,
             "target_accept",
         ),
-        (std_normal_log_prob, torch.zeros(2, 2), {"method": "nuts"}, ValueError, "method"),
+        (std_normal_log_prob, torch.zeros(2, 2), {"method": "bogus"}, ValueError, "method"),
         (std_normal_log_prob, torch.zeros(2, 2), {"n_leapfrog": 0}, ValueError, "n_leapfrog"),
         (
             std_normal_log_prob,

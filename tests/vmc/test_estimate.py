@@ -103,10 +103,12 @@ def correlated_estimate():
 def test_blocking_error_agrees_with_arviz_mcse(correlated_estimate):
     est = correlated_estimate
     assert est.tau_corr > 5  # the naive error would be far too small
-    mcse = results.mcse(est.local_energies)  # chain = walker, draw = step
-    # Jonsson's test accepts the first level whose residual correlation is insignificant, which
-    # with ~2000 steps leaves blocking ~10-20 % below ArviZ (AR(1) with tau = 7: 11 % low).
-    assert 0.7 * mcse < est.stderr < 1.2 * mcse
+    mcse = float(results.mcse(est.local_energies))  # chain = walker, draw = step
+    # Both estimators are unbiased here (tests/core/test_blocking.py: seeded AR(1) chains of
+    # this size, 200 x 2048 with tau ~ 10): pooled blocking scatters by ~1.0 % and ArviZ by
+    # ~0.7 % from run to run, so their ratio stays within ~1.2 % (1 sd); 4 % is > 3 sd. Plain
+    # blocking of the walker-averaged series was 15-20 % low and fails this.
+    assert abs(est.stderr / mcse - 1) < 0.04
     naive = np.sqrt(est.variance / est.local_energies.size)
     assert est.stderr > 2 * naive
 
@@ -117,8 +119,8 @@ def test_inference_data_diagnostics(correlated_estimate):
     energies = idata.sample_stats["local_energy"]
     assert energies.dims == ("chain", "draw") and energies.shape == (200, 2048)
     ess = float(results.ess(idata, var_names=["local_energy"], method="mean")["local_energy"])
-    # Same correlation time within the blocking bias noted above (stderr^2 ~ tau).
-    assert 0.9 * est.tau_corr < est.local_energies.size / ess < 2.0 * est.tau_corr
+    # Same correlation time (stderr^2 ~ tau): within twice the tolerance of the test above.
+    assert est.local_energies.size / ess == pytest.approx(est.tau_corr, rel=0.08)
     assert float(results.rhat(idata, var_names=["local_energy"])["local_energy"]) < 1.01
 
 

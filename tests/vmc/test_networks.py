@@ -61,14 +61,34 @@ def test_rbm_pade_reaches_exact_band():
     assert low - 3 * est.stderr < est.energy < high + 3 * est.stderr
 
 
+def _iid_importance_energy(wf, n, seed):
+    """Self-normalised importance sampling from a unit Gaussian: no Markov chain involved."""
+    g = torch.Generator().manual_seed(seed)
+    R = torch.randn(n, 2, 2, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        log_w = 2 * wf.log_psi(R) + (R**2).sum((1, 2)) / 2
+    w = torch.softmax(log_w, 0)
+    e = vmc.local_energy(wf, DOT2, R).total
+    mean = float((w * e).sum())
+    return mean, float(torch.sqrt((w**2 * (e - mean) ** 2).sum()))
+
+
 @pytest.mark.slow
 def test_plain_rbm_near_published_energy():
-    # Without a cusp the local energy diverges at coalescence (variance ~ O(1)): the RBM alone
-    # stays ~0.07-0.08 above the exact 3.0; Nordhagen et al. report 3.0803(2).
+    # Without a cusp the local energy diverges at coalescence: the RBM alone stays ~0.06-0.08
+    # above the exact 3.0. Nordhagen et al. report 3.0803(2); Adam finds 3.064-3.068 here with
+    # visible biases that place the electrons ~0.6 apart (docs/vmc.md). The cross-checks show
+    # that the lower value is no sampler or local-energy bug.
     ref = REFERENCES["rbm_2d"]
     wf = vmc.RBM(2, 2, n_hidden=2, sigma=0.5**0.5)
     res = vmc.optimize(
         wf, DOT2, vmc.Metropolis(), "adam", 200, 1000, 0.02, seed=1, progressbar=False
     )
-    est = vmc.estimate(res.wavefunction, DOT2, vmc.Metropolis(), 2000, 500, 100, seed=2)
+    opt = res.wavefunction
+    est = vmc.estimate(opt, DOT2, vmc.Metropolis(), 2000, 500, 100, seed=2)
     assert 3.0 + 0.03 < est.energy < ref["rbm"] + 0.03
+    R = 1.2 * torch.randn(2000, 2, 2, generator=torch.Generator().manual_seed(3)).double()
+    analytic = vmc.local_energy(opt, DOT2, R, "analytic").total
+    torch.testing.assert_close(analytic, vmc.local_energy(opt, DOT2, R, "autograd").total)
+    iid, iid_err = _iid_importance_energy(opt, 400_000, seed=4)
+    assert abs(est.energy - iid) < 4 * (est.stderr**2 + iid_err**2) ** 0.5

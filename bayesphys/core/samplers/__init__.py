@@ -1,4 +1,4 @@
-"""Vectorised torch MCMC over many chains: random-walk Metropolis, MALA and HMC.
+"""Vectorised torch MCMC over many chains: random-walk Metropolis, MALA, HMC and NUTS.
 
 ``sample(log_prob, init, method=...)`` runs tuning (dual-averaged step sizes, windowed diagonal
 mass matrix) and drawing for any ``log_prob(theta: Tensor[chains, dim]) -> Tensor[chains]``.
@@ -15,12 +15,14 @@ from bayesphys.core.samplers.base import ChainState, Kernel, StepInfo
 from bayesphys.core.samplers.hmc import HMC
 from bayesphys.core.samplers.mala import MALA
 from bayesphys.core.samplers.metropolis import RandomWalkMetropolis
+from bayesphys.core.samplers.nuts import NUTS
 from bayesphys.core.samplers.result import SamplerResult
 from bayesphys.core.samplers.sampling import make_kernel, sample
 
 __all__ = [
     "HMC",
     "MALA",
+    "NUTS",
     "ChainState",
     "DualAveraging",
     "Kernel",

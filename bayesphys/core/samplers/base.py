@@ -55,12 +55,17 @@ class ChainState:
 
 @dataclass(frozen=True)
 class StepInfo:
-    """Per-chain diagnostics of one kernel step (all tensors of shape ``(chains,)``)."""
+    """Per-chain diagnostics of one kernel step (all tensors of shape ``(chains,)``).
+
+    ``tree_depth`` (completed trajectory doublings) is only set by tree-building kernels
+    (:class:`~bayesphys.core.samplers.nuts.NUTS`); it is ``None`` for the others.
+    """
 
     accept_prob: Tensor
     accepted: Tensor
     diverging: Tensor
     n_steps: Tensor
+    tree_depth: Tensor | None = None
 
 
 def as_positions(theta: object, name: str = "init") -> Tensor:

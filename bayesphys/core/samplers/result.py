@@ -30,7 +30,7 @@ class SamplerResult:
     step_size : Tensor
         Frozen post-tuning step size per chain, ``(chains,)``.
     diverging : Tensor
-        Boolean ``(chains, draws)``: a divergent transition occurred (HMC only; else False).
+        Boolean ``(chains, draws)``: a divergent transition occurred (NUTS/HMC; else False).
     n_steps : Tensor
         Leapfrog/gradient steps spent per kept draw, ``(chains, draws)``.
     inv_mass : Tensor
@@ -38,9 +38,12 @@ class SamplerResult:
     tune : int
         Number of tuning iterations performed.
     method : str
-        Kernel name: ``"hmc"``, ``"mala"`` or ``"rwm"``.
+        Kernel name: ``"nuts"``, ``"hmc"``, ``"mala"`` or ``"rwm"``.
     thin : int
         Transitions per kept draw.
+    tree_depth : Tensor or None
+        NUTS only: completed trajectory doublings of the transition leading to each draw
+        (the maximum over the ``thin`` transitions), ``(chains, draws)``; else ``None``.
     """
 
     samples: Tensor
@@ -53,6 +56,7 @@ class SamplerResult:
     tune: int
     method: str
     thin: int = 1
+    tree_depth: Tensor | None = None
 
     @property
     def n_chains(self) -> int:
@@ -124,7 +128,7 @@ class SamplerResult:
         -------
         arviz.InferenceData
             ``sample_stats`` holds ``lp``, ``acceptance_rate``, ``step_size``, ``diverging``
-            and, for HMC, ``n_steps``.
+            and, for NUTS/HMC, ``n_steps`` (and ``tree_depth`` for NUTS).
         """
         # Imported lazily: results is the only module allowed to import arviz (slow import).
         from bayesphys.core.results import to_inference_data
@@ -143,8 +147,10 @@ class SamplerResult:
             "step_size": np.broadcast_to(step[:, None], (n_chains, n_draws)).copy(),
             "diverging": self.diverging.detach().cpu().numpy().astype(bool),
         }
-        if self.method == "hmc":
+        if self.method in ("hmc", "nuts"):
             stats["n_steps"] = self.n_steps.detach().cpu().numpy()
+        if self.tree_depth is not None:
+            stats["tree_depth"] = self.tree_depth.detach().cpu().numpy()
         attrs = {"sampler": f"bayesphys.{self.method}", "tuning_steps": self.tune}
         return to_inference_data(
             posterior, sample_stats=stats, coords=coords, dims=dims, attrs=attrs

@@ -13,11 +13,13 @@ from bayesphys.core.samplers.base import Kernel, LogProbFn, StepInfo, as_positio
 from bayesphys.core.samplers.hmc import HMC
 from bayesphys.core.samplers.mala import MALA
 from bayesphys.core.samplers.metropolis import RandomWalkMetropolis
+from bayesphys.core.samplers.nuts import NUTS
 from bayesphys.core.samplers.result import SamplerResult
 from bayesphys.core.validation import check_positive_int
 
 KERNELS: dict[str, type[Kernel]] = {
     "hmc": HMC,
+    "nuts": NUTS,
     "mala": MALA,
     "rwm": RandomWalkMetropolis,
     "metropolis": RandomWalkMetropolis,
@@ -28,7 +30,7 @@ _POSTFIX_EVERY = 50
 
 
 def make_kernel(method: str | Kernel, **kernel_kwargs: object) -> Kernel:
-    """Return a kernel instance from a name (``"hmc"``, ``"mala"``, ``"rwm"``) or instance."""
+    """Return a kernel instance from a name (``"nuts"``, ``"hmc"``, ``"mala"``, ``"rwm"``)."""
     if isinstance(method, Kernel):
         if kernel_kwargs:
             raise TypeError(
@@ -71,17 +73,18 @@ def sample(
     ----------
     log_prob : callable
         ``log_prob(theta: Tensor[chains, dim]) -> Tensor[chains]``, unnormalised log density
-        (differentiable with torch autograd for ``"hmc"`` and ``"mala"``). Return ``-inf``
-        outside the support; non-finite values at a proposal reject it.
+        (differentiable with torch autograd for ``"nuts"``, ``"hmc"`` and ``"mala"``). Return
+        ``-inf`` outside the support; non-finite values at a proposal reject it.
     init : Tensor
         Initial positions ``(chains, dim)``; non-tensors are converted to float64. The draws
         keep its dtype and device.
-    method : {"hmc", "mala", "rwm"} or Kernel
+    method : {"hmc", "nuts", "mala", "rwm"} or Kernel
         Transition kernel, by name (options in ``kernel_kwargs``) or as a configured instance.
     draws : int
         Kept draws per chain after tuning.
     tune : int
-        Tuning iterations (step size and, for HMC/MALA, mass matrix adaptation); discarded.
+        Tuning iterations (step size and, for NUTS/HMC/MALA, mass matrix adaptation);
+        discarded.
     thin : int
         Transitions per kept draw.
     seed : int or torch.Generator, optional
@@ -89,7 +92,8 @@ def sample(
     progressbar : bool
         Show a tqdm progress bar.
     **kernel_kwargs
-        Passed to the kernel class, e.g. ``step_size``, ``n_leapfrog``, ``target_accept``.
+        Passed to the kernel class, e.g. ``step_size``, ``n_leapfrog``, ``max_tree_depth``,
+        ``target_accept``.
 
     Returns
     -------
@@ -131,6 +135,7 @@ def sample(
     accept = torch.empty((n_chains, draws), dtype=init.dtype, device=dev)
     diverging = torch.zeros((n_chains, draws), dtype=torch.bool, device=dev)
     n_steps = torch.zeros((n_chains, draws), dtype=torch.long, device=dev)
+    tree_depth = None  # allocated at the first draw of a tree-building kernel
 
     adaptation = WindowAdaptation(kernel, state, tune)
     tuned = kept = 0
@@ -144,18 +149,27 @@ def sample(
         state = adaptation.finalize(state)
         progress.set_description(f"{kernel.name} draws")
         for j in range(draws):
-            acc_sum, div_any, steps = 0.0, False, 0
+            acc_sum, div_any, steps, depth = 0.0, False, 0, None
             for _ in range(thin):
                 state, info = kernel.step(state)
                 acc_sum = acc_sum + info.accept_prob
                 div_any = div_any | info.diverging
                 steps = steps + info.n_steps
+                if info.tree_depth is not None:
+                    # The deepest tree of the thinned transitions: what max_tree_depth caps.
+                    depth = (
+                        info.tree_depth if depth is None else torch.maximum(depth, info.tree_depth)
+                    )
                 _advance(progress, info)
             samples[:, j] = state.theta
             lps[:, j] = state.log_prob
             accept[:, j] = acc_sum / thin
             diverging[:, j] = div_any
             n_steps[:, j] = steps
+            if depth is not None:
+                if tree_depth is None:
+                    tree_depth = torch.zeros((n_chains, draws), dtype=torch.long, device=dev)
+                tree_depth[:, j] = depth
             kept += 1
     except KeyboardInterrupt:
         if tuned < tune:
@@ -177,6 +191,8 @@ def sample(
             accept[:, :kept].clone(),
         )
         diverging, n_steps = diverging[:, :kept].clone(), n_steps[:, :kept].clone()
+        if tree_depth is not None:
+            tree_depth = tree_depth[:, :kept].clone()
     return SamplerResult(
         samples=samples,
         log_prob=lps,
@@ -188,6 +204,7 @@ def sample(
         tune=tuned,
         method=kernel.name,
         thin=thin,
+        tree_depth=tree_depth,
     )
 
 

@@ -1,0 +1,310 @@
+"""Scale-out on ``dask.distributed``: the one place where model families meet Dask.
+
+Families take a ``client=None`` argument and hand their independent units of work (one residual
+fit, one chain, one group of walkers) to :func:`map_tasks`; with ``client=None`` the same tasks
+run in this process, in order, so a family has a single code path. Random streams come from
+:func:`spawn_seeds`, one per task, so results do not depend on how many workers run them.
+
+Dask is an optional dependency (``pip install 'bayesphys[distributed]'``): it is imported only
+when a client is actually used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import numbers
+import socket
+import uuid
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from distributed import Client
+
+__all__ = [
+    "check_client",
+    "map_tasks",
+    "open_client",
+    "require_distributed",
+    "spawn_seeds",
+    "worker_count",
+]
+
+INSTALL_HINT = "pip install 'bayesphys[distributed]'"
+# Seeds are 63-bit so that they fit a signed int64 (torch.manual_seed, numpy, PyMC) while two
+# tasks practically never share a stream; 31-bit seeds collide by chance among ~10^4 tasks.
+_SEED_BITS = 63
+
+
+def require_distributed():
+    """The ``distributed`` module, or an ImportError that says how to install it."""
+    try:
+        import distributed
+    except ImportError as err:
+        raise ImportError(
+            f"running on a Dask cluster needs dask.distributed, which is not installed: "
+            f"{INSTALL_HINT}"
+        ) from err
+    return distributed
+
+
+def check_client(client, name: str = "client") -> Client | None:
+    """Return ``client`` if it is ``None`` or a ``dask.distributed.Client``; else raise.
+
+    Raises
+    ------
+    TypeError
+        If ``client`` is something else (an address string, a cluster object, ...).
+    ImportError
+        If a client is given but dask.distributed is not installed.
+    """
+    if client is None:
+        return None
+    distributed = require_distributed()
+    if not isinstance(client, distributed.Client):
+        hint = " (wrap it: Client(cluster))" if hasattr(client, "scheduler_address") else ""
+        raise TypeError(
+            f"{name} must be a dask.distributed.Client or None, got {type(client).__name__}"
+            f"{hint}; to connect to a scheduler address use open_client(scheduler=...)"
+        )
+    return client
+
+
+def spawn_seeds(seed, n: int) -> list[int]:
+    """``n`` independent 63-bit seeds, one per task, from ``numpy.random.SeedSequence.spawn``.
+
+    Task ``i`` always gets the ``i``-th child stream of ``seed``, whichever worker runs it and
+    however many workers there are, so results are the same in-process and on a cluster.
+
+    Parameters
+    ----------
+    seed : int, SeedSequence, Generator or None
+        Root of the streams (``None``: fresh entropy; a Generator: one draw from it).
+    n : int
+        Number of tasks.
+
+    Returns
+    -------
+    list of int
+        Usable as ``random_seed`` of every estimator, by ``numpy.random.default_rng`` and by
+        ``torch.Generator().manual_seed``.
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"n must be an int, got {type(n).__name__}")
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if isinstance(seed, np.random.SeedSequence):
+        root = seed
+    elif isinstance(seed, np.random.Generator):
+        root = np.random.SeedSequence(int(seed.integers(2**_SEED_BITS)))
+    elif seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
+        if seed is not None and seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        root = np.random.SeedSequence(None if seed is None else int(seed))
+    else:
+        raise TypeError(
+            f"seed must be None, an int, a SeedSequence or a Generator, got {type(seed).__name__}"
+        )
+    shift = np.uint64(64 - _SEED_BITS)
+    return [int(c.generate_state(1, np.uint64)[0] >> shift) for c in root.spawn(int(n))]
+
+
+def _run_task(task, fn: Callable, torch_threads: int | None) -> tuple[Any, list[tuple]]:
+    # Runs on a worker. Torch defaults to one thread per core in every worker process, which
+    # oversubscribes a machine that runs several workers: pin it to the Dask thread count.
+    if torch_threads is not None:
+        import torch
+
+        if torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
+    # Warnings (non-convergence, divergences) would otherwise end in the worker's log only.
+    with warnings.catch_warnings(record=True) as caught:
+        result = fn(task)
+    return result, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
+
+
+def map_tasks(
+    fn: Callable[[Any], Any],
+    tasks: Iterable,
+    client=None,
+    *,
+    name: str | None = None,
+    retries: int = 2,
+    torch_threads: int | None = 1,
+) -> list:
+    """``[fn(task) for task in tasks]``, in this process or on a Dask cluster.
+
+    Parameters
+    ----------
+    fn : callable
+        A module-level function of one argument (it is pickled to the workers). It should get
+        everything it needs, its seed included, from the task: plain data in, results out.
+    tasks : iterable
+        One picklable item per task.
+    client : dask.distributed.Client or None
+        ``None`` runs the tasks here, one after the other.
+    name : str, optional
+        Prefix of the Dask task keys (what the dashboard shows); default ``fn``'s name.
+    retries : int
+        Extra attempts for a task that raised (a transient failure). A task whose worker died
+        is rerun by the scheduler in any case (``distributed.scheduler.allowed-failures``).
+    torch_threads : int or None
+        Torch threads in each worker process while it runs the tasks (``None``: unchanged).
+        Ignored in-process, where the caller's setting applies.
+
+    Returns
+    -------
+    list
+        The results in task order.
+
+    Notes
+    -----
+    Warnings a task raises on a worker are raised again here, once per distinct message.
+    """
+    client = check_client(client)
+    tasks = list(tasks)
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    if isinstance(retries, bool) or not isinstance(retries, numbers.Integral) or retries < 0:
+        raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+    if client is None:
+        return [fn(task) for task in tasks]
+    prefix = name or getattr(fn, "__name__", "task")
+    token = uuid.uuid4().hex
+    # pure=False: equal inputs must not be merged into one task (each carries its own seed,
+    # but a caller may legitimately repeat a task), nor served from an earlier run's result.
+    futures = client.map(
+        _run_task,
+        tasks,
+        fn=fn,
+        torch_threads=torch_threads,
+        key=[f"{prefix}-{token}-{i}" for i in range(len(tasks))],
+        pure=False,
+        retries=int(retries),
+    )
+    try:
+        outcomes = client.gather(futures)
+    finally:
+        # On an error the other tasks would run on for nothing; on success this frees memory.
+        client.cancel(futures)
+    registry: dict = {}  # shared, so a warning that every task raised is shown once
+    for _, caught in outcomes:
+        for message, category, filename, lineno in caught:
+            warnings.warn_explicit(message, category, filename, lineno, registry=registry)
+    return [result for result, _ in outcomes]
+
+
+@contextlib.contextmanager
+def open_client(
+    scheduler: str | None = None,
+    workers: int | None = None,
+    *,
+    timeout: float = 10.0,
+) -> Iterator[Client | None]:
+    """A client for ``--scheduler ADDRESS`` or ``--workers N``, closed on exit.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of a running scheduler, e.g. ``"tcp://10.0.0.5:8786"``.
+    workers : int, optional
+        Start a local cluster of this many worker processes (one thread each, loopback only,
+        no dashboard) for the duration of the block.
+    timeout : float
+        Seconds to wait for the scheduler before giving up.
+
+    Yields
+    ------
+    Client or None
+        ``None`` when neither option is given (run in-process).
+
+    Raises
+    ------
+    OSError
+        If the scheduler cannot be reached within ``timeout``; the message names the address.
+    ValueError
+        If ``scheduler`` is not an address, or both or invalid options are given.
+    """
+    if scheduler is not None and workers is not None:
+        raise ValueError("give either scheduler or workers, not both")
+    if scheduler is None and workers is None:
+        yield None
+        return
+    if not isinstance(timeout, numbers.Real) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    distributed = require_distributed()
+    if scheduler is not None:
+        if not isinstance(scheduler, str) or not scheduler.strip():
+            raise ValueError(
+                f"scheduler must be an address like 'tcp://host:8786', got {scheduler!r}"
+            )
+        hint = "is `dask scheduler` running there and reachable from this machine?"
+        _probe(distributed, scheduler, timeout, hint)
+        try:
+            client = distributed.Client(scheduler, timeout=timeout, set_as_default=False)
+        except Exception as err:
+            # Something answered but not as a scheduler (e.g. another service on that port).
+            raise OSError(
+                f"scheduler: no Dask scheduler answered at {scheduler!r} within {timeout:g} s "
+                f"({type(err).__name__}: {err}); {hint}"
+            ) from err
+        with contextlib.closing(client):
+            yield client
+        return
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:
+        raise ValueError(f"workers must be a positive int, got {workers!r}")
+    cluster = distributed.LocalCluster(
+        n_workers=int(workers),
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+    try:
+        with distributed.Client(cluster, set_as_default=False) as client:
+            yield client
+    finally:
+        _close_quietly(cluster)
+
+
+def _probe(distributed, address: str, timeout: float, hint: str) -> None:
+    # A plain TCP connect first: a refused or unroutable address fails here at once and
+    # cleanly, where a Client would retry until the timeout and leave a half-made client behind.
+    try:
+        scheme, location = distributed.comm.parse_address(address)
+        distributed.comm.registry.get_backend(scheme)
+        host, port = distributed.comm.parse_host_port(location)
+    except ValueError as err:
+        raise ValueError(
+            f"scheduler: {address!r} is not a scheduler address ({err}); expected tcp://host:port"
+        ) from err
+    if scheme in ("tcp", "tls"):
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                pass
+        except OSError as err:
+            raise OSError(
+                f"scheduler: cannot connect to {address!r} within {timeout:g} s ({err}); {hint}"
+            ) from err
+
+
+def _close_quietly(cluster) -> None:
+    # Workers that imported the package take a few seconds to exit; the nanny then kills them
+    # and logs a warning that is noise when we are shutting our own cluster down anyway.
+    nanny_log = logging.getLogger("distributed.nanny")
+    level = nanny_log.level
+    nanny_log.setLevel(logging.ERROR)
+    try:
+        cluster.close()
+    finally:
+        nanny_log.setLevel(level)
+
+
+def worker_count(client) -> int:
+    """Number of workers connected to ``client`` (1 for ``None``: this process)."""
+    client = check_client(client)
+    return 1 if client is None else len(client.nthreads())

@@ -1,0 +1,138 @@
+"""Wall time of distributed work in-process against 1 and 2 Dask workers, side by side.
+
+Each scenario runs the same computation with ``client=None`` and on local clusters of 1 and 2
+worker processes (one thread each), checks that every run gives the same numbers, and prints the
+best time of ``--repeats`` runs. Worker start-up and the package import in the workers are timed
+apart (``start s``) and excluded, as is one untimed warm-up run per mode (first-call costs).
+Run ``python benchmarks/scaleout.py`` (``--quick``: smaller problems). Needs
+``pip install 'bayesphys[distributed]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from bayesphys.core.distributed import open_client
+
+WORKER_COUNTS = (1, 2)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A benchmark row: ``run(client)`` does the work and returns numbers to compare."""
+
+    name: str
+    size: str
+    run: Callable[[object], np.ndarray]
+    work: int | None = None  # units of work per run (walker-steps) for a rate column
+
+
+def bma_scenario(quick: bool) -> Scenario:
+    """Fit, validate and predict with ``MassModelAveraging`` (one task per model and class)."""
+    from bayesphys.bma import MassModelAveraging
+    from bayesphys.data.masses import load_ame, new_measurements
+
+    models = ["FRDM95", "DUZU"] if quick else ["FRDM95", "HFB14", "HFB26", "KTUY05", "DUZU"]
+    z_max = 40 if quick else 100
+    train = load_ame(2003).query(f"8 <= Z <= {z_max}")
+    test = new_measurements(2003, 2020, "S2n", z_range=(8, z_max))
+
+    def run(client) -> np.ndarray:
+        bma = MassModelAveraging(models, weights="predictive")
+        bma.fit(train, test, random_seed=0, client=client)
+        pred = bma.predict(test, client=client)
+        return np.concatenate([bma.weights_.to_numpy(), pred["bma_mean"].to_numpy()])
+
+    size = f"{len(models)} models x 4 classes, Z <= {z_max}, {len(train)} nuclei"
+    return Scenario("BMA fit + predict (MAP)", size, run)
+
+
+def vmc_scenario(quick: bool) -> Scenario:
+    """``vmc.estimate`` of a 2-d two-electron Coulomb dot, walkers split into groups (tasks).
+
+    The number of walker groups is fixed (not the number of workers), so every mode computes
+    exactly the same chains; ``rate`` converts the best time into walker-steps per second.
+    """
+    from bayesphys import vmc
+
+    walkers, steps, burn_in, groups = (2000, 200, 50, 4) if quick else (8000, 1000, 200, 8)
+    wf = vmc.GaussianJastrow(0.9, "pade", beta=0.4)
+    system = vmc.HarmonicTrap(2, 2, interaction="coulomb")
+
+    def run(client) -> np.ndarray:
+        est = vmc.estimate(
+            wf, system, vmc.Metropolis(1.0), walkers, steps, burn_in, seed=0,
+            walker_groups=groups, client=client,
+        )  # fmt: skip
+        return np.array([est.energy, est.stderr, est.kinetic, est.r12, est.acceptance])
+
+    size = f"{walkers} walkers x {steps + burn_in} steps in {groups} groups"
+    return Scenario("VMC estimate", size, run, work=walkers * (steps + burn_in))
+
+
+# One entry per distributed entry point; each adds a row to the table.
+SCENARIOS: dict[str, Callable[[bool], Scenario]] = {"bma": bma_scenario, "vmc": vmc_scenario}
+
+
+def best_time(scenario: Scenario, client, repeats: int) -> tuple[float, np.ndarray]:
+    result = scenario.run(client)  # warm-up: imports, first-call compilation, caches
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = scenario.run(client)
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def measure(scenario: Scenario, repeats: int) -> dict:
+    row = {"scenario": scenario.name, "size": scenario.size}
+    row["in-process s"], reference = best_time(scenario, None, repeats)
+    same = True
+    for n in WORKER_COUNTS:
+        start = time.perf_counter()
+        with open_client(workers=n) as client:
+            client.run(__import__, "bayesphys")
+            row[f"start {n}w s"] = time.perf_counter() - start
+            row[f"{n} worker{'s' if n > 1 else ''} s"], result = best_time(
+                scenario, client, repeats
+            )
+        same &= bool(np.allclose(result, reference, rtol=1e-12, atol=0, equal_nan=True))
+    row["speed-up 2w"] = row["in-process s"] / row["2 workers s"]
+    if scenario.work is not None:
+        # Walker-steps per second (in millions), in-process / 1 worker / 2 workers.
+        modes = ["in-process s", "1 worker s", "2 workers s"]
+        row["Mwalker-steps/s"] = " / ".join(f"{scenario.work / row[m] / 1e6:.2f}" for m in modes)
+    row["same result"] = "yes" if same else "NO"
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller problems (~2 min)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per mode (best)")
+    parser.add_argument(
+        "--only", nargs="+", choices=sorted(SCENARIOS), default=None, help="scenarios to run"
+    )
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # as in each worker: the columns differ only in the distribution
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"cores: {os.cpu_count()}, load average: {load:.1f}, torch {torch.__version__}")
+    rows = [measure(SCENARIOS[key](args.quick), args.repeats) for key in args.only or SCENARIOS]
+    table = pd.DataFrame(rows).set_index("scenario")
+    print(table.drop(columns="size").to_string(float_format=lambda v: f"{v:.2f}"))
+    for name, size in table["size"].items():
+        print(f"{name}: {size}")
+
+
+if __name__ == "__main__":
+    warnings.filterwarnings("ignore", category=UserWarning)
+    main()
