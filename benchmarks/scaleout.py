@@ -34,6 +34,7 @@ class Scenario:
     size: str
     run: Callable[[object], np.ndarray]
     work: int | None = None  # units of work per run (walker-steps) for a rate column
+    iterations: int | None = None  # optimisation iterations per run, for a ms/iteration column
 
 
 def bma_scenario(quick: bool) -> Scenario:
@@ -79,8 +80,47 @@ def vmc_scenario(quick: bool) -> Scenario:
     return Scenario("VMC estimate", size, run, work=walkers * (steps + burn_in))
 
 
+def _optimize_run(walkers: int, steps: int, iterations: int, groups: int, burn_in: int):
+    from bayesphys import vmc
+
+    wf = vmc.GaussianJastrow(0.45, "pade", beta=0.3)
+    system = vmc.HarmonicTrap(2, 2, interaction="coulomb")
+
+    def run(client) -> np.ndarray:
+        res = vmc.optimize(
+            wf, system, vmc.Metropolis(1.0), "sr", iterations, walkers, 0.3, seed=0,
+            steps_per_iteration=steps, burn_in=burn_in, progressbar=False,
+            walker_groups=groups, client=client,
+        )  # fmt: skip
+        return res.history[["energy", "stderr", "factors.0.alpha"]].to_numpy().ravel()
+
+    return run
+
+
+def vmc_optimize_scenario(quick: bool) -> Scenario:
+    """``vmc.optimize`` (SR) with walker groups resident on the workers: sums per iteration."""
+    walkers, steps, iterations, groups = (2000, 10, 20, 4) if quick else (8000, 20, 40, 8)
+    run = _optimize_run(walkers, steps, iterations, groups, burn_in=50)
+    size = f"{walkers} walkers, {iterations} iterations x {steps} steps, {groups} groups"
+    return Scenario("VMC optimize", size, run, walkers * steps * iterations, iterations)
+
+
+def vmc_overhead_scenario(quick: bool) -> Scenario:
+    """Almost no work per iteration (4 groups of 5 walkers, one step): the cost of a round trip
+    (parameters out, sums back) per iteration."""
+    iterations = 50 if quick else 100
+    run = _optimize_run(20, 1, iterations, 4, burn_in=5)
+    return Scenario("VMC optimize overhead", f"20 walkers, {iterations} iterations x 1 step, "
+                    "4 groups", run, iterations=iterations)  # fmt: skip
+
+
 # One entry per distributed entry point; each adds a row to the table.
-SCENARIOS: dict[str, Callable[[bool], Scenario]] = {"bma": bma_scenario, "vmc": vmc_scenario}
+SCENARIOS: dict[str, Callable[[bool], Scenario]] = {
+    "bma": bma_scenario,
+    "vmc": vmc_scenario,
+    "vmc-optimize": vmc_optimize_scenario,
+    "vmc-overhead": vmc_overhead_scenario,
+}
 
 
 def best_time(scenario: Scenario, client, repeats: int) -> tuple[float, np.ndarray]:
@@ -111,6 +151,9 @@ def measure(scenario: Scenario, repeats: int) -> dict:
         # Walker-steps per second (in millions), in-process / 1 worker / 2 workers.
         modes = ["in-process s", "1 worker s", "2 workers s"]
         row["Mwalker-steps/s"] = " / ".join(f"{scenario.work / row[m] / 1e6:.2f}" for m in modes)
+    if scenario.iterations is not None:
+        modes = ["in-process s", "1 worker s", "2 workers s"]
+        row["ms/iteration"] = " / ".join(f"{1e3 * row[m] / scenario.iterations:.1f}" for m in modes)
     row["same result"] = "yes" if same else "NO"
     return row
 

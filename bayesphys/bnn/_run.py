@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -75,6 +76,40 @@ def run(
         generator=gen,
         progressbar=progressbar,
     )
+
+
+@dataclass(frozen=True)
+class ChainGroup:
+    """One group of chains of a fit: a picklable task for :func:`run_group`."""
+
+    post: Posterior
+    n_chains: int
+    method: str
+    seed: int
+    options: dict
+
+
+def run_group(task: ChainGroup) -> Fit:
+    """Draw the group's starting weights from its seed, then :func:`run` (in-process or on a
+    Dask worker): a group's draws depend on its seed only."""
+    gen = torch.Generator().manual_seed(task.seed)
+    post, n = task.post, task.n_chains
+    init = torch.cat([post.net.init(n, gen, torch.float64), extra_init(post, n)], 1)
+    with single_thread():
+        return run(post, init, task.method, gen, task.seed, **task.options)
+
+
+def group_finished(fit: Fit, task: ChainGroup) -> bool:
+    """Whether a group kept all its draws (not cut short by Ctrl-C)."""
+    return fit.samples.shape[1] == task.options["draws"]
+
+
+def concatenate(fits: list[Fit]) -> Fit:
+    """Join the chains of several groups (attributes of the first group)."""
+    if len(fits) == 1:
+        return fits[0]
+    stats = {k: np.concatenate([f.stats[k] for f in fits]) for k in fits[0].stats}
+    return Fit(torch.cat([f.samples for f in fits]), stats, dict(fits[0].attrs))
 
 
 def check_rate(value) -> float:

@@ -11,6 +11,13 @@ from bayesphys.bnn._network import Network, check_activation, check_hidden
 from bayesphys.bnn._posterior import Posterior
 from bayesphys.core import results
 from bayesphys.core.base import Estimator
+from bayesphys.core.distributed import (
+    check_client,
+    check_groups,
+    group_seeds,
+    run_groups,
+    split_sizes,
+)
 from bayesphys.core.likelihoods import Gaussian, Likelihood
 from bayesphys.core.priors import HalfNormal, Normal, Prior
 from bayesphys.core.validation import (
@@ -91,6 +98,8 @@ class BayesianNeuralNetwork(Estimator):
         learning_rate: float | None = None,
         target_accept: float = 0.8,
         progressbar: bool = True,
+        chain_groups: int | None = None,
+        client=None,
     ) -> BayesianNeuralNetwork:
         """Infer the posterior over the weights.
 
@@ -128,6 +137,14 @@ class BayesianNeuralNetwork(Estimator):
             statistic over each tree, as in Stan).
         progressbar : bool
             Show progress; Ctrl-C keeps the draws made so far.
+        chain_groups : int, optional
+            Run the chains in this many groups of (almost) equal size, each with its own seed
+            (spawned from ``random_seed``), starting weights and, for hmc/nuts, tuning. The
+            draws depend on ``chain_groups``, not on where the groups run: the same value gives
+            the same draws in-process and on any number of Dask workers. Default: 1 (all chains
+            in lockstep) without a client, one group per chain with one.
+        client : dask.distributed.Client, optional
+            Run the chain groups as tasks on this Dask cluster (one torch thread each).
 
         Returns
         -------
@@ -164,23 +181,35 @@ class BayesianNeuralNetwork(Estimator):
 
         rng = check_random_state(random_seed)
         seed = int(rng.integers(2**31 - 1))
-        gen = torch.Generator().manual_seed(seed)
-        init = torch.cat([net.init(chains, gen, torch.float64), _run.extra_init(post, chains)], 1)
-        with _run.single_thread():
-            fit = _run.run(
-                post,
-                init,
-                method,
-                gen,
-                seed,
-                draws=draws,
-                tune=tune,
-                thin=thin,
-                lr=lr,
-                batch_size=batch_size,
-                target_accept=target_accept,
-                progressbar=progressbar,
+        client = check_client(client)
+        default_groups = 1 if client is None else chains
+        n_groups = check_groups(
+            chain_groups, chains, default_groups, name="chain_groups", unit="chains"
+        )
+        options = {
+            "draws": draws,
+            "tune": tune,
+            "thin": thin,
+            "lr": lr,
+            "batch_size": batch_size,
+            "target_accept": target_accept,
+            "progressbar": progressbar and client is None,
+        }
+        tasks = [
+            _run.ChainGroup(post, size, method, group_seed, options)
+            for size, group_seed in zip(
+                split_sizes(chains, n_groups), group_seeds(seed, n_groups), strict=True
             )
+        ]
+        fits = run_groups(
+            _run.run_group,
+            tasks,
+            client,
+            finished=_run.group_finished,
+            name=f"bnn-{method}",
+            progress=f"bnn {method} chain groups" if progressbar else None,
+        )
+        fit = _run.concatenate(fits)
         self._net, self._scaling, self.classes_ = net, scaling, classes
         self._theta = fit.samples.detach().cpu().numpy()
         self._posterior = post.constrained(fit.samples)

@@ -21,16 +21,24 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from tqdm.auto import tqdm
+
+from bayesphys.core.validation import check_positive_int
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from distributed import Client
 
 __all__ = [
     "check_client",
+    "check_groups",
+    "group_seeds",
     "map_tasks",
     "open_client",
+    "pin_torch_threads",
     "require_distributed",
+    "run_groups",
     "spawn_seeds",
+    "split_sizes",
     "worker_count",
 ]
 
@@ -113,17 +121,68 @@ def spawn_seeds(seed, n: int) -> list[int]:
     return [int(c.generate_state(1, np.uint64)[0] >> shift) for c in root.spawn(int(n))]
 
 
-def _run_task(task, fn: Callable, torch_threads: int | None) -> tuple[Any, list[tuple]]:
-    # Runs on a worker. Torch defaults to one thread per core in every worker process, which
-    # oversubscribes a machine that runs several workers: pin it to the Dask thread count.
+def group_seeds(seed, n_groups: int) -> list:
+    """Seeds of ``n_groups`` task groups: ``[seed]`` itself for one group, else spawned children.
+
+    One group keeps the caller's seed (or ``torch.Generator``) untouched, so a run without
+    groups is the former single-population run bit for bit; several groups get independent
+    :func:`spawn_seeds` streams (a generator contributes one draw as their root).
+    """
+    if n_groups == 1:
+        return [seed]
+    import torch
+
+    if isinstance(seed, torch.Generator):
+        seed = int(torch.randint(2**62, (1,), generator=seed))
+    return spawn_seeds(seed, n_groups)
+
+
+def split_sizes(n: int, n_groups: int) -> list[int]:
+    """Sizes of ``n_groups`` groups of ``n`` items, differing by at most one, larger first."""
+    base, extra = divmod(int(n), int(n_groups))
+    return [base + (i < extra) for i in range(int(n_groups))]
+
+
+def check_groups(groups, n_units: int, default: int, *, name: str, unit: str) -> int:
+    """``groups`` as an int in ``[1, n_units]`` (``None``: ``default``), or a clear error.
+
+    Parameters
+    ----------
+    groups : int or None
+        Requested number of groups (``walker_groups``, ``chain_groups``).
+    n_units : int
+        Items to split (walkers, chains).
+    default : int
+        Used when ``groups`` is None (clipped to ``n_units``).
+    name, unit : str
+        Argument name and item name for the error message.
+    """
+    if groups is None:
+        return max(1, min(int(default), int(n_units)))
+    groups = check_positive_int(groups, name)
+    if groups > n_units:
+        raise ValueError(f"{name} ({groups}) exceeds the number of {unit} ({n_units})")
+    return int(groups)
+
+
+def pin_torch_threads(fn: Callable, torch_threads: int | None, *args: Any) -> Any:
+    """``fn(*args)`` with torch set to ``torch_threads`` intra-op threads (runs on a worker).
+
+    Torch defaults to one thread per core in every worker process, which oversubscribes a
+    machine that runs several workers: tasks pin it to the Dask thread count.
+    """
     if torch_threads is not None:
         import torch
 
         if torch.get_num_threads() != torch_threads:
             torch.set_num_threads(torch_threads)
+    return fn(*args)
+
+
+def _run_task(task, fn: Callable, torch_threads: int | None) -> tuple[Any, list[tuple]]:
     # Warnings (non-convergence, divergences) would otherwise end in the worker's log only.
     with warnings.catch_warnings(record=True) as caught:
-        result = fn(task)
+        result = pin_torch_threads(fn, torch_threads, task)
     return result, [(str(w.message), w.category, w.filename, w.lineno) for w in caught]
 
 
@@ -135,6 +194,8 @@ def map_tasks(
     name: str | None = None,
     retries: int = 2,
     torch_threads: int | None = 1,
+    partial: bool = False,
+    progress: str | None = None,
 ) -> list:
     """``[fn(task) for task in tasks]``, in this process or on a Dask cluster.
 
@@ -155,6 +216,11 @@ def map_tasks(
     torch_threads : int or None
         Torch threads in each worker process while it runs the tasks (``None``: unchanged).
         Ignored in-process, where the caller's setting applies.
+    partial : bool
+        On ``KeyboardInterrupt``, return the results of the tasks that finished and ``None``
+        for the others instead of raising.
+    progress : str, optional
+        With a client, show a tqdm bar of finished tasks with this description.
 
     Returns
     -------
@@ -171,10 +237,19 @@ def map_tasks(
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     if isinstance(retries, bool) or not isinstance(retries, numbers.Integral) or retries < 0:
         raise ValueError(f"retries must be an int >= 0, got {retries!r}")
+    results: list = [None] * len(tasks)
     if client is None:
-        return [fn(task) for task in tasks]
+        try:
+            for i, task in enumerate(tasks):
+                results[i] = fn(task)
+        except KeyboardInterrupt:
+            if not partial:
+                raise
+        return results
+    distributed = require_distributed()
     prefix = name or getattr(fn, "__name__", "task")
     token = uuid.uuid4().hex
+    keys = [f"{prefix}-{token}-{i}" for i in range(len(tasks))]
     # pure=False: equal inputs must not be merged into one task (each carries its own seed,
     # but a caller may legitimately repeat a task), nor served from an earlier run's result.
     futures = client.map(
@@ -182,20 +257,83 @@ def map_tasks(
         tasks,
         fn=fn,
         torch_threads=torch_threads,
-        key=[f"{prefix}-{token}-{i}" for i in range(len(tasks))],
+        key=keys,
         pure=False,
         retries=int(retries),
     )
+    position = {key: i for i, key in enumerate(keys)}
+    registry: dict = {}  # shared, so a warning that every task raised is shown once
+    bar = tqdm(total=len(tasks), desc=progress, disable=progress is None)
     try:
-        outcomes = client.gather(futures)
+        for future, (result, caught) in distributed.as_completed(
+            futures, loop=client.loop, with_results=True
+        ):
+            results[position[future.key]] = result
+            bar.update(1)
+            for message, category, filename, lineno in caught:
+                warnings.warn_explicit(message, category, filename, lineno, registry=registry)
+    except KeyboardInterrupt:
+        if not partial:
+            raise
     finally:
+        bar.close()
         # On an error the other tasks would run on for nothing; on success this frees memory.
         client.cancel(futures)
-    registry: dict = {}  # shared, so a warning that every task raised is shown once
-    for _, caught in outcomes:
-        for message, category, filename, lineno in caught:
-            warnings.warn_explicit(message, category, filename, lineno, registry=registry)
-    return [result for result, _ in outcomes]
+    return results
+
+
+def run_groups(
+    fn: Callable[[Any], Any],
+    tasks: list,
+    client=None,
+    *,
+    finished: Callable[[Any, Any], bool],
+    name: str,
+    progress: str | None = None,
+) -> list:
+    """Run group tasks (chains, walkers) and keep what an interruption leaves complete.
+
+    Every group is one task of :func:`map_tasks`. A group function that catches
+    ``KeyboardInterrupt`` itself returns a partial result; ``finished(result, task)`` tells
+    whether a result is complete. In-process, the groups after an interrupted one do not start.
+
+    Returns
+    -------
+    list
+        All results if every group finished. Otherwise (with a ``RuntimeWarning``) the
+        finished groups, or, if none finished, the partial result of the first group that
+        started: an interruption never loses everything that was done.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        If the run was interrupted before any group produced a result.
+    """
+    if client is None:
+        results: list = []
+        try:
+            for task in tasks:
+                results.append(fn(task))
+                if not finished(results[-1], task):
+                    break
+        except KeyboardInterrupt:
+            pass
+        results += [None] * (len(tasks) - len(results))
+    else:
+        results = map_tasks(fn, tasks, client, name=name, partial=True, progress=progress)
+    done = [r for r, t in zip(results, tasks, strict=True) if r is not None and finished(r, t)]
+    if len(done) == len(tasks) or (len(tasks) == 1 and results[0] is not None):
+        return results
+    if not done:
+        done = [r for r in results if r is not None][:1]
+        if not done:
+            raise KeyboardInterrupt(f"{name} interrupted before any group produced a result")
+    warnings.warn(
+        f"{name} interrupted: keeping {len(done)} of {len(tasks)} groups",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return done
 
 
 @contextlib.contextmanager
@@ -213,7 +351,7 @@ def open_client(
         Address of a running scheduler, e.g. ``"tcp://10.0.0.5:8786"``.
     workers : int, optional
         Start a local cluster of this many worker processes (one thread each, loopback only,
-        no dashboard) for the duration of the block.
+        dashboard on a free loopback port) for the duration of the block.
     timeout : float
         Seconds to wait for the scheduler before giving up.
 
@@ -262,7 +400,8 @@ def open_client(
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        # None would still bind the HTTP server to port 8787 (and warn when it is taken).
+        dashboard_address="127.0.0.1:0",
     )
     try:
         with distributed.Client(cluster, set_as_default=False) as client:

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import os
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from bayesphys.vmc.samplers import Walkers
+from bayesphys.vmc._resident import GroupState
 from bayesphys.vmc.wavefunctions.base import WaveFunction
 
-FORMAT = "bayesphys.vmc.optimize/1"
+FORMAT = "bayesphys.vmc.optimize/2"
+# Format 1 (one walker population, no groups) is still read: it is one group.
+FORMAT_1 = "bayesphys.vmc.optimize/1"
 
 
 def save_checkpoint(
     path: Path,
     wf: WaveFunction,
     opt: torch.optim.Optimizer | None,
-    generator: torch.Generator,
-    walkers: Walkers,
+    groups: list[GroupState],
     history: list[dict],
 ) -> None:
     """Write atomically (temporary file + rename), so an interruption never truncates it."""
@@ -28,9 +30,7 @@ def save_checkpoint(
         "format": FORMAT,
         "wavefunction": wf.state_dict(),
         "optimizer": None if opt is None else opt.state_dict(),
-        "generator": generator.get_state(),
-        "positions": walkers.positions.detach().clone(),
-        "step_size": walkers.state.step_size.detach().clone(),
+        "groups": [asdict(state) for state in groups],
         "history": list(history),
     }
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}.tmp"
@@ -42,14 +42,12 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    path: Path,
-    wf: WaveFunction,
-    opt: torch.optim.Optimizer | None,
-    generator: torch.Generator,
-) -> dict:
-    """Restore parameters, optimiser and RNG in place; return positions, steps and history."""
+    path: Path, wf: WaveFunction, opt: torch.optim.Optimizer | None
+) -> tuple[list[dict], list[GroupState]]:
+    """Restore parameters and optimiser in place; return the history and the walker groups."""
     payload = torch.load(path, weights_only=False)
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    version = payload.get("format") if isinstance(payload, dict) else None
+    if version not in (FORMAT, FORMAT_1):
         raise ValueError(f"checkpoint {path} is not a bayesphys.vmc.optimize checkpoint")
     try:
         wf.load_state_dict(payload["wavefunction"])
@@ -60,5 +58,8 @@ def load_checkpoint(
         ) from err
     if opt is not None and payload["optimizer"] is not None:
         opt.load_state_dict(payload["optimizer"])
-    generator.set_state(payload["generator"])
-    return payload
+    if version == FORMAT_1:
+        groups = [GroupState(0, payload["positions"], payload["step_size"], payload["generator"])]
+    else:
+        groups = [GroupState(**state) for state in payload["groups"]]
+    return list(payload["history"]), groups

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bayesphys.core.distributed import spawn_seeds
 from bayesphys.core.samplers.sampling import make_generator
 from bayesphys.vmc.samplers import VMCSampler, Walkers
 from bayesphys.vmc.systems import HarmonicTrap, pair_distances
@@ -66,22 +65,6 @@ def default_groups(n_walkers: int, client) -> int:
     if client is None:
         return 1
     return max(1, min(math.ceil(n_walkers / WALKERS_PER_GROUP), MAX_DEFAULT_GROUPS, n_walkers))
-
-
-def group_seeds(seed, n_groups: int) -> list:
-    """The seed as given for one group (today's chain); else ``spawn_seeds`` children."""
-    if n_groups == 1:
-        return [seed]
-    if isinstance(seed, torch.Generator):
-        # spawn_seeds takes numpy-style roots: draw one from the torch stream.
-        seed = int(torch.randint(2**62, (1,), generator=seed))
-    return spawn_seeds(seed, n_groups)
-
-
-def group_sizes(n_walkers: int, n_groups: int) -> list[int]:
-    """Sizes that differ by at most one, larger groups first (like ``numpy.array_split``)."""
-    base, extra = divmod(n_walkers, n_groups)
-    return [base + (i < extra) for i in range(n_groups)]
 
 
 def run_walker_group(task: WalkerGroupTask) -> WalkerGroupResult:

@@ -11,14 +11,18 @@ import numpy as np
 import torch
 
 from bayesphys.core.blocking import BlockingResult, blocking
-from bayesphys.core.distributed import check_client, map_tasks
+from bayesphys.core.distributed import (
+    check_client,
+    check_groups,
+    group_seeds,
+    map_tasks,
+    split_sizes,
+)
 from bayesphys.core.validation import check_positive_int
 from bayesphys.vmc._distributed import (
     WalkerGroupTask,
     combine_groups,
     default_groups,
-    group_seeds,
-    group_sizes,
     run_walker_group,
 )
 from bayesphys.vmc.local_energy import METHODS
@@ -171,15 +175,17 @@ def estimate(
     n_steps = check_positive_int(n_steps, "n_steps", minimum=16)
     burn_in = check_positive_int(burn_in, "burn_in", minimum=0)
     client = check_client(client)
-    if walker_groups is None:
-        walker_groups = default_groups(n_walkers, client)
-    walker_groups = check_positive_int(walker_groups, "walker_groups")
-    if walker_groups > n_walkers:
-        raise ValueError(f"walker_groups ({walker_groups}) exceeds n_walkers ({n_walkers})")
+    walker_groups = check_groups(
+        walker_groups,
+        n_walkers,
+        default_groups(n_walkers, client),
+        name="walker_groups",
+        unit="walkers",
+    )
     N, d = system.n_particles, system.dim
     rmax = 4.5 / math.sqrt(system.omega) if density_rmax is None else float(density_rmax)
     edges = torch.linspace(0.0, rmax, density_bins + 1, dtype=torch.float64)
-    sizes = group_sizes(n_walkers, walker_groups)
+    sizes = split_sizes(n_walkers, walker_groups)
     inits: list | tuple = [init]
     if walker_groups > 1:
         if init is not None and init.shape[0] != n_walkers:

@@ -11,19 +11,29 @@ from __future__ import annotations
 import copy
 import math
 import os
+import uuid
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from bayesphys.core.samplers.sampling import make_generator
+from bayesphys.core.distributed import check_client, check_groups, group_seeds, split_sizes
+from bayesphys.core.resident import ResidentGroups
 from bayesphys.core.validation import check_positive_int
 from bayesphys.vmc._checkpoint import load_checkpoint, save_checkpoint
+from bayesphys.vmc._distributed import default_groups
+from bayesphys.vmc._resident import (
+    GroupSpec,
+    advance_group,
+    init_group,
+    reduce_sums,
+    release,
+)
 from bayesphys.vmc.local_energy import METHODS
-from bayesphys.vmc.samplers import VMCSampler, Walkers
+from bayesphys.vmc.samplers import VMCSampler
 from bayesphys.vmc.systems import HarmonicTrap
 from bayesphys.vmc.wavefunctions.base import WaveFunction
 
@@ -77,6 +87,8 @@ def optimize(
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 10,
     progressbar: bool = True,
+    walker_groups: int | None = None,
+    client=None,
 ) -> OptimizationResult:
     """Optimise the parameters of ``wf`` by stochastic gradient descent on ``<E_L>``.
 
@@ -109,11 +121,23 @@ def optimize(
         see :func:`~bayesphys.vmc.estimate`).
     checkpoint : path, optional
         File saved every ``checkpoint_every`` iterations and at the end; if it exists, the run
-        resumes from it (parameters, optimiser state, walkers, RNG and history).
+        resumes from it (parameters, optimiser state, walkers, RNG and history; the walkers
+        and groups of the checkpoint are used).
     checkpoint_every : int
-        Iterations between checkpoints.
+        Iterations between checkpoints. With a client, also how often the walker states are
+        copied back here (what a lost worker's groups are recomputed from).
     progressbar : bool
         Show a tqdm bar.
+    walker_groups : int, optional
+        Split the walkers into this many groups with their own seeds (spawned from ``seed``).
+        Each group keeps its walkers where it runs (on a Dask worker) and returns only sums per
+        iteration (energy moments, gradient terms, counts), reduced here in group order. The
+        result depends on ``walker_groups`` but not on where the groups run: the same value
+        gives the same parameters and history in-process and on any number of workers.
+        Default: 1 without a client, else ``ceil(n_walkers / 1000)`` capped at 64.
+    client : dask.distributed.Client, optional
+        Run the walker groups on this Dask cluster. A worker lost mid-run is survived: its
+        groups are recomputed from the last copy (at most ``checkpoint_every`` iterations).
 
     Returns
     -------
@@ -133,44 +157,62 @@ def optimize(
     checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
     if not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be finite and > 0, got {lr}")
+    client = check_client(client)
     wf = copy.deepcopy(wf)
     params = [p for p in wf.parameters() if p.requires_grad]
     if not params:
         raise ValueError("wf has no trainable parameters to optimise")
     opt = _make_optimizer(optimizer, params, lr)
-    generator = make_generator(seed, torch.device("cpu"))
+    spec = GroupSpec(
+        uuid.uuid4().hex, copy.deepcopy(wf), system, sampler, steps, method, optimizer == "sr"
+    )
+    groups = ResidentGroups(client, name="vmc-optimize")
     path = None if checkpoint is None else Path(checkpoint)
     rows: list[dict] = []
-    if path is not None and path.exists():
-        saved = load_checkpoint(path, wf, opt, generator)
-        rows, init, step_size = saved["history"], saved["positions"], saved["step_size"]
-        walkers = Walkers(wf, system, sampler, init.shape[0], generator, init)
-        walkers.state = replace(walkers.state, step_size=step_size)  # adapted, not re-tuned
-    else:
-        walkers = Walkers(wf, system, sampler, n_walkers, generator)
-        with torch.no_grad():
-            walkers.burn_in(burn_in)
     interrupted = False
-    bar = tqdm(total=n_iterations, initial=len(rows), disable=not progressbar, desc="vmc optimize")
+    bar = tqdm(total=n_iterations, disable=not progressbar, desc="vmc optimize")
     try:
-        while len(rows) < n_iterations:
-            rows.append(_iteration(wf, system, walkers, opt, params, optimizer, lr, steps,
-                                   sr_shift, method))  # fmt: skip
-            bar.update(1)
-            bar.set_postfix(energy=f"{rows[-1]['energy']:.5f}", refresh=False)
-            if path is not None and (len(rows) % checkpoint_every == 0):
-                save_checkpoint(path, wf, opt, generator, walkers, rows)
-    except KeyboardInterrupt:
-        interrupted = True
-        warnings.warn(
-            f"optimisation interrupted: returning {len(rows)} of {n_iterations} iterations",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        if path is not None and path.exists():
+            rows, states = load_checkpoint(path, wf, opt)
+            if walker_groups is not None and walker_groups != len(states):
+                raise ValueError(
+                    f"walker_groups={walker_groups} but checkpoint {path} holds "
+                    f"{len(states)} walker groups: pass walker_groups={len(states)} or None"
+                )
+            groups.resume(states)
+            bar.update(len(rows))
+        else:
+            n_groups = check_groups(
+                walker_groups,
+                n_walkers,
+                default_groups(n_walkers, client),
+                name="walker_groups",
+                unit="walkers",
+            )
+            seeds, sizes = group_seeds(seed, n_groups), split_sizes(n_walkers, n_groups)
+            calls = [(spec, i, sizes[i], seeds[i], None, burn_in) for i in range(n_groups)]
+            groups.start(init_group, calls)
+        try:
+            while len(rows) < n_iterations:
+                rows.append(_iteration(groups, spec, wf, opt, params, optimizer, lr, sr_shift))
+                bar.update(1)
+                bar.set_postfix(energy=f"{rows[-1]['energy']:.5f}", refresh=False)
+                if len(rows) % checkpoint_every == 0:
+                    states = groups.snapshot()  # also bounds what a lost worker costs
+                    if path is not None:
+                        save_checkpoint(path, wf, opt, states, rows)
+        except KeyboardInterrupt:
+            interrupted = True
+            warnings.warn(
+                f"optimisation interrupted: returning {len(rows)} of {n_iterations} iterations",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        if path is not None:
+            save_checkpoint(path, wf, opt, groups.snapshot(), rows)
     finally:
         bar.close()
-    if path is not None:
-        save_checkpoint(path, wf, opt, generator, walkers, rows)
+        groups.close(release, spec.token)
     return OptimizationResult(wf, pd.DataFrame(rows), len(rows), interrupted)
 
 
@@ -183,75 +225,40 @@ def _make_optimizer(name: str, params: list, lr: float) -> torch.optim.Optimizer
 
 
 def _iteration(
+    groups: ResidentGroups,
+    spec: GroupSpec,
     wf: WaveFunction,
-    system: HarmonicTrap,
-    walkers: Walkers,
     opt: torch.optim.Optimizer | None,
     params: list,
     optimizer: str,
     lr: float,
-    steps: int,
     sr_shift: float,
-    method: str,
 ) -> dict:
-    """Sample ``steps`` steps, estimate energy and gradient, update the parameters."""
-    walkers.refresh()
-    positions, energies, accept = [], [], 0.0
-    for _ in range(steps):
-        info, e = walkers.step_with_energy(method)
-        accept += float(info.accept_prob.mean())
-        positions.append(walkers.positions.clone())
-        energies.append(e.total)
-    R = torch.cat(positions)
-    e_loc = torch.cat(energies)
-    if not bool(torch.isfinite(e_loc).all()):
-        raise FloatingPointError(
-            "non-finite local energy during optimisation: lower lr or check the parameters"
-        )
-    energy = e_loc.mean()
-    walker_means = e_loc.view(steps, -1).mean(0)
+    """Advance every walker group one iteration, combine their sums, update the parameters."""
+    state = {k: v.detach().clone() for k, v in wf.state_dict().items()}
+    totals = reduce_sums(groups.advance(advance_group, spec, state))
     row = {
-        "energy": float(energy),
-        "stderr": float(walker_means.std() / math.sqrt(walker_means.numel())),
-        "variance": float(e_loc.var()),
-        "acceptance": accept / steps,
+        "energy": totals.energy,
+        "stderr": totals.stderr,
+        "variance": totals.variance,
+        "acceptance": totals.acceptance,
+        "grad_norm": float(torch.linalg.vector_norm(totals.gradient)),
     }
-    centred = (e_loc - energy).detach()
     if optimizer == "sr":
-        grad_norm = _sr_update(wf, params, R, centred, lr, sr_shift)
+        S = totals.overlap
+        S = S + sr_shift * torch.diag(torch.diag(S)) + 1e-10 * torch.eye(S.shape[0], dtype=S.dtype)
+        step = lr * torch.linalg.solve(S, totals.gradient)
+        with torch.no_grad():
+            for p, delta in zip(params, _unflatten(step, params), strict=True):
+                p -= delta
     else:
-        opt.zero_grad()
-        surrogate = 2.0 * (centred * wf.log_psi(R)).mean()
-        surrogate.backward()
-        grad_norm = math.sqrt(sum(float((p.grad**2).sum()) for p in params))
+        for p, grad in zip(params, _unflatten(totals.gradient, params), strict=True):
+            p.grad = grad.to(p.dtype)
         opt.step()
-    row["grad_norm"] = grad_norm
     row.update(wf.parameter_dict())
     return row
 
 
-def _sr_update(
-    wf: WaveFunction, params: list, R: torch.Tensor, centred: torch.Tensor, lr: float, shift: float
-) -> float:
-    """Stochastic reconfiguration: ``theta -= lr (S + shift)^-1 F`` with ``S = cov(O)``."""
-    names = [n for n, p in wf.named_parameters() if p.requires_grad]
-    values = {n: p.detach() for n, p in wf.named_parameters()}
-
-    def single(theta: dict, r: torch.Tensor) -> torch.Tensor:
-        return torch.func.functional_call(wf, ({**values, **theta},), (r.unsqueeze(0),))[0]
-
-    per_sample = torch.func.vmap(torch.func.grad(single), in_dims=(None, 0))
-    grads = per_sample({n: values[n] for n in names}, R)
-    O = torch.cat([grads[n].reshape(R.shape[0], -1) for n in names], dim=1)
-    O = O - O.mean(0)
-    force = 2.0 * (centred.unsqueeze(1) * O).mean(0)
-    S = O.T @ O / R.shape[0]
-    S = S + shift * torch.diag(torch.diag(S)) + 1e-10 * torch.eye(S.shape[0], dtype=S.dtype)
-    delta = torch.linalg.solve(S, force)
-    with torch.no_grad():
-        offset = 0
-        for p in params:
-            k = p.numel()
-            p -= lr * delta[offset : offset + k].view_as(p)
-            offset += k
-    return float(torch.linalg.vector_norm(force))
+def _unflatten(flat: torch.Tensor, params: list) -> list[torch.Tensor]:
+    sizes = [p.numel() for p in params]
+    return [chunk.view_as(p) for chunk, p in zip(flat.split(sizes), params, strict=True)]

@@ -79,7 +79,7 @@ def residual_sets(model: str, train_s2n: pd.DataFrame, test: pd.DataFrame):
     return sets
 
 
-def fit_bnn(train: pd.DataFrame, settings: dict, seed: int) -> BayesianNeuralNetwork:
+def fit_bnn(train: pd.DataFrame, settings: dict, seed: int, client=None) -> BayesianNeuralNetwork:
     """One network for all nuclei: the pairing feature replaces the GP's parity classes.
 
     AME2003 as shipped has no mass uncertainties, so ``y_err`` is not passed: the learned
@@ -101,16 +101,18 @@ def fit_bnn(train: pd.DataFrame, settings: dict, seed: int) -> BayesianNeuralNet
         tune=settings["tune"],
         random_seed=seed,
         progressbar=False,
+        chain_groups=settings.get("chain_groups"),
+        client=client,
         **options,
     )
 
 
-def fit_gp(model: str, train_masses: pd.DataFrame, settings: dict, seed: int):
+def fit_gp(model: str, train_masses: pd.DataFrame, settings: dict, seed: int, client=None):
     """The residual GPs of ``MassModelAveraging`` (per parity class) for one model."""
     bma = MassModelAveraging(
         [model], observable="S2n", hyperparameters=settings["gp_hyperparameters"], weights="uniform"
     )
-    return bma.fit(train_masses, random_seed=seed).corrected_[model]
+    return bma.fit(train_masses, random_seed=seed, client=client).corrected_[model]
 
 
 def predictions(bnn, gp, nuclei: pd.DataFrame, names) -> pd.DataFrame:
@@ -304,8 +306,14 @@ def run(
     fast: bool = False,
     seed: int | None = None,
     progress: Callable[[str], None] | None = None,
+    client=None,
 ) -> dict:
     """Fit both correctors to each model's AME2003 S2n residuals and score them on AME2020.
+
+    With a Dask ``client`` (``bayesphys run bnn-mass-residuals --workers N``) the BNN chains
+    and the GP parity classes run on the cluster; set ``bnn.chain_groups`` for draws that do
+    not depend on whether a client is used (default: chains in lockstep in-process, one group
+    per chain on a cluster). The GP fits are the same either way.
 
     Returns
     -------
@@ -334,9 +342,9 @@ def run(
     tables, diagnostics, per_model, bnns, gps, files = [], {}, {}, {}, {}, {}
     for k, model in enumerate(settings["models"]):
         train, test = residual_sets(model, train_s2n, new)
-        bnn = bnns[model] = fit_bnn(train, settings, seed + k)
+        bnn = bnns[model] = fit_bnn(train, settings, seed + k, client)
         progress(f"{model}: BNN sampled")
-        gp = gps[model] = fit_gp(model, masses, settings, seed + k)
+        gp = gps[model] = fit_gp(model, masses, settings, seed + k, client)
         progress(f"{model}: GP fitted")
 
         pred_test = predictions(bnn, gp, test, names)

@@ -31,19 +31,20 @@ def make_wavefunction(name: str, spec: dict) -> vmc.WaveFunction:
     return vmc.RBM(2, 2, spec["n_hidden"], jastrow=jastrow, sigma=0.5**0.5)
 
 
-def fit_models(config: dict, settings: dict, seed: int) -> dict:
+def fit_models(config: dict, settings: dict, seed: int, client=None) -> dict:
     """Optimise and evaluate every model; returns name -> (OptimizationResult, EnergyEstimate)."""
     system = vmc.HarmonicTrap(2, 2, config["system"]["omega"], "coulomb")
+    spread = {"walker_groups": settings.get("walker_groups"), "client": client}
     out = {}
     for k, (name, spec) in enumerate(config["models"].items()):
         wf = make_wavefunction(name, spec)
         fit = vmc.optimize(
             wf, system, vmc.Metropolis(), spec["optimizer"], settings["n_iterations"],
-            settings["n_walkers"], spec["lr"], seed + k, progressbar=False,
+            settings["n_walkers"], spec["lr"], seed + k, progressbar=False, **spread,
         )  # fmt: skip
         est = vmc.estimate(
             fit.wavefunction, system, vmc.Metropolis(), settings["estimate_walkers"],
-            settings["estimate_steps"], settings["burn_in"], seed + 100 + k,
+            settings["estimate_steps"], settings["burn_in"], seed + 100 + k, **spread,
         )  # fmt: skip
         out[name] = (fit, est)
     return out
@@ -118,7 +119,9 @@ def plot_density(path: Path, config: dict, fitted: dict) -> None:
     plt.close(fig)
 
 
-def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = None) -> dict:
+def run(
+    config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = None, client=None
+) -> dict:
     """Run the study; write figures and tables to ``out_dir``.
 
     Parameters
@@ -131,6 +134,10 @@ def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = N
         Use the ``[fast]`` overrides.
     seed : int, optional
         Overrides ``run.seed``.
+    client : dask.distributed.Client, optional
+        Spread the walkers of every optimisation and estimate over this cluster (``bayesphys
+        run quantum-dot-vmc --workers N``). Set ``run.walker_groups`` for numbers that do not
+        depend on whether a client is used.
 
     Returns
     -------
@@ -142,7 +149,7 @@ def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = N
     seed = settings["seed"] if seed is None else int(seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    fitted = fit_models(config, settings, seed)
+    fitted = fit_models(config, settings, seed, client)
     table = summary_table(config, fitted)
     files = {
         "history": out_dir / "energy_history.png",

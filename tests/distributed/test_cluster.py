@@ -1,11 +1,7 @@
-"""Two local worker processes: same numbers as in-process, surviving a killed worker.
-
-One ``LocalCluster`` (loopback, no dashboard) serves the whole module: starting workers and
-importing the package in them is most of the cost.
-"""
+"""Mass-model averaging and the task layer on two local worker processes (conftest's cluster):
+same numbers as in-process, surviving a killed worker."""
 
 import os
-import sys
 import warnings
 
 import numpy as np
@@ -20,6 +16,8 @@ from bayesphys.studies import run_study
 
 distributed = pytest.importorskip("dask.distributed")
 
+from tests.distributed._cluster import KillOnce  # noqa: E402
+
 MODELS = ["FRDM95", "DUZU"]
 Z_RANGE = (8, 30)
 # The flagship study cut down to two models on Z <= 30, so that a run takes seconds; the
@@ -32,38 +30,6 @@ drip_elements = [8, 20]
 """
 SETTINGS = {"observable": "S2n", "hyperparameters": "map", "weights": "predictive"}
 SEED = 11  # the study's
-
-
-def _warm_up():
-    # Importing the package and the first fit (lazy imports behind it) take seconds per process.
-    from bayesphys.gp import GPRegression
-
-    X = np.linspace(0.0, 1.0, 8)[:, None]
-    GPRegression().fit(X, np.sin(X[:, 0]), random_seed=0)
-
-
-@pytest.fixture(scope="module")
-def client():
-    import cloudpickle
-
-    # Workers unpickle this module's helpers by value: they need not import the test package.
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        host="127.0.0.1",
-    )
-    client = distributed.Client(cluster, set_as_default=False)
-    # Warm both workers up in the background while this process runs the in-process reference
-    # (fire and forget: no result is kept, so none is recomputed when a worker is killed).
-    for worker in client.nthreads():
-        distributed.fire_and_forget(client.submit(_warm_up, pure=False, workers=[worker]))
-    yield client
-    client.close()
-    cluster.close()
-    cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
 
 
 @pytest.fixture(scope="module")
@@ -156,25 +122,6 @@ def test_cli_run_on_the_cluster_gives_the_same_report_numbers(client, in_process
     summary = (in_process.out_dir / "summary.md").read_text()
     assert (tmp_path / "dask" / "summary.md").read_text() == summary
     assert worker_count(client) == 2  # the CLI closed its client, not the cluster
-
-
-class KillOnce(distributed.WorkerPlugin):
-    """Kill the worker process that starts a task whose key matches ``prefix...suffix`` (once)."""
-
-    def __init__(self, marker: str, prefix: str, suffix: str):
-        self.marker = marker
-        self.prefix = prefix
-        self.suffix = suffix
-
-    def transition(self, key, start, finish, **kwargs):
-        key = str(key)
-        if finish == "executing" and key.startswith(self.prefix) and key.endswith(self.suffix):
-            try:
-                fd = os.open(self.marker, os.O_CREAT | os.O_EXCL)  # atomic: only one kill
-            except FileExistsError:
-                return
-            os.close(fd)
-            os._exit(1)
 
 
 def test_bma_survives_a_killed_worker(client, data, tmp_path):

@@ -96,3 +96,69 @@ def test_validation():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         optimize(wf, system, vmc.Metropolis(), n_iterations=0, n_walkers=10, progressbar=False)
+
+
+def _small(**kwargs):
+    system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
+    wf = vmc.GaussianJastrow(0.45, "pade", beta=0.3)
+    options = {"n_walkers": 120, "lr": 0.02, "seed": 5, "progressbar": False, "burn_in": 50}
+    return optimize(wf, system, vmc.Metropolis(), "adam", **(options | kwargs))
+
+
+def test_walker_groups_resume_from_a_checkpoint_exactly(tmp_path):
+    full = _small(n_iterations=6, walker_groups=3)
+    path = tmp_path / "groups.pt"
+    _small(n_iterations=4, walker_groups=3, checkpoint=path, checkpoint_every=3)
+    with pytest.raises(ValueError, match="walker_groups=2 but checkpoint"):
+        _small(n_iterations=6, walker_groups=2, checkpoint=path)
+    resumed = _small(n_iterations=6, checkpoint=path)  # groups come from the checkpoint
+    assert resumed.history.equals(full.history)
+    # Groups have their own streams: another chain, the same physics.
+    single = _small(n_iterations=6)
+    assert not single.history["energy"].equals(full.history["energy"])
+    diff = single.history["energy"] - full.history["energy"]
+    assert (diff.abs() < 5 * (single.history["stderr"] + full.history["stderr"])).all()
+
+
+def test_format_1_checkpoints_still_resume(tmp_path):
+    path = tmp_path / "v1.pt"
+    first = _small(n_iterations=3, checkpoint=path)
+    payload = torch.load(path, weights_only=False)
+    (group,) = payload.pop("groups")
+    payload.update(format="bayesphys.vmc.optimize/1", positions=group["positions"],
+                   step_size=group["step_size"], generator=group["generator_state"])  # fmt: skip
+    torch.save(payload, path)
+    resumed = _small(n_iterations=5, checkpoint=path)
+    assert resumed.history.iloc[:3].equals(first.history)
+    assert resumed.history.equals(_small(n_iterations=5).history)
+
+
+def test_group_sums_combine_to_the_moments_of_all_samples():
+    from bayesphys.vmc._resident import GroupSums, reduce_sums
+
+    gen = torch.Generator().manual_seed(0)
+    steps, sizes, n_par = 4, [5, 3, 7], 3
+    energies = [torch.randn(steps * w, generator=gen, dtype=torch.float64) + 2 for w in sizes]
+    O = [torch.randn(steps * w, n_par, generator=gen, dtype=torch.float64) for w in sizes]
+
+    def sums(e, o, w):
+        wm = e.view(steps, w).mean(0)
+        dev = o - o.mean(0)
+        return GroupSums(e.numel(), w, float(e.mean()), float(((e - e.mean()) ** 2).sum()),
+                         float(wm.mean()), float(((wm - wm.mean()) ** 2).sum()), 0.5 * e.numel(),
+                         True, o.sum(0), (e - e.mean()) @ o, dev.T @ dev)  # fmt: skip
+
+    totals = reduce_sums([sums(e, o, w) for e, o, w in zip(energies, O, sizes, strict=True)])
+    e, o = torch.cat(energies), torch.cat(O)
+    walker_means = torch.cat(
+        [x.view(steps, w).mean(0) for x, w in zip(energies, sizes, strict=True)]
+    )
+    assert totals.energy == pytest.approx(float(e.mean()), rel=1e-14)
+    assert totals.variance == pytest.approx(float(e.var()), rel=1e-12)
+    assert totals.stderr == pytest.approx(float(walker_means.std() / sum(sizes) ** 0.5), rel=1e-12)
+    assert totals.acceptance == pytest.approx(0.5)
+    torch.testing.assert_close(totals.gradient, 2 * ((e - e.mean()) @ o) / e.numel())
+    torch.testing.assert_close(totals.overlap, torch.cov(o.T, correction=0))
+    bad = sums(energies[0], O[0], sizes[0])
+    with pytest.raises(FloatingPointError, match="non-finite"):
+        reduce_sums([bad, GroupSums(**{**bad.__dict__, "finite": False})])

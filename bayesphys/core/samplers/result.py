@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
 from torch import Tensor
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ class SamplerResult:
     n_steps : Tensor
         Leapfrog/gradient steps spent per kept draw, ``(chains, draws)``.
     inv_mass : Tensor
-        Final diagonal inverse mass matrix ``(dim,)``.
+        Final diagonal inverse mass matrix ``(dim,)``, shared by the chains; ``(chains, dim)``
+        when the chains ran in several groups (``chain_groups``), each adapting its own.
     tune : int
         Number of tuning iterations performed.
     method : str
@@ -80,6 +82,42 @@ class SamplerResult:
             f"draws={self.n_draws}, dim={self.dim}, tune={self.tune}, thin={self.thin}, "
             f"mean_accept={float(self.accept_prob.mean()) if self.n_draws else float('nan'):.3f}, "
             f"divergences={int(self.diverging.sum())})"
+        )
+
+    @classmethod
+    def concatenate(cls, results: Sequence[SamplerResult]) -> SamplerResult:
+        """Join runs of separate chain groups along the chain axis.
+
+        The groups must share method, draws, tuning and thinning. Each group adapted its own
+        metric, so ``inv_mass`` becomes per chain, ``(chains, dim)``, when there are several.
+        """
+        results = list(results)
+        if len(results) == 1:
+            return results[0]
+        first = results[0]
+        for r in results[1:]:
+            if (r.method, r.n_draws, r.tune, r.thin, r.dim) != (
+                first.method, first.n_draws, first.tune, first.thin, first.dim
+            ):  # fmt: skip
+                raise ValueError("concatenate: the runs differ in method, draws, tune or thin")
+
+        def cat(name: str) -> Tensor:
+            return torch.cat([getattr(r, name) for r in results])
+
+        inv_mass = torch.cat([r.inv_mass.expand(r.n_chains, r.dim) for r in results])
+        depth = None if first.tree_depth is None else cat("tree_depth")
+        return cls(
+            samples=cat("samples"),
+            log_prob=cat("log_prob"),
+            accept_prob=cat("accept_prob"),
+            step_size=cat("step_size"),
+            diverging=cat("diverging"),
+            n_steps=cat("n_steps"),
+            inv_mass=inv_mass,
+            tune=first.tune,
+            method=first.method,
+            thin=first.thin,
+            tree_depth=depth,
         )
 
     def split(

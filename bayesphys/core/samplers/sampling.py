@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from bayesphys.core.distributed import (
+    check_client,
+    check_groups,
+    group_seeds,
+    run_groups,
+    split_sizes,
+)
 from bayesphys.core.samplers.adaptation import WindowAdaptation
 from bayesphys.core.samplers.base import Kernel, LogProbFn, StepInfo, as_positions
 from bayesphys.core.samplers.hmc import HMC
@@ -65,6 +73,8 @@ def sample(
     thin: int = 1,
     seed: int | torch.Generator | None = None,
     progressbar: bool = True,
+    chain_groups: int | None = None,
+    client=None,
     **kernel_kwargs: object,
 ) -> SamplerResult:
     """Run vectorised MCMC on all chains at once.
@@ -90,7 +100,17 @@ def sample(
     seed : int or torch.Generator, optional
         Seed of the sampler's own ``torch.Generator``; the same seed gives identical results.
     progressbar : bool
-        Show a tqdm progress bar.
+        Show a tqdm progress bar (with a client: one bar counting finished chain groups).
+    chain_groups : int, optional
+        Split the chains into this many groups of (almost) equal size, each tuned and run on
+        its own (own step sizes and mass matrix) from its own seed, spawned from ``seed`` by
+        :func:`~bayesphys.core.distributed.spawn_seeds`. The draws depend on ``chain_groups``
+        but not on where the groups run: the same value gives bit-for-bit the same draws
+        in-process and on any number of Dask workers. Default: 1 in-process (all chains in
+        lockstep, seeded with ``seed``), one group per chain with a ``client``.
+    client : dask.distributed.Client, optional
+        Run the chain groups as tasks on this Dask cluster (``log_prob`` must be picklable
+        with cloudpickle). A group lost with its worker is rerun with the same seed.
     **kernel_kwargs
         Passed to the kernel class, e.g. ``step_size``, ``n_leapfrog``, ``max_tree_depth``,
         ``target_accept``.
@@ -102,7 +122,8 @@ def sample(
     Notes
     -----
     On ``KeyboardInterrupt`` sampling stops and the draws completed so far (the same number for
-    every chain) are returned with a ``RuntimeWarning``.
+    every chain) are returned with a ``RuntimeWarning``; with several chain groups, the groups
+    that finished are kept (or, if none did, the partial draws of the interrupted one).
 
     Examples
     --------
@@ -125,7 +146,65 @@ def sample(
     draws = check_positive_int(draws, "draws", minimum=0)
     tune = check_positive_int(tune, "tune", minimum=0)
     thin = check_positive_int(thin, "thin")
-    generator = make_generator(seed, init.device)
+    client = check_client(client)
+    n_chains = init.shape[0]
+    default = 1 if client is None else n_chains
+    n_groups = check_groups(chain_groups, n_chains, default, name="chain_groups", unit="chains")
+    tasks = [
+        ChainGroupTask(
+            log_prob,
+            rows,
+            kernel,
+            draws,
+            tune,
+            thin,
+            group_seed,
+            progressbar and client is None,
+            label="" if n_groups == 1 else f" (group {i + 1}/{n_groups})",
+        )
+        for i, (rows, group_seed) in enumerate(
+            zip(
+                torch.split(init, split_sizes(n_chains, n_groups)),
+                group_seeds(seed, n_groups),
+                strict=True,
+            )
+        )
+    ]
+    results = run_groups(
+        run_chain_group,
+        tasks,
+        client,
+        finished=_finished,
+        name=f"sample-{kernel.name}",
+        progress=f"{kernel.name} chain groups" if progressbar else None,
+    )
+    return SamplerResult.concatenate(results)
+
+
+def _finished(result: SamplerResult, task: ChainGroupTask) -> bool:
+    return result.tune == task.tune and result.n_draws == task.draws
+
+
+@dataclass(frozen=True)
+class ChainGroupTask:
+    """One group of chains: everything :func:`run_chain_group` needs, picklable for Dask."""
+
+    log_prob: LogProbFn
+    init: Tensor
+    kernel: Kernel
+    draws: int
+    tune: int
+    thin: int
+    seed: int | torch.Generator | None
+    progressbar: bool
+    label: str = ""
+
+
+def run_chain_group(task: ChainGroupTask) -> SamplerResult:
+    """Tune and draw all chains of ``task`` in lockstep (runs in-process or on a worker)."""
+    generator = make_generator(task.seed, task.init.device)
+    log_prob, init, kernel = task.log_prob, task.init, task.kernel
+    draws, tune, thin, progressbar = task.draws, task.tune, task.thin, task.progressbar
     state = kernel.init_state(log_prob, init, generator=generator)
 
     n_chains, dim = init.shape
@@ -139,7 +218,9 @@ def sample(
 
     adaptation = WindowAdaptation(kernel, state, tune)
     tuned = kept = 0
-    progress = tqdm(total=tune + draws * thin, disable=not progressbar, desc=f"{kernel.name} tune")
+    progress = tqdm(
+        total=tune + draws * thin, disable=not progressbar, desc=f"{kernel.name} tune{task.label}"
+    )
     try:
         for _ in range(tune):
             state, info = kernel.step(state)
@@ -147,7 +228,7 @@ def sample(
             tuned += 1
             _advance(progress, info)
         state = adaptation.finalize(state)
-        progress.set_description(f"{kernel.name} draws")
+        progress.set_description(f"{kernel.name} draws{task.label}")
         for j in range(draws):
             acc_sum, div_any, steps, depth = 0.0, False, 0, None
             for _ in range(thin):

@@ -1,0 +1,46 @@
+"""A session-wide ``LocalCluster`` with 2 worker processes (loopback only) for these tests.
+
+Starting workers and importing the package in them is most of the cost, so every module of
+this folder shares one cluster. Helpers defined in the test modules are pickled by value: the
+workers need not import the test package.
+"""
+
+import numpy as np
+import pytest
+
+# A free port on loopback: the default 8787 clashes when two clusters run on one machine.
+LOOPBACK_DASHBOARD = "127.0.0.1:0"
+
+
+def _warm_up():
+    # Importing the package and the first fit (lazy imports behind it) take seconds per process.
+    from bayesphys.gp import GPRegression
+
+    X = np.linspace(0.0, 1.0, 8)[:, None]
+    GPRegression().fit(X, np.sin(X[:, 0]), random_seed=0)
+
+
+@pytest.fixture(scope="session")
+def client():
+    distributed = pytest.importorskip("dask.distributed")
+    import cloudpickle
+
+    import tests
+
+    cloudpickle.register_pickle_by_value(tests)
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=LOOPBACK_DASHBOARD,
+        host="127.0.0.1",
+    )
+    client = distributed.Client(cluster, set_as_default=False)
+    # Warm both workers up in the background while this process runs the in-process reference
+    # (fire and forget: no result is kept, so none is recomputed when a worker is killed).
+    for worker in client.nthreads():
+        distributed.fire_and_forget(client.submit(_warm_up, pure=False, workers=[worker]))
+    yield client
+    client.close()
+    cluster.close()
+    cloudpickle.unregister_pickle_by_value(tests)

@@ -1,0 +1,71 @@
+"""Chains on Dask: the core sampler and the BNN fit give the same draws wherever groups run."""
+
+import numpy as np
+import pytest
+import torch
+
+from bayesphys.bnn import BayesianNeuralNetwork
+from bayesphys.samplers import sample
+
+pytest.importorskip("dask.distributed")
+
+from tests.distributed._cluster import KillOnce
+
+DT = torch.float64
+
+
+def banana(theta: torch.Tensor) -> torch.Tensor:
+    # A curved 2-D target: NUTS trees of varying depth, so chains do not move in lockstep.
+    x, y = theta[..., 0], theta[..., 1]
+    return -0.5 * x**2 - 0.5 * (y - 0.5 * x**2) ** 2 / 0.25
+
+
+def _sample(client=None, **kwargs):
+    init = torch.randn(4, 2, dtype=DT, generator=torch.Generator().manual_seed(0))
+    options = {"method": "nuts", "draws": 60, "tune": 60, "seed": 3, "progressbar": False}
+    return sample(banana, init, client=client, **(options | kwargs))
+
+
+def _assert_same_run(a, b):
+    for name in ["samples", "log_prob", "step_size", "inv_mass", "n_steps", "tree_depth"]:
+        assert torch.equal(getattr(a, name), getattr(b, name)), name
+
+
+def test_sampler_chains_on_workers_are_the_in_process_groups(client):
+    # Default with a client: one group per chain, i.e. chain_groups=4 in-process.
+    _assert_same_run(_sample(client), _sample(chain_groups=4))
+    _assert_same_run(_sample(client, chain_groups=2), _sample(chain_groups=2))
+
+
+def test_sampler_survives_a_killed_worker(client, tmp_path):
+    reference = _sample(chain_groups=4)
+    marker = tmp_path / "killed"
+    client.register_plugin(KillOnce(str(marker), "sample-nuts", "-2"), name="kill-sample")
+    try:
+        result = _sample(client)
+    finally:
+        client.unregister_worker_plugin("kill-sample")
+    assert marker.exists()
+    _assert_same_run(result, reference)
+
+
+def _bnn_fit(client=None, **kwargs):
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-2, 2, size=(20, 1))
+    y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=20)
+    options = {"method": "hmc", "chains": 2, "draws": 20, "tune": 30, "progressbar": False}
+    return BayesianNeuralNetwork(hidden=(3,)).fit(
+        X, y, random_seed=5, client=client, **(options | kwargs)
+    )
+
+
+def test_bnn_chains_on_workers_are_the_in_process_groups(client):
+    local = _bnn_fit(chain_groups=2)
+    remote = _bnn_fit(client)
+    for group in ["posterior", "sample_stats", "log_likelihood"]:
+        for name, values in getattr(local.idata_, group).items():
+            np.testing.assert_array_equal(getattr(remote.idata_, group)[name], values)
+    np.testing.assert_array_equal(remote.predict([[0.3]]), local.predict([[0.3]]))
+    # One group in lockstep is the former (and in-process default) fit.
+    lockstep = _bnn_fit(client, chain_groups=1)
+    np.testing.assert_array_equal(lockstep.predict([[0.3]]), _bnn_fit().predict([[0.3]]))
