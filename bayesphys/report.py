@@ -11,8 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayesphys.core import results
-
 # A report is read by people: long posteriors (weights, per-nucleus values) are cut here and
 # the full table is one `bayesphys summarize FILE.nc` away.
 MAX_SUMMARY_ROWS = 25
@@ -63,6 +61,9 @@ def with_uncertainty(mean: float, sd: float) -> str:
 
 def posterior_table(path: str | os.PathLike[str]) -> tuple[str, list[str]]:
     """Markdown table ``variable | mean ± sd | R-hat | ESS`` of a saved posterior, and warnings."""
+    # Imported here: ArviZ takes seconds to import, and `bayesphys list` needs none of it.
+    from bayesphys.core import results
+
     idata = results.load(path)
     if "posterior" not in idata.groups():
         return "(no posterior group)", []

@@ -10,7 +10,8 @@ No Python loop over walkers in either. Both runs report the mean energy as an ag
 Rows: numpy; ``bayesphys.vmc`` generic (core ``RandomWalkMetropolis``, then ``local_energy``
 factor by factor, i.e. ``Metropolis(fused=False)``); the library's fused step (the default of
 ``Metropolis`` for this trial function: one pass for move, ratio and closed-form local energy,
-same chain as the generic path); and the fused step compiled (``Metropolis(compile=True)``).
+same chain as the generic path); the fused step compiled (``Metropolis(compile=True)``); and
+both with the next step's random numbers drawn on the second core (``prefetch=True``).
 
 Run ``python benchmarks/vmc.py`` (1e5 walkers) or ``--quick`` (1e4 walkers, fewer steps);
 ``--threads 1`` pins torch to one thread (numpy's elementwise operations use one). ``--n12``
@@ -73,20 +74,28 @@ def numpy_vmc(n_walkers: int, n_steps: int, burn_in: int, seed: int) -> tuple[fl
 
 
 def torch_vmc(
-    n_walkers: int, n_steps: int, burn_in: int, seed: int, *, fused: bool, compile: bool = False
+    n_walkers: int,
+    n_steps: int,
+    burn_in: int,
+    seed: int,
+    *,
+    fused: bool,
+    compile: bool = False,
+    prefetch: bool = False,
 ) -> tuple[float, ...]:
     """The same algorithm with bayesphys.vmc as users run it: ``Walkers.step_with_energy``.
 
     ``fused=False`` is the generic path (core ``RandomWalkMetropolis``, then ``local_energy``
     factor by factor); ``fused=True`` is the library's fused step (``Metropolis`` default),
-    optionally compiled. The burn-in steps absorb the compilation (not timed).
+    optionally compiled and with the random numbers of the next step drawn on a second thread
+    (``prefetch``). The burn-in steps absorb the compilation (not timed).
     """
     system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
     wf = vmc.GaussianJastrow(ALPHA, "pade", beta=BETA).requires_grad_(False)
-    sampler = vmc.Metropolis(STEP, adapt=False, fused=fused, compile=compile)
+    sampler = vmc.Metropolis(STEP, adapt=False, fused=fused, compile=compile, prefetch=prefetch)
     walkers = Walkers(wf, system, sampler, n_walkers, torch.Generator().manual_seed(seed))
     total, start, cpu = 0.0, 0.0, 0.0
-    with torch.no_grad():
+    with torch.no_grad(), walkers.prefetching():
         for t in range(burn_in + n_steps):
             if t == burn_in:
                 start, cpu = time.perf_counter(), time.process_time()
@@ -152,9 +161,15 @@ def main(argv: list[str] | None = None) -> None:
         "bayesphys.vmc generic": functools.partial(torch_vmc, fused=False),
         "bayesphys.vmc fused": functools.partial(torch_vmc, fused=True),
     }
+    runners["bayesphys.vmc fused+prefetch"] = functools.partial(
+        torch_vmc, fused=True, prefetch=True
+    )
     if not args.no_compile:
         runners["bayesphys.vmc fused+compile"] = functools.partial(
             torch_vmc, fused=True, compile=True
+        )
+        runners["bayesphys.vmc fused+compile+prefetch"] = functools.partial(
+            torch_vmc, fused=True, compile=True, prefetch=True
         )
     runs: dict[str, list[tuple[float, ...]]] = {name: [] for name in runners}
     # Interleaved repeats: on a shared machine the load drifts; every row sees the same drift.
@@ -165,11 +180,11 @@ def main(argv: list[str] | None = None) -> None:
     wall = {name: work / min(r[0] for r in rs) for name, rs in runs.items()}
     cpu = {name: work / min(r[1] for r in rs) for name, rs in runs.items()}
     base = "numpy (plain, vectorised)"
-    print(f"{'implementation':28s} {'walker-steps/s':>15s} {'speed-up':>9s} {'CPU-time':>9s} "
+    print(f"{'implementation':38s} {'walker-steps/s':>15s} {'speed-up':>9s} {'CPU-time':>9s} "
           f"{'<E_L>':>9s}")  # fmt: skip
-    print("-" * 74)
+    print("-" * 84)
     for name in runners:
-        print(f"{name:28s} {wall[name]:15.3e} {wall[name] / wall[base]:9.2f} "
+        print(f"{name:38s} {wall[name]:15.3e} {wall[name] / wall[base]:9.2f} "
               f"{cpu[name] / cpu[base]:9.2f} {runs[name][0][2]:9.5f}")  # fmt: skip
     print(
         "\nwalker-steps/s and speed-up from wall time (best of the repeats); CPU-time: the "

@@ -59,6 +59,17 @@ class ResidentGroups:
         """Continue from plain states (a checkpoint); they travel with the next tasks."""
         self._handles = list(states)
 
+    def share(self, value: Any) -> Any:
+        """``value`` as every task of this run should receive it: sent to each worker once.
+
+        In-process it is ``value`` itself; on a cluster a future of a copy kept on every
+        worker, so that large constant arguments (a wave function, a system) are not pickled
+        again with every task.
+        """
+        if self.client is None:
+            return value
+        return self.client.scatter(value, broadcast=True, hash=False)
+
     def advance(self, fn: Callable[..., tuple[Any, Any]], *args: Any) -> list:
         """One iteration of every group: ``fn(state, *args)``; return the summaries in order.
 
@@ -85,7 +96,7 @@ class ResidentGroups:
         except BaseException:
             self.client.cancel(pairs + summaries)
             raise
-        self.client.cancel(summaries)
+        # The summaries are released when these futures go (no blocking cancel round trip).
         self._handles = pairs
         return out
 

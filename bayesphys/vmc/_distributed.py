@@ -79,24 +79,25 @@ def run_walker_group(task: WalkerGroupTask) -> WalkerGroupResult:
     r12 = torch.zeros(n_steps, dtype=torch.float64)
     accept = 0.0
     many = task.system.n_particles > 1
-    with torch.no_grad():
-        walkers.burn_in(task.burn_in)
-    desc = "vmc estimate" if task.index < 0 else f"vmc estimate (group {task.index})"
-    for t in tqdm(range(n_steps), disable=not task.progressbar, desc=desc):
-        info, e = walkers.step_with_energy(task.method)
-        accept += float(info.accept_prob.mean())
-        R = walkers.positions
-        energies[t] = e.total
-        kinetic[t] = e.kinetic.mean()
-        potential[t] = e.potential.mean()
+    with walkers.prefetching():
         with torch.no_grad():
-            radius = torch.linalg.vector_norm(R, dim=-1).reshape(-1)
-            # floor + bincount: torch.histc costs milliseconds per call on CPU.
-            idx = (radius * (bins / rmax)).long()
-            idx = idx[idx < bins]
-            counts += torch.bincount(idx, minlength=bins).to(counts.dtype)
-            if many:
-                r12[t] = pair_distances(R)[0].mean()
+            walkers.burn_in(task.burn_in)
+        desc = "vmc estimate" if task.index < 0 else f"vmc estimate (group {task.index})"
+        for t in tqdm(range(n_steps), disable=not task.progressbar, desc=desc):
+            info, e = walkers.step_with_energy(task.method)
+            accept += float(info.accept_prob.mean())
+            R = walkers.positions
+            energies[t] = e.total
+            kinetic[t] = e.kinetic.mean()
+            potential[t] = e.potential.mean()
+            with torch.no_grad():
+                radius = torch.linalg.vector_norm(R, dim=-1).reshape(-1)
+                # floor + bincount: torch.histc costs milliseconds per call on CPU.
+                idx = (radius * (bins / rmax)).long()
+                idx = idx[idx < bins]
+                counts += torch.bincount(idx, minlength=bins).to(counts.dtype)
+                if many:
+                    r12[t] = pair_distances(R)[0].mean()
     return WalkerGroupResult(
         n_walkers=task.n_walkers,
         energies=energies,

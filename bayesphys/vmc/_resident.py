@@ -87,7 +87,7 @@ def init_group(
     """Place a group's walkers and burn them in (adapting the step) from its own seed."""
     generator = make_generator(seed, torch.device("cpu"))
     walkers = Walkers(spec.wf, spec.system, spec.sampler, n_walkers, generator, init)
-    with torch.no_grad():
+    with torch.no_grad(), walkers.prefetching():
         walkers.burn_in(burn_in)
     return _export(index, walkers)
 
@@ -107,11 +107,12 @@ def advance_group(
     walkers.state.generator.set_state(state.generator_state)
     walkers.refresh()
     positions, energies, accept = [], [], 0.0
-    for _ in range(spec.steps):
-        info, e = walkers.step_with_energy(spec.method)
-        accept += float(info.accept_prob.sum())
-        positions.append(walkers.positions.clone())
-        energies.append(e.total.detach())
+    with walkers.prefetching():
+        for _ in range(spec.steps):
+            info, e = walkers.step_with_energy(spec.method)
+            accept += float(info.accept_prob.sum())
+            positions.append(walkers.positions.clone())
+            energies.append(e.total.detach())
     sums = _sums(spec, wf, torch.cat(positions), torch.cat(energies), accept)
     return _export(state.index, walkers), sums
 

@@ -42,6 +42,7 @@ from bayesphys.vmc._normals import (
     normals_from_uniforms,
     uniforms_reproduce_randn,
 )
+from bayesphys.vmc._prefetch import UniformPrefetcher
 from bayesphys.vmc.systems import HarmonicTrap
 from bayesphys.vmc.wavefunctions.base import WaveFunction
 from bayesphys.vmc.wavefunctions.gaussian import (
@@ -253,6 +254,9 @@ class FusedMetropolis:
         if pade:
             self._cusp = cusp_matrix(N, d, n_up=wf.factors[1].n_up)
         self.compile = bool(compile)
+        # Set by Walkers.prefetching(): draw the next step's uniforms on a second thread.
+        self.prefetch = False
+        self._uniforms = UniformPrefetcher()
         self.workspace: Workspace = {}  # eager scratch buffers, sized at the first step
         adapt_allocator()
 
@@ -313,10 +317,13 @@ class FusedMetropolis:
         with torch.no_grad():
             if n >= CHUNK and theta.device.type == "cpu" and uniforms_reproduce_randn():
                 u_shape = (n_uniforms(n) + W,)
-                u = torch.rand(u_shape, out=buf(ws, "uniforms", u_shape), **opts)
                 # ln u and exp(log_alpha) run vectorised here; inside the compiled per-walker
                 # loop, which strided positions keep scalar, they cost several times more.
-                log_u = torch.log(u[-W:], out=buf(ws, "log_u", (W,)))
+                if self.prefetch:
+                    u, log_u = self._uniforms.take(generator, u_shape, W)
+                else:
+                    u = torch.rand(u_shape, out=buf(ws, "uniforms", u_shape), **opts)
+                    log_u = torch.log(u[-W:], out=buf(ws, "log_u", (W,)))
                 out = self._run(*args, u[:-W], log_u, *self.inputs())
             else:
                 noise = torch.randn(theta.shape, **opts)
@@ -324,6 +331,10 @@ class FusedMetropolis:
                 out = _step(*args, noise, log_u, *self.inputs(), ws)
             accept_prob = torch.clamp(out[-1], max=0.0).exp_().nan_to_num_(nan=0.0)
         return (*out[:-1], accept_prob)
+
+    def sync(self) -> None:
+        """Drop uniforms drawn ahead and rewind the generator to the last consumed step."""
+        self._uniforms.cancel()
 
     def _run(self, *args: object) -> tuple[Tensor, ...]:
         if not self.compile:

@@ -15,6 +15,7 @@ import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -36,6 +37,9 @@ from bayesphys.vmc.local_energy import METHODS
 from bayesphys.vmc.samplers import VMCSampler
 from bayesphys.vmc.systems import HarmonicTrap
 from bayesphys.vmc.wavefunctions.base import WaveFunction
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from distributed import Future
 
 __all__ = ["OptimizationResult", "optimize"]
 
@@ -167,6 +171,7 @@ def optimize(
         uuid.uuid4().hex, copy.deepcopy(wf), system, sampler, steps, method, optimizer == "sr"
     )
     groups = ResidentGroups(client, name="vmc-optimize")
+    shared = groups.share(spec)  # the wave function etc. travel to each worker once
     path = None if checkpoint is None else Path(checkpoint)
     rows: list[dict] = []
     interrupted = False
@@ -190,11 +195,11 @@ def optimize(
                 unit="walkers",
             )
             seeds, sizes = group_seeds(seed, n_groups), split_sizes(n_walkers, n_groups)
-            calls = [(spec, i, sizes[i], seeds[i], None, burn_in) for i in range(n_groups)]
+            calls = [(shared, i, sizes[i], seeds[i], None, burn_in) for i in range(n_groups)]
             groups.start(init_group, calls)
         try:
             while len(rows) < n_iterations:
-                rows.append(_iteration(groups, spec, wf, opt, params, optimizer, lr, sr_shift))
+                rows.append(_iteration(groups, shared, wf, opt, params, optimizer, lr, sr_shift))
                 bar.update(1)
                 bar.set_postfix(energy=f"{rows[-1]['energy']:.5f}", refresh=False)
                 if len(rows) % checkpoint_every == 0:
@@ -226,7 +231,7 @@ def _make_optimizer(name: str, params: list, lr: float) -> torch.optim.Optimizer
 
 def _iteration(
     groups: ResidentGroups,
-    spec: GroupSpec,
+    spec: GroupSpec | Future,
     wf: WaveFunction,
     opt: torch.optim.Optimizer | None,
     params: list,

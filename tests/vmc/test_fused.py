@@ -154,3 +154,38 @@ def test_compiled_step_gives_the_same_chain():
         results.append((walkers.positions, energies))
     torch.testing.assert_close(results[1][0], results[0][0], rtol=0, atol=1e-12)
     torch.testing.assert_close(results[1][1], results[0][1], rtol=1e-12, atol=1e-12)
+
+
+def test_prefetched_uniforms_are_the_serial_draws_and_cancel_rewinds():
+    from bayesphys.vmc._prefetch import UniformPrefetcher
+
+    serial, ahead = torch.Generator().manual_seed(8), torch.Generator().manual_seed(8)
+    prefetcher = UniformPrefetcher()
+    shapes = [(40,), (40,), (40,), (24,), (24,)]  # a new shape drops the draw made ahead
+    for shape in shapes:
+        u, log_u = prefetcher.take(ahead, shape, 5)
+        expected = torch.rand(shape, generator=serial, dtype=torch.float64)
+        assert torch.equal(u, expected) and torch.equal(log_u, expected[-5:].log())
+    prefetcher.cancel()
+    assert torch.equal(ahead.get_state(), serial.get_state())
+    prefetcher.close()
+
+
+def test_prefetch_gives_the_same_chain_and_leaves_the_generator_as_found():
+    system = vmc.QuantumDot(2)
+    wf = vmc.GaussianJastrow(0.47, "pade", beta=0.35)
+    results, states = [], []
+    for prefetch in (False, True):
+        gen = torch.Generator().manual_seed(5)
+        sampler = vmc.Metropolis(prefetch=prefetch)
+        results.append(vmc.estimate(wf, system, sampler, 300, 32, 10, seed=gen))
+        states.append(gen.get_state())
+    assert torch.equal(states[0], states[1])  # the draw made ahead at the end was rewound
+    assert (results[0].local_energies == results[1].local_energies).all()
+    kw = {"n_iterations": 3, "n_walkers": 200, "lr": 0.3, "seed": 6, "burn_in": 20}
+    fits = [
+        vmc.optimize(wf, system, vmc.Metropolis(prefetch=p), "sr", **kw, progressbar=False)
+        for p in (False, True)
+    ]
+    assert fits[0].history.equals(fits[1].history)
+    assert repr(vmc.Metropolis(prefetch=True)).endswith("prefetch=True)")
