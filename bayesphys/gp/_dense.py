@@ -55,11 +55,15 @@ class DenseObjective:
     ----------
     model : GPModel
     prior : bool
-        Add the log prior (no Jacobian: the MAP in the original parametrisation).
+        Add the log prior.
+    jacobian : bool
+        Include the Jacobian of the transforms in the prior: the negative log density of the
+        unconstrained ``z`` itself (what NUTS samples). Without it (default), the mode is the
+        MAP in the original parametrisation.
     """
 
-    def __init__(self, model: GPModel, *, prior: bool = True):
-        self.model, self.prior = model, prior
+    def __init__(self, model: GPModel, *, prior: bool = True, jacobian: bool = False):
+        self.model, self.prior, self.jacobian = model, prior, jacobian
         self.term = fast_term(model.kernel, model.X_np)
         self.evaluations = 0
         # Work arrays reused between calls (see StationaryTerm): the matrix LAPACK factorises
@@ -68,84 +72,109 @@ class DenseObjective:
         self._G = torch.empty(model.n, model.n, dtype=torch.float64)
 
     def __call__(self, flat: np.ndarray) -> tuple[float, np.ndarray]:
-        self.evaluations += 1
+        values, grads, _ = self.evaluate(flat[None])
+        if not np.isfinite(values[0]):
+            return INVALID_OBJECTIVE, np.zeros_like(flat)
+        return -float(values[0]), -grads[0]
+
+    def evaluate(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+        """Log posterior ``(b,)``, its gradient ``(b, dim)`` and LOO statistics at rows of ``z``.
+
+        The parameter maps (transforms, standardisation, prior) run once for the batch under
+        autograd, the LAPACK algebra row by row. The LOO statistics of a row are ``(alpha,
+        diag(K^{-1}))`` in standardised units, all that its leave-one-out densities need.
+        Invalid rows (covariance not positive definite even with jitter, non-finite results)
+        get ``-inf``, a zero gradient and ``None``.
+        """
+        self.evaluations += len(z)
         model, space = self.model, self.model.space
-        z = torch.tensor(flat[None], dtype=torch.float64, requires_grad=True)
-        std = space.standardise(space.values(z))
-        noise = model.noise_var(std)  # (1, n)
-        mean = model.mean_std(std, model.X)
-        resid = (model.r - mean.detach())[0].numpy()
-        if self.term is not None:
-            ls = std["lengthscale"].detach()[0]
-            os = std["outputscale"].detach()[0, 0]
-            k, w = self.term.correlation(ls)
-            K = None
+        zt = torch.tensor(z, dtype=torch.float64, requires_grad=True)
+        std = space.standardise(space.values(zt))
+        noise = model.noise_var(std)  # (b, n)
+        mean = model.mean_std(std, model.X)  # (b, n)
+        K = None if self.term is not None else model.kernel(std, model.X)  # (b, n, n)
+        outputs = {"noise": noise, "mean": mean}
+        if K is None:
+            outputs.update(outputscale=std["outputscale"], lengthscale=std["lengthscale"])
         else:
-            K = model.kernel(std, model.X)
-        noise_d = noise.detach()[0]
+            outputs["K"] = K
+        outputs = {name: t for name, t in outputs.items() if t.requires_grad}
+        weights = {name: torch.zeros_like(t) for name, t in outputs.items()}
+        resid = (model.r - mean.detach()).numpy()
+        values = np.full(len(z), -np.inf)
+        loo: list = [None] * len(z)
+        for i in range(len(z)):
+            row = self._row(i, std, K, noise.detach()[i], resid[i], weights)
+            if row is not None:
+                values[i], loo[i] = row
+        if self.prior:
+            log_prior = space.log_prior(zt, jacobian=self.jacobian)
+            values = values + log_prior.detach().numpy()
+            if log_prior.requires_grad:
+                outputs["prior"], weights["prior"] = log_prior, torch.ones_like(log_prior)
+        grads = np.zeros_like(z)
+        if outputs:
+            (grad,) = torch.autograd.grad(
+                list(outputs.values()), zt, list(weights.values()), allow_unused=True
+            )
+            if grad is not None:
+                grads = grad.numpy()
+        bad = ~(np.isfinite(values) & np.isfinite(grads).all(axis=1))
+        values[bad], grads[bad] = -np.inf, 0.0
+        return values, grads, [None if b else stats for b, stats in zip(bad, loo, strict=True)]
+
+    def _row(self, i: int, std: dict, K, noise: torch.Tensor, resid: np.ndarray, weights: dict):
+        """Log evidence of row ``i`` and its LOO statistics; writes its weights into ``weights``.
+
+        The weights are ``d log p / d output`` for the outputs of the parameter maps; None is
+        returned for an invalid covariance.
+        """
+        model = self.model
+        if K is None:
+            ls = std["lengthscale"].detach()[i]
+            os = std["outputscale"].detach()[i, 0]
+            k, w = self.term.correlation(ls)
 
         def build(jitter: float) -> np.ndarray:
-            A = torch.mul(k, os, out=self._A) if K is None else self._A.copy_(K.detach()[0])
+            A = torch.mul(k, os, out=self._A) if K is None else self._A.copy_(K.detach()[i])
             diag = A.diagonal()
-            diag.add_(noise_d)
+            diag.add_(noise)
             if jitter:
                 diag.add_(jitter * float(diag.mean()))
             return A.numpy()
 
         c, _ = _factor(build)
         if c is None:
-            return INVALID_OBJECTIVE, np.zeros_like(flat)
+            return None
         alpha, _ = lapack.dpotrs(c, resid, lower=1)
         n = model.n
         lml = (
             -0.5 * float(resid @ alpha)
             - float(np.log(np.diagonal(c)).sum())
             - 0.5 * n * math.log(2 * math.pi)
-            - n * math.log(space.y_scale)
+            - n * math.log(model.space.y_scale)
         )
         inv, info = lapack.dpotri(c, lower=1, overwrite_c=1)
         if info != 0:
-            return INVALID_OBJECTIVE, np.zeros_like(flat)
+            return None
+        inv_diag = np.diagonal(inv).copy()
         # The C-ordered view of the F-ordered result holds K^{-1} on and above the diagonal.
         # G_half = (alpha alpha^T - K^{-1}) on the upper triangle, half of it on the diagonal
         # and zero below, so that sum(G_half * B) = sum(G * B) / 2 for every symmetric B.
         at = torch.from_numpy(alpha)
         G = torch.outer(at, at, out=self._G).sub_(torch.from_numpy(inv.T)).triu_()
-        g_diag = G.diagonal().clone()
+        if "noise" in weights:
+            weights["noise"][i] = 0.5 * G.diagonal()
+        if "mean" in weights:
+            weights["mean"][i] = at
         G.diagonal().mul_(0.5)
-
-        outputs, weights = [], []
-        if K is None:
-            if std["outputscale"].requires_grad:
-                outputs.append(std["outputscale"])
-                weights.append(torch.dot(G.view(-1), k.view(-1)).reshape(1, 1))
-            if std["lengthscale"].requires_grad:
-                M = G.mul_(w)
-                outputs.append(std["lengthscale"])
-                weights.append(self.term.lengthscale_grad(M, ls, os)[None])
-        elif K.requires_grad:
-            outputs.append(K)
-            weights.append(G[None])
-        if noise.requires_grad:
-            outputs.append(noise)
-            weights.append(0.5 * g_diag[None])
-        if mean.requires_grad:
-            outputs.append(mean)
-            weights.append(at[None])
-        value = lml
-        if self.prior:
-            log_prior = space.log_prior(z, jacobian=False)
-            value += float(log_prior.detach()[0])
-            if log_prior.requires_grad:
-                outputs.append(log_prior)
-                weights.append(torch.ones_like(log_prior))
-        if not outputs:
-            return -value, np.zeros_like(flat)
-        (grad,) = torch.autograd.grad(outputs, z, weights, allow_unused=True)
-        grad = np.zeros_like(flat) if grad is None else -grad[0].numpy()
-        if not (math.isfinite(value) and np.all(np.isfinite(grad))):
-            return INVALID_OBJECTIVE, np.zeros_like(flat)
-        return -value, grad
+        if "outputscale" in weights:
+            weights["outputscale"][i, 0] = torch.dot(G.view(-1), k.view(-1))
+        if "lengthscale" in weights:
+            weights["lengthscale"][i] = self.term.lengthscale_grad(G.mul_(w), ls, os)
+        if "K" in weights:
+            weights["K"][i] = G
+        return lml, (alpha, inv_diag)
 
 
 def subset_start(

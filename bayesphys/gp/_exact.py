@@ -164,6 +164,11 @@ def loo_log_predictive(L: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """
     eye = torch.eye(L.shape[-1], dtype=L.dtype).expand_as(L)
     K_inv_diag = torch.diagonal(torch.cholesky_solve(eye, L), dim1=-2, dim2=-1)
+    return loo_from_inverse_diagonal(alpha, K_inv_diag)
+
+
+def loo_from_inverse_diagonal(alpha: torch.Tensor, K_inv_diag: torch.Tensor) -> torch.Tensor:
+    """:func:`loo_log_predictive` from ``alpha = K^{-1} r`` and the diagonal of ``K^{-1}``."""
     var = 1.0 / K_inv_diag
     resid = alpha / K_inv_diag  # r_i - E[r_i | r_{-i}]
     return -0.5 * (torch.log(2 * math.pi * var) + resid**2 / var)

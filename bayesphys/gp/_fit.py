@@ -11,8 +11,6 @@ import torch
 from scipy import optimize
 from threadpoolctl import threadpool_limits  # a dependency of PyMC
 
-from bayesphys.core.samplers import sample
-from bayesphys.core.samplers.result import SamplerResult
 from bayesphys.gp._params import HyperSpace
 
 # Objective value returned where the covariance is numerically invalid: large but finite, so
@@ -176,34 +174,3 @@ def _at_noise_floor(res: optimize.OptimizeResult, bounds: list, options: dict | 
     g = np.where((res.x <= lo) & (res.jac > 0) | (res.x >= hi) & (res.jac < 0), 0.0, res.jac)
     gtol = (options or {}).get("gtol", 1e-5)
     return bool(np.max(np.abs(g)) <= NOISE_FLOOR_FACTOR * gtol)
-
-
-def run_nuts(
-    log_prob: Callable[[torch.Tensor], torch.Tensor],
-    z_center: np.ndarray,
-    *,
-    chains: int,
-    draws: int,
-    tune: int,
-    seed: int,
-    target_accept: float,
-    progressbar: bool,
-    init_spread: float = 0.1,
-) -> SamplerResult:
-    """Core NUTS on the unconstrained hyperparameters, chains started around ``z_center``.
-
-    The No-U-Turn sampler of :mod:`bayesphys.core.samplers` (multinomial, generalised U-turn
-    criterion, max tree depth 10) with dual-averaged step size and windowed diagonal metric.
-    """
-    gen = np.random.default_rng(seed)
-    init = z_center[None, :] + init_spread * gen.standard_normal((chains, len(z_center)))
-    return sample(
-        log_prob,
-        torch.as_tensor(init),
-        method="nuts",
-        draws=draws,
-        tune=tune,
-        seed=seed,
-        progressbar=progressbar,
-        target_accept=target_accept,
-    )

@@ -11,17 +11,14 @@ import torch
 
 from bayesphys.core import results
 from bayesphys.core.validation import check_choice, check_positive_int
-from bayesphys.gp import _fit, _sparse, _svgp
+from bayesphys.gp import _fit, _nuts, _sparse, _svgp
 from bayesphys.gp._dense import DenseObjective, subset_start
-from bayesphys.gp._exact import loo_log_predictive
 from bayesphys.gp._inducing import INDUCING_INITS
 from bayesphys.gp._model import GPModel
 from bayesphys.gp._params import HyperSpace
 from bayesphys.gp._predict import Predictor
 
 SPARSE_METHODS = ("sgpr", "svgp")
-# LOO densities are computed for this many (draws x n x n) float64 numbers at a time.
-MAX_BATCH_ELEMENTS = 20_000_000
 
 
 @dataclasses.dataclass
@@ -107,6 +104,7 @@ def fit_nuts(
     target_accept: float,
     progressbar: bool,
     max_predict_draws: int,
+    chain_threads: int = 1,
 ) -> Outcome:
     """NUTS over the unconstrained hyperparameters (log density with its Jacobian)."""
     space = model.space
@@ -118,26 +116,18 @@ def fit_nuts(
         )
     if space.dim == 0:
         raise ValueError("method='nuts' needs at least one free hyperparameter; all are fixed")
-
-    def log_prob(z):
-        return model.log_marginal(z, safe=True)[0] + space.log_prior(z, jacobian=True)
-
-    # Chains start around the mode of the unconstrained density, so tuning starts in the bulk.
-    z_mode, _ = _fit.maximise(log_prob, space, n_restarts=0, rng=rng)
-    result = _fit.run_nuts(
-        log_prob,
-        z_mode,
+    result = _nuts.sample_hyperparameters(
+        model,
+        rng,
         chains=chains,
         draws=draws,
         tune=tune,
-        seed=int(rng.integers(2**31 - 1)),
         target_accept=target_accept,
         progressbar=progressbar,
+        chain_threads=chain_threads,
     )
-    z = result.samples.detach().numpy()
+    z = result.z
     posterior = values(space, z)
-    idata = result.to_inference_data()
-    stats = {k: idata.sample_stats[k].values for k in idata.sample_stats.data_vars}
     flat_z = z.reshape(-1, z.shape[-1])
     step = max(1, -(-len(flat_z) // max_predict_draws))  # ceil: at most max_predict_draws
     medians = {k: np.median(v.reshape(-1, *v.shape[2:]), axis=0) for k, v in posterior.items()}
@@ -147,28 +137,14 @@ def fit_nuts(
         Predictor(model, flat_z[::step]),
         posterior,
         _exact_lml(model, z_hat),
-        sample_stats=stats,
-        log_likelihood=loo_pointwise(model, z),
+        sample_stats=result.stats,
+        log_likelihood=result.log_likelihood,
     )
 
 
 def _exact_lml(model: GPModel, z_hat: np.ndarray) -> float:
     # Through the model's cache: the factorisation is reused by the first prediction.
     return model.point_log_marginal(z_hat)
-
-
-def loo_pointwise(model: GPModel, z: np.ndarray) -> np.ndarray:
-    """``log p(y_i | y_-i, theta)`` per draw, in original units, shaped (chain, draw, n)."""
-    flat = z.reshape(-1, z.shape[-1])
-    out = []
-    chunk = max(1, MAX_BATCH_ELEMENTS // max(model.n**2, 1))
-    with torch.no_grad():
-        for start in range(0, len(flat), chunk):
-            batch = torch.as_tensor(flat[start : start + chunk])
-            _, L, alpha = model.log_marginal(batch, safe=False)
-            out.append(loo_log_predictive(L, alpha).numpy())
-    log_lik = np.concatenate(out) - np.log(model.space.y_scale)
-    return log_lik.reshape(*z.shape[:2], model.n)
 
 
 def values(space: HyperSpace, z: np.ndarray) -> dict[str, np.ndarray]:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.linalg import blas, lapack
 
 from bayesphys.gp._exact import cholesky
 from bayesphys.gp._model import GPModel
+from bayesphys.gp._stationary import StationaryTerm, fast_term
 
 # Hyperparameter draws per batch of predictions: bounds the (draws, n, n) temporaries.
 MAX_BATCH_ELEMENTS = 20_000_000
@@ -18,6 +20,12 @@ class Predictor:
     def __init__(self, model: GPModel, z: np.ndarray):
         self.model = model
         self.z = np.ascontiguousarray(z, dtype=np.float64)
+        self._term: StationaryTerm | None = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_term"] = None  # rebuilt on demand: it holds an n x n work array
+        return state
 
     def _batches(self):
         n = self.model.n
@@ -28,8 +36,9 @@ class Predictor:
     def moments(self, X: np.ndarray, *, full_cov: bool, include_noise: bool):
         """Mixture mean ``(m,)`` and variance ``(m,)`` or covariance ``(m, m)``, original units."""
         means, second, noise_sum = [], 0.0, 0.0
-        for z in self._batches():
-            mean, var, noise = self.model.predict_std(z, X, full_cov=full_cov)
+        fast = None if full_cov or len(self.z) == 1 else self._lapack_moments(X)
+        batches = (self.model.predict_std(z, X, full_cov=full_cov) for z in self._batches())
+        for mean, var, noise in batches if fast is None else [fast]:
             means.append(mean)
             outer = np.einsum("bi,bj->ij", mean, mean) if full_cov else (mean**2).sum(0)
             second = second + var.sum(0) + outer
@@ -48,6 +57,44 @@ class Predictor:
             if include_noise:
                 cov = cov + noise_sum / S
         return self.model.to_original(X, mix_mean, cov)
+
+    def _lapack_moments(self, X: np.ndarray) -> tuple | None:
+        """Standardised means and variances ``(draws, m)`` and noise variances, draw by draw.
+
+        For a mixture over NUTS draws with one RBF or Matérn kernel: LAPACK's Cholesky and a
+        triangular solve per draw, and closed-form cross-covariances. On the benchmark data
+        (n = 519, m = 2182) this took ~30 ms per draw against ~110 ms for the batched torch
+        path, whose GPyTorch exp and triangular solve were the slow parts. None when there is
+        no such kernel or a covariance needs jitter: the batched path then warns or raises.
+        """
+        model = self.model
+        term = getattr(self, "_term", None)  # absent from predictors pickled before it
+        if term is None:
+            term = self._term = fast_term(model.kernel, model.X_np)
+        if term is None:
+            return None
+        with torch.no_grad():
+            std = model.space.standardise(model.space.values(torch.as_tensor(self.z)))
+            noise = model.noise_var(std).numpy()
+            resid = (model.r - model.mean_std(std, model.X)).numpy()
+            shift = model.mean_std(std, torch.as_tensor(X)).numpy()
+            means, variances = np.empty((2, len(self.z), len(X)))
+            for i, (ls, os) in enumerate(
+                zip(std["lengthscale"], std["outputscale"][:, 0].tolist(), strict=True)
+            ):
+                A = term.correlation(ls)[0].mul(os).numpy()
+                A[np.diag_indices_from(A)] += noise[i]
+                # Symmetric and C-ordered: its transpose is the same matrix in Fortran order.
+                c, info = lapack.dpotrf(A.T, lower=1, clean=0, overwrite_a=1)
+                if info != 0:
+                    return None
+                alpha, _ = lapack.dpotrs(c, resid[i], lower=1)
+                cross = term.cross(ls, X, os)  # (n, m), C-ordered
+                means[i] = alpha @ cross + shift[i]
+                # V^T = cross^T L^{-T} from the right, on the Fortran-ordered transpose: no copy.
+                vt = blas.dtrsm(1.0, c, cross.T, side=1, lower=1, trans_a=1)
+                variances[i] = np.maximum(os - np.einsum("ij,ij->i", vt, vt), 0.0)
+        return means, variances, (std["noise"] ** 2).numpy()[:, 0]
 
     def sample(self, X: np.ndarray, n: int, rng: np.random.Generator, *, include_noise: bool):
         """``n`` joint draws at ``X``, shape ``(m, n)``; each uses a random hyperparameter row."""

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from bayesphys.bma import MassModelAveraging
+from bayesphys.bma import MassModelAveraging, averaging
+from bayesphys.bma.averaging import GP_NUTS_DEFAULTS
 from bayesphys.data.masses import load_ame, new_measurements
 
 REGION = (20, 40)
@@ -156,3 +157,26 @@ def test_published_protocol_five_models_full_chart():
         assert corrected < 0.97 * raw, (name, raw, corrected)
     z = (test["S2n"] - pred["bma_mean"]) / np.hypot(pred["bma_std"], test["S2n_uncertainty"])
     assert 0.88 < np.mean(np.abs(z[np.isfinite(z)]) < 1.96) <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("hyperparameters", "fit_options", "expected"),
+    [
+        ("nuts", {"draws": 7}, {**GP_NUTS_DEFAULTS, "method": "nuts", "draws": 7}),
+        ("map", None, {"method": "map"}),
+    ],
+)
+def test_gp_nuts_fits_get_the_bma_defaults(
+    data, monkeypatch, hyperparameters, fit_options, expected
+):
+    seen = {}
+
+    def stop(theories, train, kind, options, fit_options, seed, client):
+        seen.update(fit_options)
+        raise RuntimeError("stop before fitting")
+
+    monkeypatch.setattr(averaging, "fit_corrected", stop)
+    bma = MassModelAveraging(MODELS, hyperparameters=hyperparameters, fit_options=fit_options)
+    with pytest.raises(RuntimeError, match="stop before fitting"):
+        bma.fit(data[0], random_seed=0)
+    assert seen == expected

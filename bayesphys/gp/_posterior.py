@@ -1,0 +1,180 @@
+"""The NUTS target of the exact GP on the LAPACK evidence, and the whitening of its coordinates.
+
+Every leapfrog step of NUTS is one evaluation of the log marginal posterior and its gradient.
+Through GPyTorch and autograd that took 26 ms per chain at n = 519 (55 ms for the two chains of
+a lockstep batch) on the development machine; the closed-form LAPACK objective of the MAP fit
+(:class:`~bayesphys.gp._dense.DenseObjective`: one Cholesky factorisation, one inverse) took
+13 ms, and reaches the core sampler as a torch autograd function whose backward returns the
+gradient that the objective computed with the value.
+
+The sampler moves ``u``, with ``z = center + C u``: a linear map, so its Jacobian is constant
+and the draws of ``z`` are exact. ``C C^T`` is first the inverse Hessian at the mode (a Laplace
+approximation), then the covariance of pilot draws (see :mod:`bayesphys.gp._nuts`); the core's
+diagonal metric then faces a nearly isotropic target even where the outputscale and the
+lengthscales are correlated.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+import torch
+from scipy.linalg import solve_triangular
+
+from bayesphys.gp._dense import DenseObjective
+from bayesphys.gp._exact import loo_from_inverse_diagonal
+from bayesphys.gp._fit import INVALID_OBJECTIVE
+from bayesphys.gp._model import GPModel
+
+# Finite-difference step of the Laplace Hessian, in z (log units for positive parameters). The
+# analytic gradient carries rounding noise of ~1e-4 at n = 500 (see _fit.GTOL_PER_POINT), which
+# this step turns into Hessian errors of ~0.05: negligible against entries of 1 / posterior
+# variance (~10 to 1000 on the benchmark data), while the truncation error is O(step^2).
+HESSIAN_STEP = 1e-3
+# Floats of cached evaluations (2 n + dim + 1 per point, most of it the LOO statistics) kept per
+# group of chains. A draw is a leaf of its transition's tree or the previous draw, so the latest
+# few thousand evaluations hold almost all draws; the others are evaluated again.
+CACHE_FLOATS = 2_000_000
+# Pseudo-draws at the Laplace covariance added to the pilot draws' covariance (Stan's
+# regularisation of its adapted metrics).
+PILOT_PRIOR_DRAWS = 5.0
+
+
+class _LogDensity(torch.autograd.Function):
+    """``log p(z | y)`` per row of ``z``, with the gradient that the LAPACK objective returns."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, u: torch.Tensor, density: ChainDensity) -> torch.Tensor:
+        # Autograd is off inside forward; the objective needs it for its parameter maps.
+        with torch.enable_grad():
+            values, grads = density.evaluate(z.detach().numpy(), u.numpy())
+        ctx.grads = torch.from_numpy(grads)
+        return torch.from_numpy(values)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        return grad_out.unsqueeze(-1) * ctx.grads, None, None
+
+
+class ChainDensity:
+    """Target of a group of chains: ``u (batch, dim) -> log p(z | y)``, ``z = center + u C^T``.
+
+    Evaluations are cached by the bytes of ``u``: in a lockstep batch the chains whose tree is
+    complete ask for the same point again at every step, and the LOO densities of the draws
+    come from the cached statistics.
+
+    Parameters
+    ----------
+    model : GPModel
+    center : ndarray (dim,)
+    factor : ndarray (dim, dim)
+        ``C``.
+    stop : threading.Event, optional
+        When set, the next evaluation raises ``KeyboardInterrupt``: how an interrupt of the
+        main thread reaches chains that run on other threads (``sample`` then returns the
+        draws so far).
+    """
+
+    def __init__(
+        self,
+        model: GPModel,
+        center: np.ndarray,
+        factor: np.ndarray,
+        stop: threading.Event | None = None,
+    ):
+        # One objective per group: its work arrays are overwritten by every evaluation.
+        self.objective = DenseObjective(model, jacobian=True)
+        self.center = torch.as_tensor(center, dtype=torch.float64)
+        self.factor = torch.as_tensor(factor, dtype=torch.float64)
+        self.stop = stop
+        self._cache: OrderedDict[bytes, tuple] = OrderedDict()
+        self._capacity = max(64, CACHE_FLOATS // (2 * model.n + len(center) + 1))
+
+    def to_z(self, u: torch.Tensor) -> torch.Tensor:
+        """``z = center + u C^T`` for ``u`` of shape ``(..., dim)``."""
+        return self.center + u @ self.factor.T
+
+    def __call__(self, u: torch.Tensor) -> torch.Tensor:
+        if self.stop is not None and self.stop.is_set():
+            raise KeyboardInterrupt("another chain was interrupted")
+        return _LogDensity.apply(self.to_z(u), u.detach(), self)
+
+    def evaluate(self, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Log densities ``(batch,)`` and their gradients in ``z``; -inf where invalid."""
+        keys = [row.tobytes() for row in u]
+        values, grads = np.empty(len(z)), np.empty_like(z)
+        todo = []
+        for i, key in enumerate(keys):
+            hit = self._cache.get(key)
+            if hit is None:
+                todo.append(i)
+            else:
+                values[i], grads[i] = hit[0], hit[1]
+        if todo:
+            new_values, new_grads, loo = self.objective.evaluate(z[todo])
+            values[todo], grads[todo] = new_values, new_grads
+            for j, i in enumerate(todo):
+                self._cache[keys[i]] = (new_values[j], new_grads[j], loo[j])
+            while len(self._cache) > self._capacity:
+                self._cache.popitem(last=False)
+        return values, grads
+
+    def log_likelihood(self, u: np.ndarray) -> np.ndarray:
+        """``log p(y_i | y_-i, z)`` in original units at each row of ``u``, shape ``(draws, n)``."""
+        out = np.empty((len(u), self.objective.model.n))
+        for i, row in enumerate(u):
+            hit = self._cache.get(np.ascontiguousarray(row).tobytes())
+            if hit is None:  # evicted: evaluate again
+                z = self.to_z(torch.as_tensor(row[None, :])).numpy()
+                stats = self.objective.evaluate(z)[2][0]
+            else:
+                stats = hit[2]
+            alpha, inv_diag = (torch.from_numpy(a) for a in stats)
+            out[i] = loo_from_inverse_diagonal(alpha, inv_diag).numpy()
+        return out - np.log(self.objective.model.space.y_scale)
+
+
+def laplace_factor(objective: DenseObjective, mode: np.ndarray) -> np.ndarray:
+    """``C`` with ``C C^T`` the inverse Hessian of ``objective`` (a -log density) at ``mode``.
+
+    The Hessian comes from central differences of the analytic gradient. Where it is not
+    positive definite (a mode on a ridge), each axis is scaled by its own curvature where that
+    is positive: the sampler's adaptation then has to do the rest.
+    """
+    dim = len(mode)
+    H = np.empty((dim, dim))
+    for j in range(dim):
+        step = np.zeros(dim)
+        step[j] = HESSIAN_STEP
+        (f_plus, g_plus), (f_minus, g_minus) = objective(mode + step), objective(mode - step)
+        if max(f_plus, f_minus) >= INVALID_OBJECTIVE:
+            return np.eye(dim)
+        H[:, j] = (g_plus - g_minus) / (2 * HESSIAN_STEP)
+    H = 0.5 * (H + H.T)
+    try:
+        L = np.linalg.cholesky(H)
+    except np.linalg.LinAlgError:
+        d = np.diag(H)
+        return np.diag(np.where(d > 0, 1.0 / np.sqrt(np.abs(d)), 1.0))
+    # H = L L^T, so H^{-1} = L^{-T} L^{-1}: C = L^{-T}.
+    return solve_triangular(L, np.eye(dim), lower=True).T
+
+
+def pilot_whitening(z: np.ndarray, laplace: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Center and ``C`` (lower, ``C C^T`` the covariance) from pilot draws ``(chain, draw, dim)``.
+
+    The sample covariance of the ``N`` draws is shrunk towards the Laplace one as if by
+    ``PILOT_PRIOR_DRAWS`` extra draws, as Stan regularises its adapted metrics.
+    """
+    flat = z.reshape(-1, z.shape[-1])
+    n = len(flat)
+    cov = (
+        n * np.cov(flat, rowvar=False).reshape(len(laplace), -1)
+        + PILOT_PRIOR_DRAWS * laplace @ laplace.T
+    )
+    try:
+        return flat.mean(0), np.linalg.cholesky(cov / (n + PILOT_PRIOR_DRAWS))
+    except np.linalg.LinAlgError:
+        return flat.mean(0), laplace

@@ -1,0 +1,188 @@
+"""The NUTS target on the LAPACK evidence: exact against autograd, and the same posterior."""
+
+import numpy as np
+import pytest
+import torch
+
+from bayesphys import results
+from bayesphys.core.samplers import sample
+from bayesphys.gp import GPRegression, _posterior
+from bayesphys.gp._exact import loo_log_predictive
+from bayesphys.gp._model import GPModel
+from bayesphys.gp._predict import Predictor
+from bayesphys.gp.kernels import RBF, Linear, compile_kernel, kernel_from_string
+
+
+def _model(kernel="rbf", mean="zero", n=30, y_err=False, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 5, size=(n, 2))
+    y = np.sin(X[:, 0]) + 0.3 * X[:, 1] + 0.1 * rng.normal(size=n)
+    err = 0.05 + 0.05 * rng.uniform(size=n) if y_err else None
+    compiled = compile_kernel(kernel_from_string(kernel), 2, True)
+    return GPModel(compiled, mean, {}, None, X, y, err)
+
+
+def _reference(model):
+    """The autograd log density of the previous implementation (GPyTorch kernels)."""
+
+    def log_prob(z):
+        lp, offset = model.log_marginal(z, safe=True)[0], 0
+        for p in model.space.free:  # the priors' own densities of the unconstrained variable
+            block = z[:, offset : offset + p.size]
+            lp = lp + p.prior.log_prob_unconstrained(block).expand(block.shape).sum(-1)
+            offset += p.size
+        return lp
+
+    return log_prob
+
+
+@pytest.mark.parametrize(
+    "kernel, mean, y_err",
+    [("rbf", "zero", False), ("matern52", "constant", True), (RBF() + Linear(), "linear", False)],
+)
+def test_log_density_and_gradient_equal_the_autograd_reference(kernel, mean, y_err):
+    model = _model(kernel, mean, y_err=y_err)
+    dim = model.space.dim
+    rng = np.random.default_rng(1)
+    center = model.space.reference()
+    factor = np.linalg.cholesky(0.1 * np.eye(dim) + 0.02)  # a non-diagonal whitening
+    density = _posterior.ChainDensity(model, center, factor)
+    u = torch.as_tensor(rng.normal(size=(5, dim)), dtype=torch.float64).requires_grad_()
+    lp = density(u)
+    (grad,) = torch.autograd.grad(lp.sum(), u)
+    ref_u = u.detach().clone().requires_grad_()
+    ref = _reference(model)(density.to_z(ref_u))
+    (ref_grad,) = torch.autograd.grad(ref.sum(), ref_u)
+    np.testing.assert_allclose(lp.detach(), ref.detach(), rtol=1e-10)
+    np.testing.assert_allclose(grad, ref_grad, rtol=1e-8, atol=1e-8 * float(ref_grad.abs().max()))
+    # A second call at the same points is served from the cache, unchanged.
+    evaluations = density.objective.evaluations
+    np.testing.assert_array_equal(density(u).detach(), lp.detach())
+    assert density.objective.evaluations == evaluations
+
+
+def test_loo_densities_from_the_cache_equal_a_fresh_factorisation():
+    model = _model(y_err=True)
+    density = _posterior.ChainDensity(model, model.space.reference(), 0.1 * np.eye(model.space.dim))
+    u = np.random.default_rng(2).normal(size=(3, model.space.dim))
+    density(torch.as_tensor(u[:2]))  # the third row is not cached: evaluated on demand
+    got = density.log_likelihood(u)
+    with torch.no_grad():
+        _, L, alpha = model.log_marginal(density.to_z(torch.as_tensor(u)), safe=False)
+        expected = loo_log_predictive(L, alpha).numpy() - np.log(model.space.y_scale)
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+def test_laplace_factor_whitens_a_gaussian():
+    cov = np.array([[2.0, 0.6, 0.1], [0.6, 1.0, -0.3], [0.1, -0.3, 0.5]])
+    precision = np.linalg.inv(cov)
+    mode = np.array([0.5, -1.0, 2.0])
+
+    def objective(z):  # -log N(z | mode, cov) and its gradient
+        d = z - mode
+        return 0.5 * d @ precision @ d, precision @ d
+
+    C = _posterior.laplace_factor(objective, mode)
+    np.testing.assert_allclose(C @ C.T, cov, rtol=1e-8)
+
+
+@pytest.mark.parametrize("n", [20, 200])  # one lockstep batch; one run per chain
+def test_chain_threads_do_not_change_the_draws(n):
+    rng = np.random.default_rng(3)
+    X = rng.uniform(0, 5, size=(n, 1))
+    y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=n)
+    fits = [
+        GPRegression(ard=False).fit(
+            X, y, method="nuts", draws=20, tune=30, chains=2, random_seed=4, chain_threads=t
+        )
+        for t in (1, 2)
+    ]
+    for name, value in fits[0].idata_.posterior.items():
+        np.testing.assert_array_equal(value.values, fits[1].idata_.posterior[name].values)
+    assert fits[0].idata_.log_likelihood["y"].shape == (2, 20, n)
+
+
+def test_chain_threads_must_be_positive():
+    X, y = np.arange(5.0)[:, None], np.arange(5.0)
+    with pytest.raises(ValueError, match="chain_threads"):
+        GPRegression().fit(X, y, method="nuts", chain_threads=0)
+
+
+def _small_data(seed=5):
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 4, size=(25, 1))
+    return X, np.sin(2 * X[:, 0]) + 0.2 * rng.normal(size=25)
+
+
+def test_posterior_moments_match_quadrature_of_the_autograd_density():
+    """Lengthscale and noise free: the reference density integrated on a grid is the truth."""
+    X, y = _small_data()
+    gp = GPRegression(ard=False, priors={"outputscale": 1.0}).fit(
+        X, y, method="nuts", draws=500, tune=150, chains=2, random_seed=6
+    )
+    draws = np.log(np.stack([gp.idata_.posterior[k].values for k in ("lengthscale", "noise")], -1))
+    compiled = compile_kernel(kernel_from_string("rbf"), 1, False)
+    model = GPModel(compiled, "zero", {"outputscale": 1.0}, None, X, y, None)
+    center, scale = draws.reshape(-1, 2).mean(0), draws.reshape(-1, 2).std(0)
+    axes = [np.linspace(c - 7 * s, c + 7 * s, 161) for c, s in zip(center, scale, strict=True)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 2)
+    with torch.no_grad():
+        log_p = np.concatenate(
+            [_reference(model)(torch.as_tensor(chunk)).numpy() for chunk in np.split(grid, 23)]
+        )
+    weights = np.exp(log_p - log_p.max())
+    weights /= weights.sum()
+    mean = weights @ grid
+    sd = np.sqrt(weights @ (grid - mean) ** 2)
+    for k in range(2):
+        assert abs(draws[..., k].mean() - mean[k]) < 4 * results.mcse(draws[..., k]), k
+        assert abs(draws[..., k].std() / sd[k] - 1) < 0.15, k
+    assert results.rhat(draws[..., 0]) < 1.01
+
+
+@pytest.mark.slow
+def test_posterior_means_agree_with_the_lockstep_autograd_sampler():
+    """Same posterior as the previous implementation, within Monte Carlo error."""
+    X, y = _small_data()
+    gp = GPRegression(ard=False).fit(
+        X, y, method="nuts", draws=500, tune=300, chains=4, random_seed=6
+    )
+    names = ("outputscale", "lengthscale", "noise")
+    new = np.log(np.stack([gp.idata_.posterior[k].values for k in names], -1))
+    # The previous implementation: lockstep NUTS on the autograd density, started near the mode.
+    compiled = compile_kernel(kernel_from_string("rbf"), 1, False)
+    model = GPModel(compiled, "zero", {}, None, X, y, None)
+    rng = np.random.default_rng(7)
+    init = torch.as_tensor(new.reshape(-1, 3).mean(0) + 0.1 * rng.normal(size=(4, 3)))
+    old = sample(
+        _reference(model), init, method="nuts", draws=500, tune=300, seed=7, progressbar=False
+    )
+    old = old.samples.numpy()
+    for k in range(3):
+        se = np.hypot(results.mcse(new[..., k]), results.mcse(old[..., k]))
+        assert abs(new[..., k].mean() - old[..., k].mean()) < 4 * se, k
+        assert abs(new[..., k].std() / old[..., k].std() - 1) < 0.15, k
+
+
+def test_pilot_whitening_is_the_regularised_covariance_of_the_draws():
+    rng = np.random.default_rng(8)
+    cov = np.array([[1.0, 0.8], [0.8, 4.0]])
+    z = rng.multivariate_normal([1.0, -2.0], cov, size=(2, 2000))
+    center, C = _posterior.pilot_whitening(z, 0.1 * np.eye(2))
+    np.testing.assert_allclose(center, [1.0, -2.0], atol=0.1)
+    np.testing.assert_allclose(C @ C.T, cov, rtol=0.1, atol=0.05)
+    assert np.allclose(C, np.tril(C))
+
+
+@pytest.mark.parametrize("kernel", ["rbf", "matern12", "matern32", "matern52"])
+def test_lapack_mixture_predictions_equal_the_batched_path(kernel, monkeypatch):
+    model = _model(kernel, "constant", y_err=True)
+    rng = np.random.default_rng(9)
+    z = model.space.reference() + 0.3 * rng.normal(size=(6, model.space.dim))
+    X_new = rng.uniform(-1, 7, size=(15, 2))
+    predictor = Predictor(model, z)
+    fast = predictor.moments(X_new, full_cov=False, include_noise=True)
+    monkeypatch.setattr(predictor, "_lapack_moments", lambda X: None)
+    slow = predictor.moments(X_new, full_cov=False, include_noise=True)
+    np.testing.assert_allclose(fast[0], slow[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fast[1], slow[1], rtol=1e-9)
