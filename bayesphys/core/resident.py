@@ -44,6 +44,7 @@ class ResidentGroups:
         self._token = uuid.uuid4().hex
         self._handles: list = []  # states here, or futures of (state, summary) / state there
         self._iteration = 0
+        self._pins: list[str | None] | None = None  # worker of each group, once known
 
     def start(self, fn: Callable[..., Any], calls: Sequence[tuple]) -> None:
         """Create the states: group ``i`` is ``fn(*calls[i])`` (run where the group will live)."""
@@ -58,6 +59,7 @@ class ResidentGroups:
     def resume(self, states: Sequence[Any]) -> None:
         """Continue from plain states (a checkpoint); they travel with the next tasks."""
         self._handles = list(states)
+        self._pins = None
 
     def share(self, value: Any) -> Any:
         """``value`` as every task of this run should receive it: sent to each worker once.
@@ -82,9 +84,10 @@ class ResidentGroups:
             self._handles = [state for state, _ in outcomes]
             return [summary for _, summary in outcomes]
         tag = f"{self._token}-{self._iteration}"
+        pins = self._pins or [None] * len(self._handles)
         pairs = [
-            self._submit(_advance, fn, handle, *args, key=f"{self.name}-{tag}-{i}")
-            for i, handle in enumerate(self._handles)
+            self._submit(_advance, fn, handle, *args, key=f"{self.name}-{tag}-{i}", on=pin)
+            for i, (handle, pin) in enumerate(zip(self._handles, pins, strict=True))
         ]
         # Runs where its pair is: only the summary crosses the network.
         summaries = [
@@ -98,6 +101,11 @@ class ResidentGroups:
             raise
         # The summaries are released when these futures go (no blocking cancel round trip).
         self._handles = pairs
+        if self._pins is None:
+            # Left alone, work stealing moves a group whose state is small to an idle worker
+            # (and its state with it): pin each group to where it now is, once per copy back.
+            where = self.client.who_has(pairs)
+            self._pins = [next(iter(where.get(p.key, ())), None) for p in pairs]
         return out
 
     def snapshot(self) -> list:
@@ -126,7 +134,9 @@ class ResidentGroups:
             cleanup(token)
         self._handles = []
 
-    def _submit(self, fn, *args, key: str):
+    def _submit(self, fn, *args, key: str, on: str | None = None):
+        # Loose restriction: a pinned task may still run elsewhere if its worker is gone.
+        where = {} if on is None else {"workers": [on], "allow_other_workers": True}
         return self.client.submit(
             pin_torch_threads,
             fn,
@@ -135,6 +145,7 @@ class ResidentGroups:
             key=key,
             pure=False,
             retries=self.retries,
+            **where,
         )
 
 

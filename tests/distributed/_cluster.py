@@ -1,6 +1,8 @@
 """Helpers of the cluster tests (import after ``pytest.importorskip("dask.distributed")``)."""
 
+import contextlib
 import os
+import uuid
 
 import distributed
 
@@ -22,3 +24,19 @@ class KillOnce(distributed.WorkerPlugin):
                 return
             os.close(fd)
             os._exit(1)
+
+
+@contextlib.contextmanager
+def killing_once(client, marker_dir, prefix: str, suffix: str):
+    """Within the block, the worker that starts a task ``prefix...suffix`` dies (once).
+
+    Asserts on exit that a worker did die, so a test cannot pass without the fault it is about.
+    """
+    marker = marker_dir / "killed"
+    name = f"kill-once-{uuid.uuid4().hex[:8]}"
+    client.register_plugin(KillOnce(str(marker), prefix, suffix), name=name)
+    try:
+        yield
+    finally:
+        client.unregister_worker_plugin(name)
+    assert marker.exists(), f"no task {prefix}...{suffix} started: no worker was killed"

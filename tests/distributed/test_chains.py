@@ -9,7 +9,7 @@ from bayesphys.samplers import sample
 
 pytest.importorskip("dask.distributed")
 
-from tests.distributed._cluster import KillOnce
+from tests.distributed._cluster import killing_once
 
 DT = torch.float64
 
@@ -39,13 +39,8 @@ def test_sampler_chains_on_workers_are_the_in_process_groups(client):
 
 def test_sampler_survives_a_killed_worker(client, tmp_path):
     reference = _sample(chain_groups=4)
-    marker = tmp_path / "killed"
-    client.register_plugin(KillOnce(str(marker), "sample-nuts", "-2"), name="kill-sample")
-    try:
+    with killing_once(client, tmp_path, "sample-nuts", "-2"):
         result = _sample(client)
-    finally:
-        client.unregister_worker_plugin("kill-sample")
-    assert marker.exists()
     _assert_same_run(result, reference)
 
 

@@ -16,7 +16,7 @@ from bayesphys.studies import run_study
 
 distributed = pytest.importorskip("dask.distributed")
 
-from tests.distributed._cluster import KillOnce  # noqa: E402
+from tests.distributed._cluster import killing_once  # noqa: E402
 
 MODELS = ["FRDM95", "DUZU"]
 Z_RANGE = (8, 30)
@@ -130,14 +130,8 @@ def test_bma_survives_a_killed_worker(client, data, tmp_path):
     # One optimiser restart drawn from the priors: the fits depend on each task's seed.
     light = {"weights": "uniform", "fit_options": {"n_restarts": 1}}
     reference = MassModelAveraging(MODELS[:1], **light).fit(train, random_seed=5)
-    marker = tmp_path / "killed"
     # The last of the four fits kills its worker: that task and the finished fits whose results
     # the dead worker held are redone on the other one (or on the restarted worker).
-    kill = KillOnce(str(marker), "bma-fit-residual", "-3")
-    client.register_plugin(kill, name="kill-once")
-    try:
+    with killing_once(client, tmp_path, "bma-fit-residual", "-3"):
         bma = MassModelAveraging(MODELS[:1], **light).fit(train, random_seed=5, client=client)
-    finally:
-        client.unregister_worker_plugin("kill-once")
-    assert marker.exists()  # a worker did die mid-fit
     _assert_same(bma, bma.predict(test), (reference, reference.predict(test)))

@@ -10,7 +10,7 @@ from bayesphys.core.distributed import open_client
 
 distributed = pytest.importorskip("dask.distributed")
 
-from tests.distributed._cluster import KillOnce  # noqa: E402
+from tests.distributed._cluster import killing_once  # noqa: E402
 
 FIELDS = [
     "energy",
@@ -73,13 +73,8 @@ def test_estimate_on_one_worker_is_the_same():
 
 def test_estimate_survives_a_killed_worker(client, tmp_path):
     reference = _estimate(walker_groups=4)
-    marker = tmp_path / "killed"
-    client.register_plugin(KillOnce(str(marker), "vmc-estimate", "-2"), name="kill-vmc")
-    try:
+    with killing_once(client, tmp_path, "vmc-estimate", "-2"):
         result = _estimate(client, walker_groups=4)
-    finally:
-        client.unregister_worker_plugin("kill-vmc")
-    assert marker.exists()  # a worker did die mid-run
     _assert_identical(result, reference)
 
 
@@ -135,15 +130,10 @@ def test_optimize_walkers_stay_on_their_worker(client):
 
 def test_optimize_survives_a_killed_worker(client, tmp_path):
     reference = _optimize(walker_groups=4, checkpoint_every=3)
-    marker = tmp_path / "killed"
     # Iteration 5 of group 2: its state of iteration 4 dies with the worker and is recomputed
     # from the copy taken after iteration 3.
-    client.register_plugin(KillOnce(str(marker), "vmc-optimize-", "-5-2"), name="kill-opt")
-    try:
+    with killing_once(client, tmp_path, "vmc-optimize-", "-5-2"):
         result = _optimize(client, walker_groups=4, checkpoint_every=3)
-    finally:
-        client.unregister_worker_plugin("kill-opt")
-    assert marker.exists()
     _assert_same_optimisation(result, reference)
 
 
