@@ -80,6 +80,28 @@ def vmc_scenario(quick: bool) -> Scenario:
     return Scenario("VMC estimate", size, run, work=walkers * (steps + burn_in))
 
 
+def gp_nuts_scenario(quick: bool) -> Scenario:
+    """``GPRegression.fit(method="nuts")`` with one chain group per chain (a task each)."""
+    from bayesphys.gp import GPRegression
+    from bayesphys.priors import LogNormal
+
+    n, chains, tune, draws = (200, 2, 50, 50) if quick else (400, 2, 100, 100)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0.0, 5.0, size=(n, 2))
+    y = np.sin(X[:, 0]) * np.cos(X[:, 1]) + 0.1 * rng.normal(size=n)
+    priors = {"lengthscale": LogNormal(0.0, 1.0), "outputscale": LogNormal(0.0, 1.0)}
+
+    def run(client) -> np.ndarray:
+        gp = GPRegression(priors=priors, noise=LogNormal(-2.0, 1.0)).fit(
+            X, y, method="nuts", chains=chains, tune=tune, draws=draws, random_seed=0,
+            chain_groups=chains, client=client,
+        )  # fmt: skip
+        return np.concatenate([v.values.ravel() for v in gp.idata_.posterior.values()])
+
+    size = f"n = {n}, 2-d ARD RBF, {chains} chains x ({tune} tune + {draws} draws)"
+    return Scenario("GP NUTS", size, run)
+
+
 def _optimize_run(walkers: int, steps: int, iterations: int, groups: int, burn_in: int):
     from bayesphys import vmc
 
@@ -117,6 +139,7 @@ def vmc_overhead_scenario(quick: bool) -> Scenario:
 # One entry per distributed entry point; each adds a row to the table.
 SCENARIOS: dict[str, Callable[[bool], Scenario]] = {
     "bma": bma_scenario,
+    "gp-nuts": gp_nuts_scenario,
     "vmc": vmc_scenario,
     "vmc-optimize": vmc_optimize_scenario,
     "vmc-overhead": vmc_overhead_scenario,

@@ -95,18 +95,12 @@ def fit_sparse(model: GPModel, rng: np.random.Generator, *, sparse: str, **optio
 
 
 def fit_nuts(
-    model: GPModel,
-    rng: np.random.Generator,
-    *,
-    chains: int,
-    draws: int,
-    tune: int,
-    target_accept: float,
-    progressbar: bool,
-    max_predict_draws: int,
-    chain_threads: int = 1,
+    model: GPModel, rng: np.random.Generator, *, max_predict_draws: int, **sampling
 ) -> Outcome:
-    """NUTS over the unconstrained hyperparameters (log density with its Jacobian)."""
+    """NUTS over the unconstrained hyperparameters (log density with its Jacobian).
+
+    ``sampling`` goes to :func:`bayesphys.gp._nuts.sample_hyperparameters`.
+    """
     space = model.space
     flat = [p.name for p in space.free if p.prior is None]
     if flat:
@@ -116,16 +110,7 @@ def fit_nuts(
         )
     if space.dim == 0:
         raise ValueError("method='nuts' needs at least one free hyperparameter; all are fixed")
-    result = _nuts.sample_hyperparameters(
-        model,
-        rng,
-        chains=chains,
-        draws=draws,
-        tune=tune,
-        target_accept=target_accept,
-        progressbar=progressbar,
-        chain_threads=chain_threads,
-    )
+    result = _nuts.sample_hyperparameters(model, rng, **sampling)
     z = result.z
     posterior = values(space, z)
     flat_z = z.reshape(-1, z.shape[-1])

@@ -6,9 +6,10 @@ The target and the whitening are in :mod:`bayesphys.gp._posterior`. Here:
   ``z``, and the tuning iterations are split (``PILOT_SPLIT``): NUTS under the Laplace
   whitening, pilot draws, then NUTS again under the whitening by the pilot draws' covariance.
   The core's diagonal metric is not adapted: the whitening is the metric.
-* From n = ``SEPARATE_CHAINS_MIN_N`` on, every chain is a sampler run of its own (optionally
-  on threads: LAPACK releases the GIL); in one lockstep batch every step waits for the
-  deepest tree of the batch.
+* The chains run in groups (``chain_groups``): each group is one sampler run of its own
+  seed, in this process (optionally on threads: LAPACK releases the GIL) or as one task on a
+  Dask cluster, with the same draws either way. By default, from n = ``SEPARATE_CHAINS_MIN_N``
+  on, every chain is a group (in one lockstep batch every step waits for the deepest tree).
 * The leave-one-out densities of the draws reuse ``alpha`` and ``diag(K^{-1})`` of the very
   evaluation that produced each draw, instead of a new factorisation per draw (which took as
   long as 600 NUTS leapfrog steps for 600 draws on the benchmark data).
@@ -24,8 +25,8 @@ import numpy as np
 import torch
 from scipy.linalg import solve_triangular
 
+from bayesphys.core.distributed import map_tasks, split_sizes
 from bayesphys.core.samplers import sample
-from bayesphys.core.samplers.result import SamplerResult
 from bayesphys.gp import _fit
 from bayesphys.gp._dense import DenseObjective, subset_start
 from bayesphys.gp._model import GPModel
@@ -61,7 +62,39 @@ class Draws:
 
     z: np.ndarray  # unconstrained hyperparameters (chain, draw, dim)
     stats: dict[str, np.ndarray]  # sample_stats of the core sampler
-    log_likelihood: np.ndarray  # leave-one-out densities (chain, draw, n), original units
+    log_likelihood: np.ndarray | None  # LOO densities (chain, draw, n), original units
+
+
+@dataclasses.dataclass
+class GroupRun:
+    """One sampler run of a group of chains: plain data, so that it can run on a Dask worker."""
+
+    model: GPModel
+    center: np.ndarray
+    factor: np.ndarray
+    init: np.ndarray  # (chains, dim), in u
+    seed: int
+    tune: int
+    draws: int
+    step_size: torch.Tensor | None
+    options: dict  # target_accept, progressbar
+    loo: bool  # also the leave-one-out densities of the draws
+    num_threads: int | None = None  # torch and BLAS threads of a task on a worker
+    stop: threading.Event | None = None  # in-process threads only
+
+
+@dataclasses.dataclass
+class GroupDraws:
+    """A group's draws, statistics and LOO densities (``(chain, draw, ...)``), final step sizes."""
+
+    z: np.ndarray
+    stats: dict[str, np.ndarray]
+    log_likelihood: np.ndarray | None
+    step_size: torch.Tensor  # (chain,)
+
+    @property
+    def n_draws(self) -> int:
+        return self.z.shape[1]
 
 
 def sample_hyperparameters(
@@ -73,14 +106,19 @@ def sample_hyperparameters(
     tune: int,
     target_accept: float,
     progressbar: bool,
+    chain_groups: int | None = None,
     chain_threads: int = 1,
+    client=None,
+    num_threads: int | None = None,
 ) -> Draws:
     """NUTS draws of the unconstrained hyperparameters (their density includes the Jacobian).
 
     The tuning iterations are split (see ``PILOT_SPLIT``): NUTS under the Laplace whitening,
-    pilot draws, then NUTS again under the whitening by the pilot draws' covariance. Up to
-    ``chain_threads`` sampler runs (see ``SEPARATE_CHAINS_MIN_N``) go at once, on threads;
-    the draws do not depend on it.
+    pilot draws, then NUTS again under the whitening by the pilot draws' covariance. The
+    chains form ``chain_groups`` groups (default: see ``SEPARATE_CHAINS_MIN_N``), each a
+    sampler run of its own; in-process, up to ``chain_threads`` runs go at once on threads,
+    with a ``client`` every run is a task on a worker (with ``num_threads`` threads). The
+    draws depend on ``chain_groups`` only.
     """
     start, _ = subset_start(model, rng, n_restarts=0)
     objective = DenseObjective(model, jacobian=True)
@@ -95,62 +133,118 @@ def sample_hyperparameters(
     )
     laplace = laplace_factor(objective, mode)
     gen = np.random.default_rng(int(rng.integers(2**31 - 1)))
-    groups = [1] * chains if model.n >= SEPARATE_CHAINS_MIN_N else [chains]
+    if chain_groups is None:
+        chain_groups = chains if model.n >= SEPARATE_CHAINS_MIN_N or client is not None else 1
     first = ChainDensity(model, mode, laplace)
-    inits = [np.stack([_initial_point(first, gen) for _ in range(g)]) for g in groups]
-    options = {
-        "workers": min(chain_threads, len(groups)),
-        "target_accept": target_accept,
-        "progressbar": progressbar,
-    }
-    center, factor, steps = mode, laplace, [None] * len(groups)
+    inits = [
+        np.stack([_initial_point(first, gen) for _ in range(size)])
+        for size in split_sizes(chains, chain_groups)
+    ]
+    stage = _Stage(model, gen, client, min(chain_threads, chain_groups), num_threads)
+    options = {"target_accept": target_accept, "progressbar": progressbar and client is None}
+    center, factor, steps = mode, laplace, None
     if tune >= PILOT_MIN_TUNE:
         pilot_tune, pilot_draws = (int(f * tune) for f in PILOT_SPLIT)
-        pilot, densities = _stage(
-            model, mode, laplace, inits, gen, tune=pilot_tune, draws=pilot_draws, **options
+        pilot = stage.run(
+            mode, laplace, inits, pilot_tune, pilot_draws, None, options, loo=False, what="pilot"
         )
-        if any(r.n_draws < pilot_draws for r in pilot.values()) or len(pilot) < len(groups):
-            return _collect(pilot, densities)  # interrupted
-        z = [d.to_z(r.samples).numpy() for r, d in zip(pilot.values(), densities, strict=True)]
-        center, factor = pilot_whitening(np.concatenate(z), laplace)
-        inits = [solve_triangular(factor, (zi[:, -1] - center).T, lower=True).T for zi in z]
-        steps = [r.step_size for r in pilot.values()]
+        if any(g is None or g.n_draws < pilot_draws for g in pilot):
+            return _collect(pilot)  # interrupted
+        center, factor = pilot_whitening(np.concatenate([g.z for g in pilot]), laplace)
+        inits = [solve_triangular(factor, (g.z[:, -1] - center).T, lower=True).T for g in pilot]
+        steps = [g.step_size for g in pilot]
         tune -= pilot_tune + pilot_draws
-    results, densities = _stage(
-        model, center, factor, inits, gen, tune=tune, draws=draws, steps=steps, **options
-    )
-    return _collect(results, densities)
+    final = stage.run(center, factor, inits, tune, draws, steps, options, loo=True, what="draws")
+    return _collect(final)
 
 
-def _stage(model, center, factor, inits, gen, *, tune, draws, workers, steps=None, **options):
-    """One sampler run per group of chains (with ``inits`` in ``u``), on ``workers`` threads."""
-    seeds = gen.integers(2**31 - 1, size=len(inits))
-    stop = threading.Event() if workers > 1 else None
-    densities = [ChainDensity(model, center, factor, stop) for _ in inits]
-    steps = steps or [None] * len(inits)
+@dataclasses.dataclass
+class _Stage:
+    """Runs the groups of one stage in this process, on threads, or on a Dask cluster."""
 
-    def run(i: int) -> SamplerResult:
-        return sample(
-            densities[i],
-            torch.as_tensor(inits[i]),
-            method="nuts",
-            draws=draws,
-            tune=tune,
-            seed=int(seeds[i]),
-            step_size=steps[i],
-            adapt_mass=False,  # the whitening is the metric
-            **options,
-        )
+    model: GPModel
+    gen: np.random.Generator
+    client: object
+    threads: int
+    num_threads: int | None
 
-    if stop is None:
-        results = {}
-        for i in range(len(inits)):
-            results[i] = run(i)
-            if results[i].n_draws < draws:  # interrupted (sample warned): stop here
+    def run(self, center, factor, inits, tune, draws, steps, options, *, loo, what):
+        seeds = self.gen.integers(2**31 - 1, size=len(inits))
+        stop = threading.Event() if self.client is None and self.threads > 1 else None
+        tasks = [
+            GroupRun(
+                self.model,
+                center,
+                factor,
+                init,
+                int(seed),
+                tune,
+                draws,
+                None if steps is None else steps[i],
+                options,
+                loo,
+                self.num_threads,
+                stop,
+            )
+            for i, (init, seed) in enumerate(zip(inits, seeds, strict=True))
+        ]
+        if self.client is not None:
+            progress = f"GP NUTS chain groups ({what})" if options["progressbar"] else None
+            return map_tasks(
+                _run_on_worker,
+                tasks,
+                self.client,
+                name=f"gp-nuts-{what}",
+                torch_threads=None,  # the task sets torch and BLAS threads itself
+                partial=True,
+                progress=progress,
+            )
+        if stop is not None:
+            return _run_on_threads(tasks, self.threads, stop)
+        done: list = []
+        for task in tasks:
+            done.append(run_group(task))
+            if done[-1].n_draws < draws:  # interrupted (sample warned): stop here
                 break
-    else:
-        results = _run_on_threads(run, len(inits), workers, stop)
-    return results, densities
+        return done + [None] * (len(tasks) - len(done))
+
+
+def run_group(task: GroupRun) -> GroupDraws:
+    """One group's NUTS run, with its draws mapped to ``z`` and, if asked, their LOO densities."""
+    density = ChainDensity(task.model, task.center, task.factor, task.stop)
+    r = sample(
+        density,
+        torch.as_tensor(task.init),
+        method="nuts",
+        draws=task.draws,
+        tune=task.tune,
+        seed=task.seed,
+        step_size=task.step_size,
+        adapt_mass=False,  # the whitening is the metric
+        **task.options,
+    )
+    columns = {
+        "lp": r.log_prob,
+        "acceptance_rate": r.accept_prob,
+        "step_size": r.step_size[:, None].expand(r.n_chains, r.n_draws),
+        "diverging": r.diverging,
+        "n_steps": r.n_steps,
+        "tree_depth": r.tree_depth,
+    }
+    log_lik = None
+    if task.loo:
+        log_lik = np.stack([density.log_likelihood(chain.numpy()) for chain in r.samples])
+    return GroupDraws(
+        density.to_z(r.samples).numpy(),
+        {name: column.numpy() for name, column in columns.items()},
+        log_lik,
+        r.step_size,
+    )
+
+
+def _run_on_worker(task: GroupRun) -> GroupDraws:
+    with _fit.torch_threads(task.num_threads):
+        return run_group(task)
 
 
 def _initial_point(density: ChainDensity, gen: np.random.Generator) -> np.ndarray:
@@ -164,10 +258,10 @@ def _initial_point(density: ChainDensity, gen: np.random.Generator) -> np.ndarra
     return np.zeros_like(u)  # the mode
 
 
-def _run_on_threads(run, runs: int, workers: int, stop: threading.Event) -> dict:
-    """``{i: run(i)}`` on ``workers`` threads; Ctrl-C stops every run and keeps its draws."""
+def _run_on_threads(tasks: list[GroupRun], workers: int, stop: threading.Event) -> list:
+    """``run_group`` of each task on ``workers`` threads; Ctrl-C stops every run, keeps draws."""
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gp-nuts") as pool:
-        futures = [pool.submit(run, i) for i in range(runs)]
+        futures = [pool.submit(run_group, task) for task in tasks]
         try:
             wait(futures)
         except KeyboardInterrupt:
@@ -176,38 +270,23 @@ def _run_on_threads(run, runs: int, workers: int, stop: threading.Event) -> dict
                 future.cancel()
             wait(futures)
     # A run stopped before its first tuning step raised instead of returning draws.
-    return {
-        i: f.result() for i, f in enumerate(futures) if not f.cancelled() and f.exception() is None
-    }
+    return [f.result() if not f.cancelled() and f.exception() is None else None for f in futures]
 
 
-def _collect(results: dict[int, SamplerResult], densities: list[ChainDensity]) -> Draws:
+def _collect(groups: list[GroupDraws | None]) -> Draws:
     """Draws of ``z``, statistics and LOO densities of all chains, cut to a common length.
 
-    All runs are complete unless sampling was interrupted; then the chains with draws are
-    kept, up to the length of the shortest.
+    All groups are complete unless sampling was interrupted; then the chains with draws are
+    kept, up to the length of the shortest (without LOO densities if the pilot was cut).
     """
-    runs = [(r, densities[i]) for i, r in sorted(results.items()) if r.n_draws > 0]
-    if not runs:
+    groups = [g for g in groups if g is not None and g.n_draws > 0]
+    if not groups:
         raise KeyboardInterrupt("NUTS was interrupted before the first draw")
-    kept = min(r.n_draws for r, _ in runs)
-    z, log_lik, stats = [], [], {}
-    for r, density in runs:
-        u = r.samples[:, :kept]
-        z.append(density.to_z(u).numpy())
-        log_lik += [density.log_likelihood(chain.numpy()) for chain in u]
-        columns = {
-            "lp": r.log_prob,
-            "acceptance_rate": r.accept_prob,
-            "step_size": r.step_size[:, None].expand(r.n_chains, kept),
-            "diverging": r.diverging,
-            "n_steps": r.n_steps,
-            "tree_depth": r.tree_depth,
-        }
-        for name, column in columns.items():
-            stats.setdefault(name, []).append(column[:, :kept].numpy())
-    return Draws(
-        np.concatenate(z),
-        {k: np.concatenate(v) for k, v in stats.items()},
-        np.stack(log_lik),
-    )
+    kept = min(g.n_draws for g in groups)
+    stats = {
+        name: np.concatenate([g.stats[name][:, :kept] for g in groups]) for name in groups[0].stats
+    }
+    log_lik = None
+    if all(g.log_likelihood is not None for g in groups):
+        log_lik = np.concatenate([g.log_likelihood[:, :kept] for g in groups])
+    return Draws(np.concatenate([g.z[:, :kept] for g in groups]), stats, log_lik)

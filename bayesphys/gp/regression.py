@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from bayesphys.core.base import Estimator
+from bayesphys.core.distributed import check_client, check_groups
 from bayesphys.core.validation import (
     check_choice,
     check_positive_int,
@@ -118,6 +119,8 @@ class GPRegression(Estimator):
         max_predict_draws: int = 200,
         num_threads: int | None = _fit.DEFAULT_THREADS,
         chain_threads: int = 1,
+        chain_groups: int | None = None,
+        client=None,
     ) -> GPRegression:
         """Infer the hyperparameters.
 
@@ -178,7 +181,18 @@ class GPRegression(Estimator):
             own thread with ``num_threads`` BLAS threads; the draws do not depend on it. Only
             LAPACK releases Python's GIL, so this pays off where it dominates a leapfrog step
             (n of a few thousand, idle cores): at n = 519 on the 2-core development machine two
-            threads ran at 0.86 times the speed of one.
+            threads ran at 0.86 times the speed of one. In-process only (see ``client``).
+        chain_groups : int, optional
+            Groups of NUTS chains (``"nuts"``), each one sampler run with its own random
+            stream and step-size adaptation; chains in a group move in lockstep. The draws
+            depend on ``chain_groups``, not on where the groups run: the same value gives the
+            same numbers in-process and on any number of workers. Default: one group per chain
+            with a ``client`` or from 200 training points on, else one group.
+        client : dask.distributed.Client, optional
+            Run every chain group as a task on this Dask cluster (``"nuts"`` only), with
+            ``num_threads`` torch and BLAS threads per task; the warm start (mode, Laplace
+            approximation) and the pilot whitening are computed here, between the two rounds
+            of tasks. See :doc:`/distributed`.
 
         Returns
         -------
@@ -190,6 +204,12 @@ class GPRegression(Estimator):
             None if num_threads is None else check_positive_int(num_threads, "num_threads")
         )
         chain_threads = check_positive_int(chain_threads, "chain_threads")
+        client = check_client(client)
+        if method != "nuts" and (client is not None or chain_groups is not None):
+            raise ValueError(
+                f"client and chain_groups distribute NUTS chains; method={method!r} runs in "
+                "this process: drop them, or use method='nuts'"
+            )
         if method == "sparse":
             sparse_options = _methods.sparse_options(
                 sparse,
@@ -219,6 +239,10 @@ class GPRegression(Estimator):
                 self.inducing_points_ = outcome.predictor.Z
             else:
                 chains = check_positive_int(chains, "chains")
+                if chain_groups is not None:
+                    chain_groups = check_groups(
+                        chain_groups, chains, chains, name="chain_groups", unit="chains"
+                    )
                 outcome = _methods.fit_nuts(
                     model,
                     rng,
@@ -228,7 +252,10 @@ class GPRegression(Estimator):
                     target_accept=target_accept,
                     progressbar=progressbar,
                     max_predict_draws=check_positive_int(max_predict_draws, "max_predict_draws"),
+                    chain_groups=chain_groups,
                     chain_threads=chain_threads,
+                    client=client,
+                    num_threads=num_threads,
                 )
         self._num_threads = num_threads
         if method != "sparse":

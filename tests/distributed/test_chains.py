@@ -1,10 +1,12 @@
-"""Chains on Dask: the core sampler and the BNN fit give the same draws wherever groups run."""
+"""Chains on Dask: the core sampler, BNN and GP fits give the same draws wherever groups run."""
 
 import numpy as np
 import pytest
 import torch
 
 from bayesphys.bnn import BayesianNeuralNetwork
+from bayesphys.gp import GPRegression
+from bayesphys.priors import LogNormal
 from bayesphys.samplers import sample
 
 pytest.importorskip("dask.distributed")
@@ -64,3 +66,34 @@ def test_bnn_chains_on_workers_are_the_in_process_groups(client):
     # One group in lockstep is the former (and in-process default) fit.
     lockstep = _bnn_fit(client, chain_groups=1)
     np.testing.assert_array_equal(lockstep.predict([[0.3]]), _bnn_fit().predict([[0.3]]))
+
+
+def _gp_fit(client=None, **kwargs):
+    rng = np.random.default_rng(2)
+    X = rng.uniform(-3, 3, size=(40, 1))
+    y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=40)
+    priors = {"lengthscale": LogNormal(0.0, 1.0), "outputscale": LogNormal(0.0, 1.0)}
+    options = {"method": "nuts", "chains": 2, "draws": 25, "tune": 50}  # with pilot draws
+    return GPRegression(priors=priors, noise=LogNormal(-2.0, 1.0)).fit(
+        X, y, random_seed=4, client=client, **(options | kwargs)
+    )
+
+
+def _assert_same_gp_fit(a, b):
+    for group in ["posterior", "sample_stats", "log_likelihood"]:
+        for name, values in getattr(a.idata_, group).items():
+            np.testing.assert_array_equal(getattr(b.idata_, group)[name], values, err_msg=name)
+    np.testing.assert_array_equal(a.predict([[0.3]], return_std=True), b.predict([[0.3]], True))
+
+
+def test_gp_nuts_chains_on_workers_are_the_in_process_groups(client):
+    # Default with a client: one group per chain. n = 40 runs one lockstep group in-process.
+    _assert_same_gp_fit(_gp_fit(client), _gp_fit(chain_groups=2))
+    _assert_same_gp_fit(_gp_fit(client, chain_groups=1), _gp_fit())
+
+
+def test_gp_nuts_survives_a_killed_worker(client, tmp_path):
+    reference = _gp_fit(chain_groups=2)
+    with killing_once(client, tmp_path, "gp-nuts-draws", "-1"):
+        result = _gp_fit(client)
+    _assert_same_gp_fit(result, reference)

@@ -86,20 +86,82 @@ def test_laplace_factor_whitens_a_gaussian():
     np.testing.assert_allclose(C @ C.T, cov, rtol=1e-8)
 
 
-@pytest.mark.parametrize("n", [20, 200])  # one lockstep batch; one run per chain
-def test_chain_threads_do_not_change_the_draws(n):
+# One lockstep batch (n < 200 by default), two groups, one run per chain (n >= 200 by default).
+@pytest.mark.parametrize("n, chain_groups", [(20, None), (20, 2), (200, None)])
+def test_chain_threads_do_not_change_the_draws(n, chain_groups):
     rng = np.random.default_rng(3)
     X = rng.uniform(0, 5, size=(n, 1))
     y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=n)
     fits = [
         GPRegression(ard=False).fit(
-            X, y, method="nuts", draws=20, tune=30, chains=2, random_seed=4, chain_threads=t
+            X,
+            y,
+            method="nuts",
+            draws=20,
+            tune=30,
+            chains=2,
+            random_seed=4,
+            chain_threads=t,
+            chain_groups=chain_groups,
         )
         for t in (1, 2)
     ]
     for name, value in fits[0].idata_.posterior.items():
         np.testing.assert_array_equal(value.values, fits[1].idata_.posterior[name].values)
     assert fits[0].idata_.log_likelihood["y"].shape == (2, 20, n)
+
+
+def _nuts_fit(**kwargs):
+    X, y = _small_data()
+    options = {"method": "nuts", "draws": 20, "tune": 50, "chains": 2, "random_seed": 4}
+    return GPRegression(ard=False).fit(X, y, **(options | kwargs))
+
+
+def test_default_chain_groups_below_200_points_is_one_lockstep_group():
+    default, one, two = _nuts_fit(), _nuts_fit(chain_groups=1), _nuts_fit(chain_groups=2)
+    for name, value in default.idata_.posterior.items():
+        np.testing.assert_array_equal(value.values, one.idata_.posterior[name].values)
+    # Two groups are two runs with their own streams: other draws of the same posterior.
+    assert not np.array_equal(two.idata_.posterior["noise"], one.idata_.posterior["noise"])
+
+
+def test_interrupted_nuts_keeps_the_draws_of_every_chain(monkeypatch):
+    calls = {"n": 0}
+    evaluate = _posterior.ChainDensity.evaluate
+
+    def counting(self, z, u):
+        calls["n"] += 1
+        return evaluate(self, z, u)
+
+    monkeypatch.setattr(_posterior.ChainDensity, "evaluate", counting)
+    full = _nuts_fit(chain_groups=2)
+    total, calls["n"] = calls["n"], 0
+
+    def interrupted(self, z, u):  # Ctrl-C late in the second group's draws
+        calls["n"] += 1
+        if calls["n"] == total - 10:
+            raise KeyboardInterrupt
+        return evaluate(self, z, u)
+
+    monkeypatch.setattr(_posterior.ChainDensity, "evaluate", interrupted)
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        cut = _nuts_fit(chain_groups=2)
+    kept = cut.idata_.posterior.sizes["draw"]
+    assert 0 < kept < 20 and cut.idata_.posterior.sizes["chain"] == 2
+    # The draws made are those of the uninterrupted run.
+    for name, value in cut.idata_.posterior.items():
+        np.testing.assert_array_equal(value.values, full.idata_.posterior[name].values[:, :kept])
+    assert cut.idata_.log_likelihood["y"].shape == (2, kept, 25)
+
+
+def test_chain_groups_and_client_are_checked():
+    X, y = _small_data()
+    with pytest.raises(ValueError, match=r"chain_groups \(3\) exceeds the number of chains"):
+        GPRegression().fit(X, y, method="nuts", chains=2, chain_groups=3)
+    with pytest.raises(ValueError, match="method='map' runs in this process"):
+        GPRegression().fit(X, y, chain_groups=1)
+    with pytest.raises(TypeError, match="client"):
+        GPRegression().fit(X, y, method="nuts", client="tcp://127.0.0.1:8786")
 
 
 def test_chain_threads_must_be_positive():
