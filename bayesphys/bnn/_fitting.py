@@ -136,18 +136,9 @@ def fit_hmc(
         thin=thin,
         seed=seed,
         progressbar=progressbar,
+        compute_convergence_checks=False,  # once over all chain groups, by the estimator
     )
     if result.n_draws == 0:
         raise RuntimeError("sampling was interrupted before the first draw; nothing to keep")
-    n_chains, n_draws = result.n_chains, result.n_draws
-    step = result.step_size.detach().cpu().numpy()
-    stats = {
-        "lp": result.log_prob.cpu().numpy(),
-        "acceptance_rate": result.accept_prob.cpu().numpy(),
-        "step_size": np.broadcast_to(step[:, None], (n_chains, n_draws)).copy(),
-        "diverging": result.diverging.cpu().numpy().astype(bool),
-        "n_steps": result.n_steps.cpu().numpy(),
-    }
-    if result.tree_depth is not None:
-        stats["tree_depth"] = result.tree_depth.cpu().numpy()
+    stats = result.sample_stats()
     return Fit(result.samples, stats, {"tuning_steps": result.tune, "thin": thin})

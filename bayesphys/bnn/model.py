@@ -20,6 +20,7 @@ from bayesphys.core.distributed import (
 )
 from bayesphys.core.likelihoods import Gaussian, Likelihood
 from bayesphys.core.priors import HalfNormal, Normal, Prior
+from bayesphys.core.samplers import warn_transitions
 from bayesphys.core.validation import (
     check_choice,
     check_positive_int,
@@ -210,6 +211,9 @@ class BayesianNeuralNetwork(Estimator):
             progress=f"bnn {method} chain groups" if progressbar else None,
         )
         fit = _run.concatenate(fits)
+        # Divergences only: NUTS trees are capped at depth 7 on purpose (see _fitting).
+        divergences = {k: v for k, v in fit.stats.items() if k == "diverging"}
+        warn_transitions(divergences, f"BayesianNeuralNetwork.fit(method={method!r})")
         self._net, self._scaling, self.classes_ = net, scaling, classes
         self._theta = fit.samples.detach().cpu().numpy()
         self._posterior = post.constrained(fit.samples)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from bayesphys.core._idata_checks import check_dims, clean_attrs, draw_shape, to_numpy
+from bayesphys.core._transitions import transition_warnings
 
 __all__ = [
     "ELPDData",
@@ -302,7 +303,7 @@ def convergence_warnings(
     *,
     var_names: str | Sequence[str] | None = None,
 ) -> list[str]:
-    """Human-readable warnings for posterior variables with a large R-hat or a small ESS.
+    """Human-readable warnings: large R-hat, small ESS, divergences, trees cut at max depth.
 
     Parameters
     ----------
@@ -319,7 +320,9 @@ def convergence_warnings(
     -------
     list of str
         One message per problem (empty when every variable passes). Variables that are
-        constant over all draws, for which R-hat and ESS are undefined, are reported too.
+        constant over all draws, for which R-hat and ESS are undefined, are reported too, and
+        so are divergent transitions and NUTS trees stopped at the maximum depth where
+        ``sample_stats`` has ``diverging`` / ``reached_max_treedepth``.
     """
     if "posterior" not in idata.groups():
         raise ValueError("convergence_warnings: idata has no posterior group")
@@ -350,6 +353,10 @@ def convergence_warnings(
                     f"{label}: {kind} ESS = {value:.0f} < {ess_min}; estimates of {what} are "
                     "unreliable, so draw more samples"
                 )
+    if "sample_stats" in idata.groups():
+        stats = idata.sample_stats
+        names = [k for k in ("diverging", "reached_max_treedepth", "tree_depth") if k in stats]
+        messages += transition_warnings({k: stats[k].values for k in names})
     return messages
 
 

@@ -26,7 +26,7 @@ import torch
 from scipy.linalg import solve_triangular
 
 from bayesphys.core.distributed import map_tasks, split_sizes
-from bayesphys.core.samplers import sample
+from bayesphys.core.samplers import sample, warn_transitions
 from bayesphys.gp import _fit
 from bayesphys.gp._dense import DenseObjective, subset_start
 from bayesphys.gp._model import GPModel
@@ -155,7 +155,10 @@ def sample_hyperparameters(
         steps = [g.step_size for g in pilot]
         tune -= pilot_tune + pilot_draws
     final = stage.run(center, factor, inits, tune, draws, steps, options, loo=True, what="draws")
-    return _collect(final)
+    result = _collect(final)
+    # stacklevel: the user's call of GPRegression.fit
+    warn_transitions(result.stats, "GPRegression.fit(method='nuts')", stacklevel=4)
+    return result
 
 
 @dataclasses.dataclass
@@ -221,22 +224,15 @@ def run_group(task: GroupRun) -> GroupDraws:
         seed=task.seed,
         step_size=task.step_size,
         adapt_mass=False,  # the whitening is the metric
+        compute_convergence_checks=False,  # once, over the draws of all groups
         **task.options,
     )
-    columns = {
-        "lp": r.log_prob,
-        "acceptance_rate": r.accept_prob,
-        "step_size": r.step_size[:, None].expand(r.n_chains, r.n_draws),
-        "diverging": r.diverging,
-        "n_steps": r.n_steps,
-        "tree_depth": r.tree_depth,
-    }
     log_lik = None
     if task.loo:
         log_lik = np.stack([density.log_likelihood(chain.numpy()) for chain in r.samples])
     return GroupDraws(
         density.to_z(r.samples).numpy(),
-        {name: column.numpy() for name, column in columns.items()},
+        r.sample_stats(),
         log_lik,
         r.step_size,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -314,6 +315,23 @@ def test_max_tree_depth_caps_the_trajectory():
     assert info.n_steps.tolist() == [7, 7, 7]
 
 
+def test_trees_cut_at_max_depth_are_recorded_and_warned():
+    kernel = NUTS(step_size=0.01, adapt_step_size=False, adapt_mass=False, max_tree_depth=3)
+    options = {"method": kernel, "draws": 5, "tune": 0, "seed": 0, "progressbar": False}
+    match = r"nuts: 15 of 15 transitions stopped at the maximum tree depth \(3\)"
+    with pytest.warns(RuntimeWarning, match=match):
+        result = sample(std_normal_log_prob, randn(3, 2), **options)
+    idata = result.to_inference_data()
+    assert bool(idata.sample_stats["reached_max_treedepth"].all())
+    assert any("maximum tree depth (3)" in m for m in results.convergence_warnings(idata))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sample(std_normal_log_prob, randn(3, 2), compute_convergence_checks=False, **options)
+    # A large step and no tuning: trees end at U-turns well below the cap.
+    wide = sample(std_normal_log_prob, randn(3, 2), **(options | {"method": NUTS(step_size=1.0)}))
+    assert not wide.to_inference_data().sample_stats["reached_max_treedepth"].any()
+
+
 def funnel_log_prob(theta: torch.Tensor) -> torch.Tensor:
     """Neal's funnel: v ~ N(0, 3), x_i | v ~ N(0, exp(v / 2))."""
     v, x = theta[:, 0], theta[:, 1:]
@@ -321,17 +339,19 @@ def funnel_log_prob(theta: torch.Tensor) -> torch.Tensor:
 
 
 def test_divergences_flagged_on_funnel_without_nan():
-    result = sample(
-        funnel_log_prob,
-        0.5 * randn(4, 4, seed=4),
-        method="nuts",
-        draws=80,
-        tune=80,
-        seed=2,
-        progressbar=False,
-        max_tree_depth=6,
-    )
+    with pytest.warns(RuntimeWarning, match=r"nuts: \d+ of 320 transitions after tuning") as rec:
+        result = sample(
+            funnel_log_prob,
+            0.5 * randn(4, 4, seed=4),
+            method="nuts",
+            draws=80,
+            tune=80,
+            seed=2,
+            progressbar=False,
+            max_tree_depth=6,
+        )
     assert int(result.diverging.sum()) > 0
+    assert f"nuts: {int(result.diverging.sum())} of 320" in str(rec[0].message)
     assert bool(torch.isfinite(result.samples).all())
     assert bool(torch.isfinite(result.log_prob).all())
     assert bool(torch.isfinite(result.accept_prob).all())
@@ -355,6 +375,7 @@ def test_wall_is_never_crossed_and_flags_divergences():
         tune=100,
         seed=6,
         progressbar=False,
+        compute_convergence_checks=False,  # no divergence warning (tested on the funnel)
     )
     assert bool((result.samples > 0).all())
     assert int(result.diverging.sum()) > 0  # trajectories hitting the wall

@@ -274,6 +274,29 @@ def test_convergence_warnings_flag_a_stuck_chain(rng):
     assert any("bulk ESS" in m for m in convergence_warnings(few, ess_min=400))
 
 
+def test_convergence_warnings_count_divergences_and_capped_trees(rng):
+    diverging = np.zeros((CHAINS, DRAWS), dtype=bool)
+    diverging[1, [3, 7]] = True
+    depth = np.full((CHAINS, DRAWS), 4)
+    depth[0, :5] = 10
+    idata = to_inference_data(
+        {"mu": rng.normal(size=(CHAINS, DRAWS))},
+        sample_stats={
+            "diverging": diverging,
+            "tree_depth": depth,
+            "reached_max_treedepth": depth >= 10,
+        },
+    )
+    total = CHAINS * DRAWS
+    messages = convergence_warnings(idata, ess_min=0)
+    assert messages[0].startswith(f"2 of {total} transitions after tuning diverged (in 1 of")
+    assert messages[1].startswith(f"5 of {total} transitions stopped at the maximum tree depth")
+    clean = to_inference_data(
+        {"mu": rng.normal(size=(CHAINS, DRAWS))}, sample_stats={"diverging": ~diverging & False}
+    )
+    assert convergence_warnings(clean, ess_min=0) == []
+
+
 def test_extract_draws_flattens_chain_and_draw(idata):
     beta = extract_draws(idata, "beta")
     assert beta.shape == (CHAINS * DRAWS, 3)

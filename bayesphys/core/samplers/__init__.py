@@ -5,6 +5,7 @@ mass matrix) and drawing for any ``log_prob(theta: Tensor[chains, dim]) -> Tenso
 The kernels can also be driven step by step (``init_state`` / ``step``), e.g. by VMC walkers.
 """
 
+from bayesphys.core._transitions import transition_warnings, warn_transitions
 from bayesphys.core.samplers.adaptation import (
     DualAveraging,
     WelfordVariance,
@@ -34,4 +35,6 @@ __all__ = [
     "make_kernel",
     "mass_windows",
     "sample",
+    "transition_warnings",
+    "warn_transitions",
 ]

@@ -46,6 +46,8 @@ class SamplerResult:
     tree_depth : Tensor or None
         NUTS only: completed trajectory doublings of the transition leading to each draw
         (the maximum over the ``thin`` transitions), ``(chains, draws)``; else ``None``.
+    max_tree_depth : int or None
+        NUTS only: the kernel's cap on ``tree_depth``.
     """
 
     samples: Tensor
@@ -59,6 +61,7 @@ class SamplerResult:
     method: str
     thin: int = 1
     tree_depth: Tensor | None = None
+    max_tree_depth: int | None = None
 
     @property
     def n_chains(self) -> int:
@@ -118,6 +121,7 @@ class SamplerResult:
             method=first.method,
             thin=first.thin,
             tree_depth=depth,
+            max_tree_depth=first.max_tree_depth,
         )
 
     def split(
@@ -146,6 +150,29 @@ class SamplerResult:
             offset += size
         return out
 
+    def sample_stats(self) -> dict[str, np.ndarray]:
+        """Per-draw statistics ``(chains, draws)`` under ArviZ's names.
+
+        ``lp``, ``acceptance_rate``, ``step_size``, ``diverging``; for NUTS/HMC ``n_steps``;
+        for NUTS ``tree_depth`` and ``reached_max_treedepth`` (the transition stopped at
+        ``max_tree_depth``, not at a U-turn: a sign of inefficient sampling).
+        """
+        n_chains, n_draws = self.n_chains, self.n_draws
+        step = self.step_size.detach().cpu().numpy()
+        stats = {
+            "lp": self.log_prob.detach().cpu().numpy(),
+            "acceptance_rate": self.accept_prob.detach().cpu().numpy(),
+            "step_size": np.broadcast_to(step[:, None], (n_chains, n_draws)).copy(),
+            "diverging": self.diverging.detach().cpu().numpy().astype(bool),
+        }
+        if self.method in ("hmc", "nuts"):
+            stats["n_steps"] = self.n_steps.detach().cpu().numpy()
+        if self.tree_depth is not None:
+            stats["tree_depth"] = self.tree_depth.detach().cpu().numpy()
+            if self.max_tree_depth is not None:
+                stats["reached_max_treedepth"] = stats["tree_depth"] >= self.max_tree_depth
+        return stats
+
     def to_inference_data(
         self,
         names: Sequence[str] | None = None,
@@ -165,8 +192,7 @@ class SamplerResult:
         Returns
         -------
         arviz.InferenceData
-            ``sample_stats`` holds ``lp``, ``acceptance_rate``, ``step_size``, ``diverging``
-            and, for NUTS/HMC, ``n_steps`` (and ``tree_depth`` for NUTS).
+            ``sample_stats`` holds what :meth:`sample_stats` returns.
         """
         # Imported lazily: results is the only module allowed to import arviz (slow import).
         from bayesphys.core.results import to_inference_data
@@ -177,18 +203,7 @@ class SamplerResult:
                 "interrupted during tuning)"
             )
         posterior = self.split(names, shapes)
-        n_chains, n_draws = self.n_chains, self.n_draws
-        step = self.step_size.detach().cpu().numpy()
-        stats = {
-            "lp": self.log_prob.detach().cpu().numpy(),
-            "acceptance_rate": self.accept_prob.detach().cpu().numpy(),
-            "step_size": np.broadcast_to(step[:, None], (n_chains, n_draws)).copy(),
-            "diverging": self.diverging.detach().cpu().numpy().astype(bool),
-        }
-        if self.method in ("hmc", "nuts"):
-            stats["n_steps"] = self.n_steps.detach().cpu().numpy()
-        if self.tree_depth is not None:
-            stats["tree_depth"] = self.tree_depth.detach().cpu().numpy()
+        stats = self.sample_stats()
         attrs = {"sampler": f"bayesphys.{self.method}", "tuning_steps": self.tune}
         return to_inference_data(
             posterior, sample_stats=stats, coords=coords, dims=dims, attrs=attrs

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from bayesphys.core._transitions import warn_transitions
 from bayesphys.core.distributed import (
     check_client,
     check_groups,
@@ -75,6 +76,7 @@ def sample(
     progressbar: bool = True,
     chain_groups: int | None = None,
     client=None,
+    compute_convergence_checks: bool = True,
     **kernel_kwargs: object,
 ) -> SamplerResult:
     """Run vectorised MCMC on all chains at once.
@@ -111,6 +113,10 @@ def sample(
     client : dask.distributed.Client, optional
         Run the chain groups as tasks on this Dask cluster (``log_prob`` must be picklable
         with cloudpickle). A group lost with its worker is rerun with the same seed.
+    compute_convergence_checks : bool
+        Warn (``RuntimeWarning``) about divergent transitions after tuning and about NUTS
+        trees cut at ``max_tree_depth`` (see :func:`transition_warnings`). R-hat and ESS are
+        :func:`bayesphys.results.convergence_warnings`' job.
     **kernel_kwargs
         Passed to the kernel class, e.g. ``step_size``, ``n_leapfrog``, ``max_tree_depth``,
         ``target_accept``.
@@ -178,7 +184,10 @@ def sample(
         name=f"sample-{kernel.name}",
         progress=f"{kernel.name} chain groups" if progressbar else None,
     )
-    return SamplerResult.concatenate(results)
+    result = SamplerResult.concatenate(results)
+    if compute_convergence_checks:
+        warn_transitions(result.sample_stats(), kernel.name)
+    return result
 
 
 def _finished(result: SamplerResult, task: ChainGroupTask) -> bool:
@@ -286,6 +295,7 @@ def run_chain_group(task: ChainGroupTask) -> SamplerResult:
         method=kernel.name,
         thin=thin,
         tree_depth=tree_depth,
+        max_tree_depth=None if tree_depth is None else getattr(kernel, "max_tree_depth", None),
     )
 
 
