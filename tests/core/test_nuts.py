@@ -13,37 +13,24 @@ from scipy import stats
 
 from bayesphys import results
 from bayesphys.samplers import NUTS, StepInfo, sample
-
-DT = torch.float64
-K_SIGMA = 4.5  # tolerance in Monte Carlo standard errors
+from tests.core._targets import (
+    DT,
+    K_SIGMA,
+    CorrelatedGaussian,
+    randn,
+    std_normal_log_prob,
+)
 
 # Strongly correlated, differently scaled 2-D Gaussian: diagonal mass adaptation cannot remove
 # the correlation, so trees stay several doublings deep.
-MU = torch.tensor([1.0, -2.0], dtype=DT)
-SCALES = torch.tensor([1.0, 10.0], dtype=DT)
-RHO = 0.95
-COV = torch.tensor([[1.0, RHO], [RHO, 1.0]], dtype=DT) * SCALES[:, None] * SCALES[None, :]
-PREC = torch.linalg.inv(COV)
-CHOL = torch.linalg.cholesky(COV)
-
-
-def gauss_log_prob(theta: torch.Tensor) -> torch.Tensor:
-    d = theta - MU
-    return -0.5 * ((d @ PREC) * d).sum(-1)
-
-
-def std_normal_log_prob(theta: torch.Tensor) -> torch.Tensor:
-    return -0.5 * (theta**2).sum(-1)
+gauss_log_prob = CorrelatedGaussian((1.0, -2.0), (1.0, 10.0), 0.95)
+MU, SCALES, RHO = gauss_log_prob.mu, gauss_log_prob.scales, gauss_log_prob.rho
 
 
 def log_gamma_log_prob(theta: torch.Tensor, shape: float = 2.0) -> torch.Tensor:
     """``x = log(y)`` with ``y ~ Gamma(shape, 1)``: a skewed 1-D target with exact CDF."""
     x = theta[:, 0]
     return shape * x - torch.exp(x)
-
-
-def randn(*shape: int, seed: int = 0) -> torch.Tensor:
-    return torch.randn(*shape, dtype=DT, generator=torch.Generator().manual_seed(seed))
 
 
 def check_moments(draws: np.ndarray, mean: np.ndarray, var: np.ndarray) -> None:

@@ -22,29 +22,22 @@ from bayesphys.samplers import (
     mass_windows,
     sample,
 )
-
-DT = torch.float64
-K_SIGMA = 4.5  # tolerance in Monte Carlo standard errors
+from tests.core._targets import (
+    DT,
+    K_SIGMA,
+    CorrelatedGaussian,
+    randn,
+    std_normal_log_prob,
+)
 
 # Correlated, differently scaled 2-D Gaussian.
-MU = torch.tensor([1.0, -2.0], dtype=DT)
-SCALES = torch.tensor([1.0, 3.0], dtype=DT)
-RHO = 0.9
-COV = torch.tensor([[1.0, RHO], [RHO, 1.0]], dtype=DT) * SCALES[:, None] * SCALES[None, :]
-PREC = torch.linalg.inv(COV)
-
-
-def gauss_log_prob(theta: torch.Tensor) -> torch.Tensor:
-    d = theta - MU
-    return -0.5 * ((d @ PREC) * d).sum(-1)
-
-
-def std_normal_log_prob(theta: torch.Tensor) -> torch.Tensor:
-    return -0.5 * (theta**2).sum(-1)
+gauss_log_prob = CorrelatedGaussian((1.0, -2.0), (1.0, 3.0), 0.9)
+MU, COV = gauss_log_prob.mu, gauss_log_prob.cov
+SCALES, RHO = gauss_log_prob.scales, gauss_log_prob.rho
 
 
 def randn_init(chains: int, dim: int, seed: int = 0) -> torch.Tensor:
-    return torch.randn(chains, dim, dtype=DT, generator=torch.Generator().manual_seed(seed))
+    return randn(chains, dim, seed=seed)
 
 
 def dataset(samples: torch.Tensor):
