@@ -18,11 +18,24 @@ import torch
 from bayesphys.core.transforms import Exp, Identity, Transform
 from bayesphys.core.validation import check_random_state
 
-__all__ = ["Prior", "SizeLike"]
+__all__ = ["LOG_2", "LOG_2PI", "LOG_PI", "Prior", "SizeLike", "prior_spec", "softplus"]
 
 SizeLike = int | tuple[int, ...] | None
+# The decorator of every concrete prior: immutable; equality, hashing and repr come from Prior.
+prior_spec = dataclasses.dataclass(frozen=True, eq=False, repr=False)
+LOG_2PI = math.log(2.0 * math.pi)
+LOG_2 = math.log(2.0)
+LOG_PI = math.log(math.pi)
 
 _SUPPORTS = ("real", "positive", "interval")
+
+
+def softplus(x: torch.Tensor) -> torch.Tensor:
+    """``log(1 + exp(x))``, exact everywhere.
+
+    torch's softplus switches to the identity above x = 20 (error ~2e-9).
+    """
+    return -torch.nn.functional.logsigmoid(-x)
 
 
 def _fmt(value) -> str:

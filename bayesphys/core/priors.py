@@ -17,7 +17,6 @@ Normal(mu=0.0, sigma=10.0)
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import numpy as np
@@ -26,7 +25,15 @@ from scipy import special
 from torch import distributions as td
 from torch.distributions import constraints
 
-from bayesphys.core._prior_base import Prior, SizeLike
+from bayesphys.core._positive_priors import (
+    Exponential,
+    Gamma,
+    HalfCauchy,
+    HalfNormal,
+    InverseGamma,
+    LogNormal,
+)
+from bayesphys.core._prior_base import LOG_2PI, LOG_PI, Prior, SizeLike, prior_spec
 from bayesphys.core._special import HorseshoeDistribution, horseshoe_logpdf
 from bayesphys.core.transforms import Identity, Interval, Transform
 
@@ -49,19 +56,8 @@ __all__ = [
     "as_prior",
 ]
 
-_spec = dataclasses.dataclass(frozen=True, eq=False, repr=False)
-_LOG_2PI = math.log(2.0 * math.pi)
-_LOG_2 = math.log(2.0)
-_LOG_PI = math.log(math.pi)
 
-
-def _softplus(x: torch.Tensor) -> torch.Tensor:
-    # torch's softplus switches to the identity above x = 20 (error ~2e-9); -logsigmoid(-x)
-    # is exact everywhere.
-    return -torch.nn.functional.logsigmoid(-x)
-
-
-@_spec
+@prior_spec
 class Normal(Prior):
     """Normal (Gaussian) prior ``N(mu, sigma^2)``."""
 
@@ -71,7 +67,7 @@ class Normal(Prior):
 
     def _logpdf(self, x):
         u = (x - self.mu) / self.sigma
-        return -0.5 * u * u - np.log(self.sigma) - 0.5 * _LOG_2PI
+        return -0.5 * u * u - np.log(self.sigma) - 0.5 * LOG_2PI
 
     def _sample(self, shape, rng):
         return rng.normal(self.mu, self.sigma, size=shape)
@@ -86,37 +82,7 @@ class Normal(Prior):
         return np.square(self.sigma)
 
 
-@_spec
-class HalfNormal(Prior):
-    """Half-normal prior on ``x >= 0`` with scale ``sigma``."""
-
-    sigma: float | np.ndarray = 1.0
-    _positive = ("sigma",)
-    support = "positive"
-
-    def _logpdf(self, x):
-        u = x / self.sigma
-        out = _LOG_2 - 0.5 * _LOG_2PI - np.log(self.sigma) - 0.5 * u * u
-        return np.where(x >= 0, out, -np.inf)
-
-    def _sample(self, shape, rng):
-        return np.abs(rng.normal(0.0, self.sigma, size=shape))
-
-    def _torch(self, p, validate_args):
-        return td.HalfNormal(p["sigma"], validate_args=validate_args)
-
-    def _log_prob_unconstrained(self, z, p):
-        log_sigma = torch.log(p["sigma"])
-        return _LOG_2 - 0.5 * _LOG_2PI - log_sigma - 0.5 * torch.exp(2 * (z - log_sigma)) + z
-
-    def _mean(self):
-        return np.asarray(self.sigma) * math.sqrt(2.0 / math.pi)
-
-    def _variance(self):
-        return np.square(self.sigma) * (1.0 - 2.0 / math.pi)
-
-
-@_spec
+@prior_spec
 class Laplace(Prior):
     """Laplace (double-exponential) prior with location ``mu`` and scale ``b``."""
 
@@ -140,7 +106,7 @@ class Laplace(Prior):
         return 2.0 * np.square(self.b)
 
 
-@_spec
+@prior_spec
 class StudentT(Prior):
     """Student-t prior with ``nu`` degrees of freedom, location ``mu`` and scale ``sigma``."""
 
@@ -178,7 +144,7 @@ class StudentT(Prior):
         return np.square(self.sigma) * nu / (nu - 2.0)
 
 
-@_spec
+@prior_spec
 class Cauchy(Prior):
     """Cauchy prior with location ``alpha`` and scale ``beta`` (no mean or variance)."""
 
@@ -188,7 +154,7 @@ class Cauchy(Prior):
 
     def _logpdf(self, x):
         u = (x - self.alpha) / self.beta
-        return -_LOG_PI - np.log(self.beta) - np.log1p(u * u)
+        return -LOG_PI - np.log(self.beta) - np.log1p(u * u)
 
     def _sample(self, shape, rng):
         return self.alpha + np.asarray(self.beta) * rng.standard_cauchy(size=shape)
@@ -203,165 +169,7 @@ class Cauchy(Prior):
         self._undefined("variance", "the Cauchy distribution has none")
 
 
-@_spec
-class HalfCauchy(Prior):
-    """Half-Cauchy prior on ``x >= 0`` with scale ``beta`` (no mean or variance)."""
-
-    beta: float | np.ndarray = 1.0
-    _positive = ("beta",)
-    support = "positive"
-
-    def _logpdf(self, x):
-        u = x / self.beta
-        out = _LOG_2 - _LOG_PI - np.log(self.beta) - np.log1p(u * u)
-        return np.where(x >= 0, out, -np.inf)
-
-    def _sample(self, shape, rng):
-        return np.asarray(self.beta) * np.abs(rng.standard_cauchy(size=shape))
-
-    def _torch(self, p, validate_args):
-        return td.HalfCauchy(p["beta"], validate_args=validate_args)
-
-    def _log_prob_unconstrained(self, z, p):
-        log_beta = torch.log(p["beta"])
-        return _LOG_2 - _LOG_PI - log_beta - _softplus(2 * (z - log_beta)) + z
-
-    def _mean(self):
-        self._undefined("mean", "infinite for the half-Cauchy distribution")
-
-    def _variance(self):
-        self._undefined("variance", "infinite for the half-Cauchy distribution")
-
-
-@_spec
-class Gamma(Prior):
-    """Gamma prior with shape ``alpha`` and rate ``beta`` (mean ``alpha / beta``)."""
-
-    alpha: float | np.ndarray
-    beta: float | np.ndarray
-    _positive = ("alpha", "beta")
-    support = "positive"
-
-    def _logpdf(self, x):
-        alpha, beta = np.asarray(self.alpha), np.asarray(self.beta)
-        out = alpha * np.log(beta) - special.gammaln(alpha) + special.xlogy(alpha - 1, x) - beta * x
-        return np.where(x >= 0, out, -np.inf)
-
-    def _sample(self, shape, rng):
-        return rng.gamma(self.alpha, 1.0 / np.asarray(self.beta), size=shape)
-
-    def _torch(self, p, validate_args):
-        return td.Gamma(p["alpha"], p["beta"], validate_args=validate_args)
-
-    def _log_prob_unconstrained(self, z, p):
-        a, b = p["alpha"], p["beta"]
-        return a * torch.log(b) - torch.lgamma(a) + a * z - b * torch.exp(z)
-
-    def _mean(self):
-        return np.asarray(self.alpha) / self.beta
-
-    def _variance(self):
-        return np.asarray(self.alpha) / np.square(self.beta)
-
-
-@_spec
-class InverseGamma(Prior):
-    """Inverse-gamma prior with shape ``alpha`` and scale ``beta``: ``1/x ~ Gamma(alpha, beta)``."""
-
-    alpha: float | np.ndarray
-    beta: float | np.ndarray
-    _positive = ("alpha", "beta")
-    support = "positive"
-
-    def _logpdf(self, x):
-        alpha, beta = np.asarray(self.alpha), np.asarray(self.beta)
-        out = alpha * np.log(beta) - special.gammaln(alpha) - (alpha + 1) * np.log(x) - beta / x
-        return np.where(x > 0, out, -np.inf)
-
-    def _sample(self, shape, rng):
-        return np.asarray(self.beta) / rng.gamma(self.alpha, 1.0, size=shape)
-
-    def _torch(self, p, validate_args):
-        return td.InverseGamma(p["alpha"], p["beta"], validate_args=validate_args)
-
-    def _log_prob_unconstrained(self, z, p):
-        a, b = p["alpha"], p["beta"]
-        return a * torch.log(b) - torch.lgamma(a) - a * z - b * torch.exp(-z)
-
-    def _mean(self):
-        alpha = np.asarray(self.alpha)
-        if np.any(alpha <= 1):
-            self._undefined("mean", "infinite for alpha <= 1")
-        return self.beta / (alpha - 1.0)
-
-    def _variance(self):
-        alpha = np.asarray(self.alpha)
-        if np.any(alpha <= 2):
-            self._undefined("variance", "infinite for alpha <= 2")
-        return np.square(self.beta) / ((alpha - 1.0) ** 2 * (alpha - 2.0))
-
-
-@_spec
-class LogNormal(Prior):
-    """Log-normal prior: ``log x ~ N(mu, sigma^2)``."""
-
-    mu: float | np.ndarray = 0.0
-    sigma: float | np.ndarray = 1.0
-    _positive = ("sigma",)
-    support = "positive"
-
-    def _logpdf(self, x):
-        log_x = np.log(x)
-        u = (log_x - self.mu) / self.sigma
-        out = -log_x - np.log(self.sigma) - 0.5 * _LOG_2PI - 0.5 * u * u
-        return np.where(x > 0, out, -np.inf)
-
-    def _sample(self, shape, rng):
-        return rng.lognormal(self.mu, self.sigma, size=shape)
-
-    def _torch(self, p, validate_args):
-        return td.LogNormal(p["mu"], p["sigma"], validate_args=validate_args)
-
-    def _log_prob_unconstrained(self, z, p):
-        # With x = exp(z) the density of z is exactly N(mu, sigma^2).
-        return td.Normal(p["mu"], p["sigma"], validate_args=False).log_prob(z)
-
-    def _mean(self):
-        return np.exp(self.mu + 0.5 * np.square(self.sigma))
-
-    def _variance(self):
-        s2 = np.square(self.sigma)
-        return np.expm1(s2) * np.exp(2.0 * np.asarray(self.mu) + s2)
-
-
-@_spec
-class Exponential(Prior):
-    """Exponential prior with rate ``lam`` (mean ``1 / lam``)."""
-
-    lam: float | np.ndarray = 1.0
-    _positive = ("lam",)
-    support = "positive"
-
-    def _logpdf(self, x):
-        return np.where(x >= 0, np.log(self.lam) - self.lam * x, -np.inf)
-
-    def _sample(self, shape, rng):
-        return rng.exponential(1.0 / np.asarray(self.lam), size=shape)
-
-    def _torch(self, p, validate_args):
-        return td.Exponential(p["lam"], validate_args=validate_args)
-
-    def _log_prob_unconstrained(self, z, p):
-        return torch.log(p["lam"]) + z - p["lam"] * torch.exp(z)
-
-    def _mean(self):
-        return 1.0 / np.asarray(self.lam)
-
-    def _variance(self):
-        return 1.0 / np.square(self.lam)
-
-
-@_spec
+@prior_spec
 class Uniform(Prior):
     """Uniform prior on ``[lower, upper]``."""
 
@@ -405,7 +213,7 @@ class Uniform(Prior):
         return np.square(np.asarray(self.upper) - self.lower) / 12.0
 
 
-@_spec
+@prior_spec
 class Horseshoe(Prior):
     """Horseshoe prior with fixed global scale ``tau = scale`` (Carvalho, Polson & Scott 2010).
 
@@ -451,7 +259,7 @@ class Horseshoe(Prior):
         self._undefined("variance", "infinite for the horseshoe")
 
 
-@_spec
+@prior_spec
 class Fixed(Prior):
     """Point mass at ``value``: a parameter held fixed where a prior is expected.
 
