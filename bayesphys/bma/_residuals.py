@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -100,11 +101,22 @@ class ResidualTask:
 
 
 def fit_residual(task: ResidualTask):
-    """The fitted residual model of ``task`` (runs in-process or on a worker)."""
+    """The fitted residual model of ``task`` (runs in-process or on a worker).
+
+    Warnings of the fit (divergences, an optimiser that stopped early) are raised again with
+    the model and parity class in front: one BMA fit runs up to 4 per mass model.
+    """
     model = make_residual_model(task.kind, task.options)
-    return model.fit(
-        task.X, task.residual, y_err=task.y_err, random_seed=task.seed, **task.fit_options
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fitted = model.fit(
+            task.X, task.residual, y_err=task.y_err, random_seed=task.seed, **task.fit_options
+        )
+    for w in caught:
+        warnings.warn(
+            f"{task.model} residuals, {task.parity} nuclei: {w.message}", w.category, stacklevel=2
+        )
+    return fitted
 
 
 def predict_residual(job: tuple) -> tuple[np.ndarray, np.ndarray]:

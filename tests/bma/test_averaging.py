@@ -180,3 +180,23 @@ def test_gp_nuts_fits_get_the_bma_defaults(
     with pytest.raises(RuntimeError, match="stop before fitting"):
         bma.fit(data[0], random_seed=0)
     assert seen == expected
+
+
+def test_warnings_of_a_residual_fit_name_the_model_and_class():
+    import warnings
+
+    from bayesphys.bma import _residuals
+
+    class Warns:
+        def fit(self, X, y, **kwargs):
+            warnings.warn("3 of 300 transitions diverged", RuntimeWarning, stacklevel=2)
+            return self
+
+    task = _residuals.ResidualTask(
+        model="DUZU", parity="oe", kind="gp", options={}, fit_options={},
+        X=np.zeros((3, 2)), residual=np.zeros(3), y_err=None, seed=0,
+    )  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_residuals, "make_residual_model", lambda kind, options: Warns())
+        with pytest.warns(RuntimeWarning, match=r"^DUZU residuals, oe nuclei: 3 of 300 trans"):
+            _residuals.fit_residual(task)
