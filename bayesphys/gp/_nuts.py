@@ -140,7 +140,7 @@ def sample_hyperparameters(
         np.stack([_initial_point(first, gen) for _ in range(size)])
         for size in split_sizes(chains, chain_groups)
     ]
-    stage = _Stage(model, gen, client, min(chain_threads, chain_groups), num_threads)
+    stage = _Stage(model, gen, client, min(chain_threads, chain_groups), num_threads, progressbar)
     options = {"target_accept": target_accept, "progressbar": progressbar and client is None}
     center, factor, steps = mode, laplace, None
     if tune >= PILOT_MIN_TUNE:
@@ -170,6 +170,7 @@ class _Stage:
     client: object
     threads: int
     num_threads: int | None
+    progressbar: bool
 
     def run(self, center, factor, inits, tune, draws, steps, options, *, loo, what):
         seeds = self.gen.integers(2**31 - 1, size=len(inits))
@@ -192,7 +193,8 @@ class _Stage:
             for i, (init, seed) in enumerate(zip(inits, seeds, strict=True))
         ]
         if self.client is not None:
-            progress = f"GP NUTS chain groups ({what})" if options["progressbar"] else None
+            # On a cluster one bar counts finished groups (the runs' own bars are off).
+            progress = f"GP NUTS chain groups ({what})" if self.progressbar else None
             return map_tasks(
                 _run_on_worker,
                 tasks,

@@ -86,9 +86,10 @@ def _assert_same_gp_fit(a, b):
     np.testing.assert_array_equal(a.predict([[0.3]], return_std=True), b.predict([[0.3]], True))
 
 
-def test_gp_nuts_chains_on_workers_are_the_in_process_groups(client):
+def test_gp_nuts_chains_on_workers_are_the_in_process_groups(client, capsys):
     # Default with a client: one group per chain. n = 40 runs one lockstep group in-process.
-    _assert_same_gp_fit(_gp_fit(client), _gp_fit(chain_groups=2))
+    _assert_same_gp_fit(_gp_fit(client, progressbar=True), _gp_fit(chain_groups=2))
+    assert "GP NUTS chain groups (draws)" in capsys.readouterr().err
     _assert_same_gp_fit(_gp_fit(client, chain_groups=1), _gp_fit())
 
 
