@@ -26,6 +26,23 @@ from bayesphys.gp.kernels import RBF, CompiledKernel, Matern
 MIN_LOG_CORRELATION = -700.0
 
 
+def matern_correlation(r: torch.Tensor, label: str):
+    """Matérn ``k(r)`` from scaled distances ``r``, with ``exp(-c r)`` and ``1 + c r``.
+
+    ``1 + c r`` is returned for nu = 5/2 only (None otherwise), which is what the gradient
+    weights need; ``r`` is overwritten for nu = 5/2.
+    """
+    if label == "matern12":
+        k = torch.exp(-r)
+        return k, k, None
+    c = math.sqrt(3.0) if label == "matern32" else math.sqrt(5.0)
+    e = torch.exp(-c * r)
+    poly = (c * r).add_(1.0)
+    if label == "matern32":
+        return poly.mul_(e), e, None
+    return r.pow_(2).mul_(5.0 / 3.0).add_(poly).mul_(e), e, poly
+
+
 class StationaryTerm:
     """``outputscale * k(r)`` on fixed training inputs: one RBF or Matérn kernel, alone.
 
@@ -40,7 +57,7 @@ class StationaryTerm:
         # Centring (as GPyTorch does) limits the cancellation in |x|^2 + |x'|^2 - 2 x.x'.
         self._shift = X.mean(axis=0)
         self.X = torch.as_tensor(X - self._shift)
-        # [1, X, X^2]: one product M @ basis gives every sum the lengthscale gradient needs.
+        # [1, X, X^2]: one product with M gives every sum the lengthscale gradient needs.
         self._basis = torch.cat([torch.ones(len(X), 1, dtype=self.X.dtype), self.X, self.X**2], 1)
         self._basis_t = self._basis.T.contiguous()
         # Reused between calls: a fresh n x n allocation is returned to the OS when freed, and
@@ -68,23 +85,15 @@ class StationaryTerm:
         r2.add_(sq[:, None]).clamp_min_(0.0)
         r2.diagonal().zero_()
         r = r2.sqrt_()
+        k, e, poly = matern_correlation(r, self.label)
         if self.label == "matern12":
-            k = torch.exp(-r)
             # w = exp(-r) / r; on the diagonal (and at duplicates) the squared coordinate
             # differences are zero, so the weight there does not matter: set it to zero.
             w = torch.where(r > 0, k / r.clamp_min(1e-300), torch.zeros((), dtype=r.dtype))
             return k, w
         if self.label == "matern32":
-            c = math.sqrt(3.0)
-            e = torch.exp(-c * r)
-            k = (c * r).add_(1.0).mul_(e)
             return k, e.mul_(3.0)
-        c = math.sqrt(5.0)
-        e = torch.exp(-c * r)
-        poly = (c * r).add_(1.0)
-        w = (5.0 / 3.0) * poly * e
-        k = r.pow_(2).mul_(5.0 / 3.0).add_(poly).mul_(e)
-        return k, w
+        return k, (5.0 / 3.0) * poly * e
 
     def cross(self, lengthscale: torch.Tensor, X_new: np.ndarray, outputscale: float) -> np.ndarray:
         """``outputscale * k(r)`` between the training inputs and the rows of ``X_new``, (n, m).
@@ -102,16 +111,7 @@ class StationaryTerm:
         if self.label == "rbf":
             return arg.clamp_(MIN_LOG_CORRELATION + log_os, log_os).exp_().numpy()
         r = arg.mul_(-2.0).clamp_min_(0.0).sqrt_()
-        if self.label == "matern12":
-            k = r.neg_().exp_()
-        else:
-            c = math.sqrt(3.0) if self.label == "matern32" else math.sqrt(5.0)
-            e = torch.exp(-c * r)
-            k = (c * r).add_(1.0)
-            if self.label == "matern52":
-                k.add_(r.pow_(2).mul_(5.0 / 3.0))
-            k.mul_(e)
-        return k.mul_(outputscale).numpy()
+        return matern_correlation(r, self.label)[0].mul_(outputscale).numpy()
 
     def lengthscale_grad(
         self, M: torch.Tensor, lengthscale: torch.Tensor, outputscale: torch.Tensor
