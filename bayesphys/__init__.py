@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bayesphys import likelihoods, priors, results, samplers, vmc
+    from bayesphys import inference, likelihoods, priors, results, samplers, vmc
     from bayesphys.bnn import BayesianNeuralNetwork
     from bayesphys.gp import GPRegression
     from bayesphys.linear import BayesianLinearRegression
@@ -21,6 +21,7 @@ _LAZY = {
     "BayesianLinearRegression": "bayesphys.linear",
     "BayesianNeuralNetwork": "bayesphys.bnn",
     "GPRegression": "bayesphys.gp",
+    "inference": None,
     "likelihoods": None,
     "priors": None,
     "results": None,
@@ -38,6 +39,7 @@ __all__ = [
     "BayesianNeuralNetwork",
     "GPRegression",
     "__version__",
+    "inference",
     "likelihoods",
     "priors",
     "results",

@@ -21,6 +21,12 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+def _version() -> str:
+    from bayesphys import __version__
+
+    return __version__
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -33,6 +39,7 @@ def _positive_int(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bayesphys", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"bayesphys {_version()}")
     parser.add_argument(
         "--studies", type=Path, default=None, help="case-study folder (default: ./case_studies)"
     )

@@ -28,6 +28,7 @@ import torch
 
 from bayesphys import results
 from bayesphys.bnn import BayesianNeuralNetwork
+from bayesphys.inference import HMC, NUTS, SGHMC
 
 HIDDEN = 10
 
@@ -94,24 +95,14 @@ def run_pymc(X, y, X_test, draws: int, tune: int, chains: int, seed: int):
     return f_pymc(idata, xt, y_mean, y_scale), sample_s, compile_s, mean_steps(idata)
 
 
-def run_ours(X, y, X_test, method: str, draws: int, tune: int, chains: int, seed: int, **kw):
-    """bayesphys fit; returns (f draws, wall s, leapfrog steps per draw)."""
-    model = BayesianNeuralNetwork(hidden=(HIDDEN,))
+def run_ours(X, y, X_test, method, seed: int):
+    """bayesphys fit with an inference object; returns (f draws, wall s, leapfrog steps/draw)."""
+    model = BayesianNeuralNetwork(hidden=(HIDDEN,), method=method, random_state=seed)
     start = time.perf_counter()
-    model.fit(
-        X,
-        y,
-        method=method,
-        draws=draws,
-        tune=tune,
-        chains=chains,
-        random_seed=seed,
-        progressbar=False,
-        **kw,
-    )
+    model.fit(X, y, progressbar=False)
     wall = time.perf_counter() - start
-    f = model.sample_posterior_predictive(X_test, random_seed=0).posterior["f"].values
-    return f, wall, mean_steps(model.idata_)
+    pp = model.sample_posterior_predictive(X_test, random_state=0)
+    return pp.posterior_predictive["f"].values, wall, mean_steps(model.idata_)
 
 
 def row(
@@ -168,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     X, y = data(50, args.seed)
     X_test = np.linspace(-3.5, 3.5, 15)[:, None]
 
-    ref, _, _ = run_ours(X, y, X_test, "hmc", 2 * draws, tune, 16, args.seed + 100)
+    ref, _, _ = run_ours(X, y, X_test, HMC(draws=2 * draws, tune=tune, chains=16), args.seed + 100)
     ref_mean, ref_sd = ref.mean(axis=(0, 1)), ref.std(axis=(0, 1))
     rows = []
     f, sample_s, compile_s, steps = run_pymc(X, y, X_test, draws, tune, 4, args.seed)
@@ -182,24 +173,20 @@ def main(argv: Sequence[str] | None = None) -> None:
             ref_sd,
         )
     )
-    for name, method, chains, kw in [
-        ("bayesphys hmc, 4 chains", "hmc", 4, {}),
-        ("bayesphys hmc, 16 chains", "hmc", 16, {}),
-        ("bayesphys nuts (tree depth <= 7), 4 chains", "nuts", 4, {}),
-        ("bayesphys sghmc, 4 chains, batch 16, thin 10", "sghmc", 4, {"batch_size": 16}),
+    for name, method in [
+        ("bayesphys hmc, 4 chains", HMC(draws=draws, tune=tune, chains=4)),
+        ("bayesphys hmc, 16 chains", HMC(draws=draws, tune=tune, chains=16)),
+        (
+            "bayesphys nuts (tree depth <= 7), 4 chains",
+            NUTS(draws=draws, tune=tune, chains=4, max_treedepth=7),
+        ),
+        # default burn-in (2000 steps), draws * 10 steps kept every 10th
+        (
+            "bayesphys sghmc, 4 chains, batch 16, thin 10",
+            SGHMC(draws=draws, chains=4, batch_size=16),
+        ),
     ]:
-        # sghmc: default burn-in (2000 steps), draws * 10 steps kept every 10th
-        f, wall, steps = run_ours(
-            X,
-            y,
-            X_test,
-            method,
-            draws,
-            None if method == "sghmc" else tune,
-            chains,
-            args.seed,
-            **kw,
-        )
+        f, wall, steps = run_ours(X, y, X_test, method, args.seed)
         rows.append(row(name, f, wall, steps, ref_mean, ref_sd))
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

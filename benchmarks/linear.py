@@ -2,11 +2,12 @@
 
 Two tables:
 
-(a) closed-form fits (``method="conjugate"`` at fixed noise, ``method="evidence"``) against
-    scikit-learn's ``BayesianRidge`` on a large problem (n = 100 000, p = 50): wall time and
-    agreement of the posterior-mean coefficients. The closed-form paths also draw
-    ``draws * chains`` exact posterior samples and store ``draws * chains * n`` pointwise
-    log-likelihoods (for LOO), so they are timed at several draw counts.
+(a) closed-form fits (``Conjugate`` at fixed noise, ``Evidence``) against scikit-learn's
+    ``BayesianRidge`` on a large problem (n = 100 000, p = 50): wall time and agreement of the
+    posterior-mean coefficients. The closed-form paths also draw ``draws * chains`` exact
+    posterior samples and store ``draws * chains * n`` pointwise log-likelihoods (for LOO) and
+    as many replicated observations (for posterior predictive checks), so they are timed at
+    several draw counts.
 (b) the conjugate closed form against NUTS (PyMC) on the same small model (n = 200, p = 5):
     wall time, bulk ESS per second and the distance of the posterior means from the exact one.
 
@@ -32,6 +33,7 @@ import sklearn
 from sklearn.linear_model import BayesianRidge
 
 from bayesphys import results
+from bayesphys.inference import NUTS, Conjugate, Evidence
 from bayesphys.linear import BayesianLinearRegression
 from bayesphys.linear.regression import MAX_LOG_LIKELIHOOD_SIZE
 from bayesphys.priors import Normal
@@ -133,12 +135,13 @@ def bench_large(n: int, p: int, repeats: int, seed: int) -> str:
     configs += [("conjugate", 1000, 4), ("evidence", 100, 1), ("evidence", 1000, 4)]
     for method, draws, chains in configs:
         prior = Normal(0.0, 1.0 if method == "evidence" else tau)
-        model = BayesianLinearRegression(prior, noise=sigma)
+        inference = {"conjugate": Conjugate, "evidence": Evidence}[method](draws, chains)
+        model = BayesianLinearRegression(prior, noise=sigma, method=inference, random_state=0)
 
-        def fit(model=model, method=method, draws=draws, chains=chains):
+        def fit(model=model):
             with warnings.catch_warnings():  # the "log-likelihood not stored" warning
                 warnings.simplefilter("ignore", RuntimeWarning)
-                return model.fit(X, y, method=method, draws=draws, chains=chains, random_seed=0)
+                return model.fit(X, y)
 
         elapsed, fitted = best_time(fit, repeats)
         stored = "log_likelihood" in fitted.idata_.groups()
@@ -159,8 +162,8 @@ def bench_large(n: int, p: int, repeats: int, seed: int) -> str:
         "BayesianRidge's optimum (exact agreement expected);\n"
         "    evidence: optimises tau and sigma itself. coef_ is the exact posterior mean for both; "
         "peak = traced heap of one extra call.\n"
-        f"    Pointwise log-likelihoods are stored up to draws*chains*n = "
-        f"{MAX_LOG_LIKELIHOOD_SIZE:.0e} values (8 bytes each)."
+        f"    Pointwise log-likelihoods and replicated y are stored up to draws*chains*n = "
+        f"{MAX_LOG_LIKELIHOOD_SIZE:.0e} values each (8 bytes per value)."
     )
     return title + "\n" + format_table(header, rows)
 
@@ -170,14 +173,17 @@ def bench_small(n: int, p: int, draws: int, chains: int, repeats: int, seed: int
     X, y = synthetic(n, p, noise=0.5, seed=seed)
     spec = {"coef_prior": Normal(0.0, 3.0), "noise": 0.5}
     rows = []
-    exact = BayesianLinearRegression(**spec).fit(X, y, method="conjugate", draws=1, chains=1)
+    exact = BayesianLinearRegression(**spec, method=Conjugate(1, 1), random_state=0).fit(X, y)
     mean, sd = exact.coef_, np.sqrt(np.diag(exact.coef_cov_))
-    for method in ("conjugate", "nuts"):
+    methods = {
+        "conjugate": Conjugate(draws=draws, chains=chains),
+        "nuts": NUTS(draws=draws, tune=draws, chains=chains),  # default target_accept=0.8
+    }
+    for method, inference in methods.items():
 
-        def fit(method=method):
-            return BayesianLinearRegression(**spec).fit(
-                X, y, method=method, draws=draws, tune=draws, chains=chains, random_seed=seed
-            )
+        def fit(inference=inference):
+            model = BayesianLinearRegression(**spec, method=inference, random_state=seed)
+            return model.fit(X, y, progressbar=False)
 
         first = time.perf_counter()
         fit()  # NUTS: compiles the model's C code (cached on disk for later calls)

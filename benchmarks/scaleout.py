@@ -48,8 +48,8 @@ def bma_scenario(quick: bool) -> Scenario:
     test = new_measurements(2003, 2020, "S2n", z_range=(8, z_max))
 
     def run(client) -> np.ndarray:
-        bma = MassModelAveraging(models, weights="predictive")
-        bma.fit(train, test, random_seed=0, client=client)
+        bma = MassModelAveraging(models, weights="predictive", random_state=0)
+        bma.fit(train, test, client=client)
         pred = bma.predict(test, client=client)
         return np.concatenate([bma.weights_.to_numpy(), pred["bma_mean"].to_numpy()])
 
@@ -71,8 +71,8 @@ def vmc_scenario(quick: bool) -> Scenario:
 
     def run(client) -> np.ndarray:
         est = vmc.estimate(
-            wf, system, vmc.Metropolis(1.0), walkers, steps, burn_in, seed=0,
-            walker_groups=groups, client=client,
+            wf, system, vmc.Metropolis(1.0), walkers, steps, burn_in, random_state=0,
+            progressbar=False, walker_groups=groups, client=client,
         )  # fmt: skip
         return np.array([est.energy, est.stderr, est.kinetic, est.r12, est.acceptance])
 
@@ -81,8 +81,9 @@ def vmc_scenario(quick: bool) -> Scenario:
 
 
 def gp_nuts_scenario(quick: bool) -> Scenario:
-    """``GPRegression.fit(method="nuts")`` with one chain group per chain (a task each)."""
+    """``GPRegression(method=NUTS(...))`` with one chain group per chain (a task each)."""
     from bayesphys.gp import GPRegression
+    from bayesphys.inference import NUTS
     from bayesphys.priors import LogNormal
 
     n, chains, tune, draws = (200, 2, 50, 50) if quick else (400, 2, 100, 100)
@@ -92,10 +93,10 @@ def gp_nuts_scenario(quick: bool) -> Scenario:
     priors = {"lengthscale": LogNormal(0.0, 1.0), "outputscale": LogNormal(0.0, 1.0)}
 
     def run(client) -> np.ndarray:
-        gp = GPRegression(priors=priors, noise=LogNormal(-2.0, 1.0)).fit(
-            X, y, method="nuts", chains=chains, tune=tune, draws=draws, random_seed=0,
-            chain_groups=chains, client=client,
-        )  # fmt: skip
+        method = NUTS(chains=chains, tune=tune, draws=draws, chain_groups=chains)
+        gp = GPRegression(
+            priors=priors, noise=LogNormal(-2.0, 1.0), method=method, random_state=0
+        ).fit(X, y, progressbar=False, client=client)
         return np.concatenate([v.values.ravel() for v in gp.idata_.posterior.values()])
 
     size = f"n = {n}, 2-d ARD RBF, {chains} chains x ({tune} tune + {draws} draws)"
@@ -110,8 +111,8 @@ def _optimize_run(walkers: int, steps: int, iterations: int, groups: int, burn_i
 
     def run(client) -> np.ndarray:
         res = vmc.optimize(
-            wf, system, vmc.Metropolis(1.0), "sr", iterations, walkers, 0.3, seed=0,
-            steps_per_iteration=steps, burn_in=burn_in, progressbar=False,
+            wf, system, vmc.Metropolis(1.0), "sr", iterations, walkers, learning_rate=0.3,
+            random_state=0, steps_per_iteration=steps, burn_in=burn_in, progressbar=False,
             walker_groups=groups, client=client,
         )  # fmt: skip
         return res.history[["energy", "stderr", "factors.0.alpha"]].to_numpy().ravel()

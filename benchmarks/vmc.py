@@ -117,10 +117,13 @@ def n12_dot(seed: int = 1) -> None:
     load = os.getloadavg()
     print(f"N = 12 dot, omega = 1; load average {load[0]:.1f} / {load[1]:.1f} (1 / 5 min)")
     t0 = time.perf_counter()
-    fit = vmc.optimize(start_wf, system, vmc.Metropolis(), "sr", 50, 1000, 0.2, seed=seed,
-                       progressbar=False)  # fmt: skip
+    fit = vmc.optimize(start_wf, system, vmc.Metropolis(), "sr", 50, 1000, learning_rate=0.2,
+                       random_state=seed, progressbar=False)  # fmt: skip
     t1 = time.perf_counter()
-    est = vmc.estimate(fit.wavefunction, system, vmc.Langevin(0.05), 1000, 400, 100, seed + 1)
+    est = vmc.estimate(
+        fit.wavefunction, system, vmc.Langevin(0.05), 1000, 400, 100, random_state=seed + 1,
+        progressbar=False,
+    )  # fmt: skip
     t2 = time.perf_counter()
     inside = band[0] - 3 * est.stderr < est.energy < band[1] + 3 * est.stderr
     print(f"optimise (SR, 50 x 1000 walkers x 10 steps): {t1 - t0:7.1f} s")

@@ -1,9 +1,12 @@
 """Registry of estimator configurations that every model family adds itself to.
 
 ``tests/test_contract.py`` runs the same promises over each entry (the scikit-learn
-``check_estimator`` habit): later families (GP, BNN, ...) append their own ``ContractCase``.
-Families register in their own ``tests/<family>/contract_cases.py`` (a ``CASES`` list), named in
-``FAMILY_CASE_MODULES`` below.
+``check_estimator`` habit) and ``tests/test_sklearn_checks.py`` runs scikit-learn's own checks.
+Families register in their own ``tests/<family>/contract_cases.py``, which defines
+
+- ``CASES``: a list of :class:`ContractCase` (fast fits of every inference method);
+- ``SKLEARN_CHECKS``: a list of :class:`SklearnCheckCase` (fast estimators for
+  ``parametrize_with_checks``, with the checks expected to fail and why).
 """
 
 from __future__ import annotations
@@ -14,17 +17,41 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bayesphys import BayesianLinearRegression
-from bayesphys.priors import HalfNormal, Laplace, Normal
-
 
 @dataclass(frozen=True)
 class ContractCase:
+    """One estimator configuration.
+
+    ``make()`` returns an unfitted estimator with all configuration (method object with fast
+    settings, ``random_state``) in its constructor. ``has_draws``: the posterior has draws
+    (not a point estimate), so ``log_likelihood`` and ``posterior_predictive`` are stored;
+    ``mcmc``: HMC/NUTS-type sampler, so ``sample_stats`` carries ``energy`` and the rest;
+    ``predictive_draws``: ``sample_posterior_predictive`` is defined (default: ``has_draws``;
+    a GP at MAP hyperparameters has a predictive distribution, a MAP point estimate of
+    coefficients has none);
+    ``prior_predictive``: ``sample_prior_predictive`` is defined (a flat prior is not).
+    """
+
     id: str
     make: Callable[[], object]
-    fit_kwargs: dict = field(default_factory=dict)
-    has_draws: bool = True  # posterior draws (not a point estimate)
-    learned: tuple[str, ...] = ("coef_",)  # fitted attributes the family promises
+    has_draws: bool = True
+    predictive_draws: bool | None = None
+    mcmc: bool = False
+    prior_predictive: bool = True
+    learned: tuple[str, ...] = ()
+    fit_kwargs: dict = field(default_factory=dict)  # run environment only (progressbar)
+
+
+@dataclass(frozen=True)
+class SklearnCheckCase:
+    """An estimator for scikit-learn's ``parametrize_with_checks``.
+
+    ``expected_failed`` maps a check's name to the reason it fails: only a real semantic
+    difference from a scikit-learn regressor is a valid reason.
+    """
+
+    make: Callable[[], object]
+    expected_failed: dict[str, str] = field(default_factory=dict)
 
 
 def regression_data(n: int = 30, p: int = 2, seed: int = 0):
@@ -34,31 +61,15 @@ def regression_data(n: int = 30, p: int = 2, seed: int = 0):
     return X, y, np.full(n, 0.1)
 
 
-CASES = [
-    ContractCase(
-        "linear-conjugate",
-        lambda: BayesianLinearRegression(Normal(0, 5), noise=0.2),
-        {"method": "conjugate", "draws": 100, "chains": 2},
-    ),
-    ContractCase(
-        "linear-evidence",
-        lambda: BayesianLinearRegression(Normal(0, 5)),
-        {"method": "evidence", "draws": 100, "chains": 2},
-    ),
-    ContractCase(
-        "linear-map-lasso",
-        lambda: BayesianLinearRegression(Laplace(0, 1), noise=0.2),
-        {"method": "map"},
-        has_draws=False,
-    ),
-    ContractCase(
-        "linear-nuts",
-        lambda: BayesianLinearRegression(Normal(0, 5), HalfNormal(1)),
-        {"method": "nuts", "draws": 100, "tune": 100, "chains": 2},
-    ),
+# Each module defines CASES and SKLEARN_CHECKS for one model family.
+FAMILY_CASE_MODULES: list[str] = [
+    "tests.linear.contract_cases",
+    "tests.gp.contract_cases",
+    "tests.bnn.contract_cases",
 ]
-
-# Each module defines CASES (a list of ContractCase) for one more model family.
-FAMILY_CASE_MODULES: list[str] = ["tests.gp.contract_cases", "tests.bnn.contract_cases"]
+CASES: list[ContractCase] = []
+SKLEARN_CHECKS: list[SklearnCheckCase] = []
 for _module in FAMILY_CASE_MODULES:
-    CASES += importlib.import_module(_module).CASES
+    _family = importlib.import_module(_module)
+    CASES += _family.CASES
+    SKLEARN_CHECKS += getattr(_family, "SKLEARN_CHECKS", [])

@@ -1,6 +1,6 @@
 """Bayesian model averaging of nuclear mass models (``MassModelAveraging``) and model weights."""
 
-from bayesphys.bma._residuals import PARITY_CLASSES, parity_class
+from bayesphys.bma._residuals import PARITY_CLASSES, parity_class, residual_gp
 from bayesphys.bma.averaging import MassModelAveraging
 from bayesphys.bma.weights import normalise_log_weights, stacking_weights, uniform_weights
 
@@ -9,6 +9,7 @@ __all__ = [
     "MassModelAveraging",
     "normalise_log_weights",
     "parity_class",
+    "residual_gp",
     "stacking_weights",
     "uniform_weights",
 ]

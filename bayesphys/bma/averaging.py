@@ -7,12 +7,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
 
 from bayesphys.bma._residuals import (
     fit_corrected,
     observable_for,
     observable_table,
     predict_corrected,
+    resolve_residual_model,
 )
 from bayesphys.bma.weights import (
     WEIGHT_KINDS,
@@ -21,25 +24,14 @@ from bayesphys.bma.weights import (
     uniform_weights,
 )
 from bayesphys.core import results
-from bayesphys.core.base import Estimator
 from bayesphys.core.distributed import check_client
 from bayesphys.core.validation import check_choice, check_random_state
 from bayesphys.data.masses import load_model
 
 OBSERVABLES = ("S2n", "S1n", "auto")
-RESIDUAL_MODELS = ("gp", "bnn")
-HYPERPARAMETERS = ("map", "nuts")
-# Fit options of GP residual models with hyperparameters="nuts" unless given (GPRegression's
-# own defaults, 4 x (1000 + 1000) draws, are sized for a single small fit). On the benchmark
-# (5 models x 4 classes, ~500 nuclei each) 2 x (100 + 150) draws gave each GP a smallest bulk
-# ESS of 32 or more (median 130) and R-hat <= 1.055, the worst for lengthscales whose posterior
-# has a long prior-dominated tail below the lattice spacing. Mixture predictions over 50 draws
-# differed from those over 400 by at most 0.04 predictive sd over the chart, at a quarter of
-# the cost of the 200 that GPRegression mixes by default.
-GP_NUTS_DEFAULTS = {"chains": 2, "tune": 100, "draws": 150, "max_predict_draws": 50}
 
 
-class MassModelAveraging(Estimator):
+class MassModelAveraging(BaseEstimator):
     """Average mass models, each corrected by a residual model, with Bayesian weights.
 
     Each model's separation energies are corrected by a residual model of
@@ -56,21 +48,20 @@ class MassModelAveraging(Estimator):
     observable : {"S2n", "S1n", "auto"}
         Quantity corrected and averaged; ``"auto"`` is S2n at even N and S1n at odd N, the
         quantity whose sign decides neutron binding for each (the drip criterion).
-    residual_model : {"gp", "bnn"}
-        ``GPRegression`` or ``BayesianNeuralNetwork`` per parity class.
-    hyperparameters : {"map", "nuts"}
-        Fit method of the residual models (``"nuts"`` integrates over their hyperparameters).
-        A BNN residual model has no MAP mode: use ``"nuts"`` or ``fit_options={"method": ...}``.
+    residual_model : "gp", "bnn" or estimator
+        The residual model of each (mass model, parity class), cloned for every fit with its
+        own ``random_state``: an unfitted ``GPRegression`` or ``BayesianNeuralNetwork`` whose
+        ``method`` says how it is fitted. ``"gp"`` is :func:`residual_gp` ``("map")`` (ARD RBF
+        kernel, MAP hyperparameters); ``residual_gp("nuts")`` integrates over the
+        hyperparameters with settings sized for this problem. ``"bnn"`` is
+        ``BayesianNeuralNetwork(hidden=(10,))`` sampled by ``NUTS(max_treedepth=7)``.
     weights : {"evidence", "predictive", "stacking", "uniform"}
         ``"evidence"``: marginal likelihood of each corrected model on the training data (GP);
         ``"predictive"``: summed log predictive density of the validation data; ``"stacking"``:
         stacking of the validation predictive densities; ``"uniform"``.
-    residual_options : dict, optional
-        Constructor arguments of the residual models (e.g. GP ``priors``).
-    fit_options : dict, optional
-        Extra ``fit`` arguments of the residual models (e.g. ``draws``, ``chains``). GP fits
-        with ``hyperparameters="nuts"`` default to ``GP_NUTS_DEFAULTS``: 2 chains of 100
-        tuning and 150 kept draws, predictions mixed over 50 draws.
+    random_state : int, Generator or None
+        Root of the residual fits' random streams: each (model, parity class) fit gets its
+        own stream from ``numpy.random.SeedSequence.spawn``.
 
     Attributes
     ----------
@@ -87,19 +78,15 @@ class MassModelAveraging(Estimator):
         self,
         models,
         observable: str = "S2n",
-        residual_model: str = "gp",
-        hyperparameters: str = "map",
+        residual_model="gp",
         weights: str = "evidence",
-        residual_options: dict | None = None,
-        fit_options: dict | None = None,
+        random_state=None,
     ):
         self.models = models
         self.observable = observable
         self.residual_model = residual_model
-        self.hyperparameters = hyperparameters
         self.weights = weights
-        self.residual_options = residual_options
-        self.fit_options = fit_options
+        self.random_state = random_state
 
     def _theories(self) -> dict[str, pd.DataFrame]:
         if isinstance(self.models, Mapping):
@@ -118,7 +105,6 @@ class MassModelAveraging(Estimator):
         self,
         train_table: pd.DataFrame,
         validation_table: pd.DataFrame | None = None,
-        random_seed=None,
         *,
         client=None,
     ) -> MassModelAveraging:
@@ -132,9 +118,6 @@ class MassModelAveraging(Estimator):
         validation_table : DataFrame, optional
             Later measurements (e.g. ``new_measurements(2003, 2020)``) for ``"predictive"`` and
             ``"stacking"`` weights.
-        random_seed : int, Generator or None
-            Root of the residual fits' random streams: each (model, parity class) fit gets its
-            own stream from ``numpy.random.SeedSequence.spawn``.
         client : dask.distributed.Client, optional
             Run the residual fits (one task per model and parity class) and the validation
             predictions on this Dask cluster; ``None`` runs them here. The results are the
@@ -145,38 +128,23 @@ class MassModelAveraging(Estimator):
         self
         """
         check_choice(self.observable, "observable", OBSERVABLES)
-        check_choice(self.residual_model, "residual_model", RESIDUAL_MODELS)
-        check_choice(self.hyperparameters, "hyperparameters", HYPERPARAMETERS)
         check_choice(self.weights, "weights", WEIGHT_KINDS)
+        estimator = resolve_residual_model(self.residual_model)
         if self.weights in ("predictive", "stacking") and validation_table is None:
             raise ValueError(f"weights={self.weights!r} needs a validation_table of later data")
-        if self.residual_model == "bnn":
-            # Fail before any fit: a BNN has neither a MAP mode here nor a marginal likelihood.
-            if self.weights == "evidence":
-                raise ValueError(
-                    "weights='evidence' needs residual models with a marginal likelihood (GP); "
-                    "with residual_model='bnn' use weights='predictive', 'stacking' or 'uniform'"
-                )
-            if self.hyperparameters == "map" and "method" not in (self.fit_options or {}):
-                raise ValueError(
-                    "residual_model='bnn' has no MAP fit: use hyperparameters='nuts', or "
-                    "fit_options={'method': 'hmc' | 'sghmc' | 'vi'}"
-                )
+        if hasattr(estimator, "_resolve_method"):
+            estimator._resolve_method()  # a bad method fails here, before any fit
+        if self.weights == "evidence" and not _has_evidence(estimator):
+            # Fail before any fit: only GP residual models have a marginal likelihood.
+            raise ValueError(
+                "weights='evidence' needs residual models with a marginal likelihood "
+                f"(GPRegression); with {type(estimator).__name__} residual models use "
+                "weights='predictive', 'stacking' or 'uniform'"
+            )
         client = check_client(client)
         train = observable_table(train_table, self.observable, "train_table")
-        seed = int(check_random_state(random_seed).integers(2**31 - 1))
-        fit_options = {"method": self.hyperparameters, **(self.fit_options or {})}
-        if self.residual_model == "gp" and fit_options["method"] == "nuts":
-            fit_options = {**GP_NUTS_DEFAULTS, **fit_options}
-        self.corrected_ = fit_corrected(
-            self._theories(),
-            train,
-            self.residual_model,
-            self.residual_options,
-            fit_options,
-            seed,
-            client,
-        )
+        seed = int(check_random_state(self.random_state).integers(2**31 - 1))
+        self.corrected_ = fit_corrected(self._theories(), train, estimator, seed, client)
         names = list(self.corrected_)
         scores = np.full(len(names), np.nan)
         if self.weights == "evidence":
@@ -231,7 +199,7 @@ class MassModelAveraging(Estimator):
         table gets NaN for that model and is averaged over the models that cover it (weights
         renormalised); nuclei no model covers get NaN and ``n_models == 0``.
         """
-        self._check_fitted()
+        check_is_fitted(self)
         client = check_client(client)
         Z, N = _nuclei(nuclei)
         out = pd.DataFrame({"Z": Z, "N": N})
@@ -281,7 +249,7 @@ class MassModelAveraging(Estimator):
         ``N_drip`` is the largest N with ``p_ex >= 0.5``; ``N_low`` and ``N_high`` are the
         largest N with ``p_ex >= levels[1]`` and ``>= levels[0]`` (a 68% range by default).
         """
-        self._check_fitted()
+        check_is_fitted(self)
         rows = []
         for z in np.atleast_1d(np.asarray(Z, dtype=int)):
             candidates = sorted(
@@ -302,6 +270,12 @@ class MassModelAveraging(Estimator):
                 {"Z": z, "N_drip": last(0.5), "N_low": last(levels[1]), "N_high": last(levels[0])}
             )
         return pd.DataFrame(rows)
+
+
+def _has_evidence(estimator) -> bool:
+    from bayesphys.gp import GPRegression
+
+    return isinstance(estimator, GPRegression)
 
 
 def _nuclei(nuclei) -> tuple[np.ndarray, np.ndarray]:

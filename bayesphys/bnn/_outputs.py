@@ -1,4 +1,4 @@
-"""From flat draws to predictions and InferenceData: latent draws, noise draws, idata groups."""
+"""From flat draws to predictions: latent and noise draws, prior draws, InferenceData dims."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import numpy as np
 import torch
 
 from bayesphys.bnn._network import Network
+from bayesphys.bnn._posterior import HYPERPRIOR
 from bayesphys.bnn._spec import REGRESSION, Scaling
-from bayesphys.core import results
 from bayesphys.core.likelihoods import Categorical, Likelihood
+from bayesphys.core.priors import Prior
+from bayesphys.core.schema import FEATURE_DIM, OBS_DIM
 
 # Draws evaluated per forward call when predicting: bounds the hidden activations held at once.
 _CHUNK = 256
@@ -59,29 +61,66 @@ def probabilities(likelihood: Likelihood, f: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - p1, p1], axis=-1)
 
 
-def build_idata(
-    *,
-    posterior: dict[str, np.ndarray],
-    stats: dict[str, np.ndarray],
-    log_lik: np.ndarray,
-    y_observed: np.ndarray,
-    y_rep: np.ndarray,
-    y_err: np.ndarray | None,
-    attrs: dict[str, object],
-):
-    """InferenceData with posterior, sample_stats, log_likelihood, posterior_predictive, data."""
-    dims: dict[str, list[str]] = {"y": ["obs"]}
-    for name, value in posterior.items():
-        if value.ndim > 2:
-            dims[name] = [f"{name}_dim_{k}" for k in range(value.ndim - 2)]
-    return results.to_inference_data(
-        posterior,
-        sample_stats=stats,
-        log_likelihood={"y": log_lik},
-        posterior_predictive={"y": y_rep},
-        observed_data={"y": y_observed},
-        constant_data=None if y_err is None else {"y_err": y_err},
-        coords={"obs": np.arange(len(y_observed))},
-        dims=dims,
-        attrs=attrs,
-    )
+def unit_dims(net: Network, classes: np.ndarray | None) -> tuple[list[str], dict]:
+    """Names of the unit dimensions, input to output, and their coordinates.
+
+    The inputs are the shared ``feature`` dimension (named after the features by the schema),
+    hidden layer ``k`` is ``hidden{k}``, the output is ``class`` for Categorical (coordinates
+    ``classes_``) and ``output`` otherwise.
+    """
+    hidden = [f"hidden{k}" for k in range(len(net.hidden))]
+    out = "class" if net.n_out > 1 else "output"
+    coords = {name: np.arange(width) for name, width in zip(hidden, net.hidden, strict=True)}
+    coords[out] = np.arange(net.n_out) if classes is None or net.n_out == 1 else classes
+    return [FEATURE_DIM, *hidden, out], coords
+
+
+def posterior_dims(net: Network, classes: np.ndarray | None) -> tuple[dict, dict]:
+    """Dims and coords of the weights: ``W{l}`` on (units in, units out), ``b{l}`` on units out.
+
+    Hyper- and noise parameters (``tau_*``, ``sigma``, ``nu``) are scalars per draw.
+    """
+    units, coords = unit_dims(net, classes)
+    dims = {}
+    for layer in range(len(units) - 1):
+        dims[f"W{layer}"] = [units[layer], units[layer + 1]]
+        dims[f"b{layer}"] = [units[layer + 1]]
+    return dims, coords
+
+
+def latent_dims(f: np.ndarray, net: Network, classes: np.ndarray | None):
+    """Dims and coords of predictive ``y`` and latent ``f`` (``f`` has ``class`` if K > 1)."""
+    units, coords = unit_dims(net, classes)
+    if f.ndim == 4:
+        return {"y": [OBS_DIM], "f": [OBS_DIM, units[-1]]}, {units[-1]: coords[units[-1]]}
+    return {"y": [OBS_DIM], "f": [OBS_DIM]}, {}
+
+
+def prior_draws(
+    net: Network,
+    weight_prior: Prior | str,
+    likelihood: Likelihood,
+    draws: int,
+    rng: np.random.Generator,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Draws of every parameter from its prior: named arrays ``(1, draws, ...)`` and the flat
+    weights ``(1, draws, n_params)`` that :func:`latent_draws` evaluates.
+
+    Weights are on the standardised scale of the network (as in the posterior); hierarchical
+    precisions ``tau_*`` come from the Gamma hyperprior and the weights of their group from
+    ``N(0, 1/tau)``; noise parameters from their priors, in the units of y.
+    """
+    out, taus = {}, {}
+    for name, shape in net.groups:
+        if isinstance(weight_prior, str):  # "hierarchical"
+            tau = HYPERPRIOR.sample(draws, rng)
+            taus[f"tau_{name}"] = tau
+            scale = 1.0 / np.sqrt(tau).reshape(draws, *(1,) * len(shape))
+            out[name] = scale * rng.standard_normal((draws, *shape))
+        else:
+            out[name] = weight_prior.sample((draws, *shape), rng)
+    flat = np.concatenate([out[name].reshape(draws, -1) for name, _ in net.groups], axis=1)
+    out.update(taus)
+    for name, prior in likelihood.free_params.items():
+        out[name] = prior.sample(draws, rng)
+    return {k: v[None] for k, v in out.items()}, flat[None]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,8 +11,12 @@ import torch
 from bayesphys.bnn._fitting import Batcher, Fit, fit_hmc, warm_start
 from bayesphys.bnn._posterior import Posterior
 from bayesphys.bnn._stochastic import fit_sghmc, fit_vi
+from bayesphys.core import inference
+from bayesphys.core.inference import InferenceMethod
 
 _WARM_START_STEPS = 300
+# Friction of SGHMC (alpha in Chen et al.'s notation): the fraction of velocity lost per step.
+SGHMC_FRICTION = 0.05
 
 
 @contextlib.contextmanager
@@ -32,50 +35,47 @@ def single_thread():
         torch.set_num_threads(before)
 
 
-def run(
-    post, init, method, gen, seed, *, draws, tune, thin, lr, batch_size, target_accept, progressbar
-) -> Fit:
+def run(post, init, method: InferenceMethod, gen, seed, *, batch_size, progressbar) -> Fit:
     """Warm start, then the chosen sampler or optimiser."""
-    full = method in ("nuts", "hmc")
+    full = isinstance(method, inference.HMC | inference.NUTS)
     batcher = Batcher(post.n, post.n if full else batch_size, init.shape[0], gen)
     # Short runs (smoke tests) get a proportionally short warm start.
-    steps = min(_WARM_START_STEPS, max(tune, 20))
+    steps = min(_WARM_START_STEPS, max(adaptation_steps(method), 20))
     init = warm_start(post, init, steps=steps, batcher=batcher)
     if full:
-        return fit_hmc(
-            post,
-            init,
-            method=method,
-            draws=draws,
-            tune=tune,
-            thin=thin,
-            seed=seed,
-            target_accept=target_accept,
-            progressbar=progressbar,
-        )
-    if method == "sghmc":
+        return fit_hmc(post, init, method=method, seed=seed, progressbar=progressbar)
+    if isinstance(method, inference.SGHMC):
         return fit_sghmc(
             post,
             init,
-            draws=draws,
-            burn_in=tune,
-            thin=thin,
+            draws=method.draws,
+            burn_in=method.burn_in,
+            thin=method.thin,
             batcher=batcher,
-            lr=lr,
-            friction=0.05,
+            lr=method.learning_rate,
+            friction=SGHMC_FRICTION,
             generator=gen,
             progressbar=progressbar,
         )
     return fit_vi(
         post,
         init,
-        draws=draws,
-        steps=tune,
+        draws=method.draws,
+        steps=method.steps,
         batcher=batcher,
-        lr=lr,
+        lr=method.learning_rate,
         generator=gen,
         progressbar=progressbar,
     )
+
+
+def adaptation_steps(method: InferenceMethod) -> int:
+    """Tuning (HMC/NUTS), burn-in (SGHMC) or optimisation (VI) steps: they size the warm start."""
+    if isinstance(method, inference.SGHMC):
+        return method.burn_in
+    if isinstance(method, inference.VI):
+        return method.steps
+    return method.tune
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class ChainGroup:
 
     post: Posterior
     n_chains: int
-    method: str
+    method: InferenceMethod
     seed: int
     options: dict
 
@@ -101,7 +101,7 @@ def run_group(task: ChainGroup) -> Fit:
 
 def group_finished(fit: Fit, task: ChainGroup) -> bool:
     """Whether a group kept all its draws (not cut short by Ctrl-C)."""
-    return fit.samples.shape[1] == task.options["draws"]
+    return fit.samples.shape[1] == task.method.draws
 
 
 def concatenate(fits: list[Fit]) -> Fit:
@@ -110,15 +110,6 @@ def concatenate(fits: list[Fit]) -> Fit:
         return fits[0]
     stats = {k: np.concatenate([f.stats[k] for f in fits]) for k in fits[0].stats}
     return Fit(torch.cat([f.samples for f in fits]), stats, dict(fits[0].attrs))
-
-
-def check_rate(value) -> float:
-    """``learning_rate`` as a finite float > 0, or an error naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"learning_rate must be a float, got {type(value).__name__}")
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"learning_rate must be a finite float > 0, got {value!r}")
-    return float(value)
 
 
 def extra_init(post: Posterior, chains: int) -> torch.Tensor:

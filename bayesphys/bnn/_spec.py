@@ -7,14 +7,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from bayesphys.core.likelihoods import Bernoulli, Categorical, Gaussian, Likelihood, StudentT
-from bayesphys.core.priors import Prior
+from bayesphys.core.priors import HalfNormal, Normal, Prior
 
 REGRESSION = (Gaussian, StudentT)
 CLASSIFICATION = (Bernoulli, Categorical)
+#: What ``weight_prior=None`` and ``likelihood=None`` stand for. The constructor defaults are
+#: None (scikit-learn accepts only immutable builtins as defaults), resolved here in ``fit``.
+DEFAULT_WEIGHT_PRIOR = Normal(0.0, 1.0)
+DEFAULT_LIKELIHOOD = Gaussian(noise=HalfNormal(1.0))
 
 
 def check_weight_prior(weight_prior: object) -> Prior | str:
-    """A scalar Prior with real support, or ``"hierarchical"``."""
+    """A scalar Prior with real support, or ``"hierarchical"`` (None: ``Normal(0, 1)``)."""
+    if weight_prior is None:
+        return DEFAULT_WEIGHT_PRIOR
     if isinstance(weight_prior, str):
         if weight_prior != "hierarchical":
             raise ValueError(
@@ -35,7 +41,12 @@ def check_weight_prior(weight_prior: object) -> Prior | str:
 
 
 def check_likelihood(likelihood: object) -> Likelihood:
-    """Gaussian/StudentT (regression) or Bernoulli/Categorical (classification)."""
+    """Gaussian/StudentT (regression) or Bernoulli/Categorical (classification).
+
+    None is ``Gaussian(noise=HalfNormal(1.0))``.
+    """
+    if likelihood is None:
+        return DEFAULT_LIKELIHOOD
     if not isinstance(likelihood, REGRESSION + CLASSIFICATION):
         raise TypeError(
             "likelihood must be Gaussian, StudentT, Bernoulli or Categorical from "

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.metrics import accuracy_score
+from sklearn.utils import ClassifierTags
+from sklearn.utils.metaestimators import available_if
 
 from bayesphys.bnn import _outputs, _run, _spec
 from bayesphys.bnn._network import Network, check_activation, check_hidden
@@ -18,22 +23,14 @@ from bayesphys.core.distributed import (
     run_groups,
     split_sizes,
 )
-from bayesphys.core.likelihoods import Gaussian, Likelihood
-from bayesphys.core.priors import HalfNormal, Normal, Prior
+from bayesphys.core.inference import HMC, NUTS, SGHMC, VI, InferenceMethod
+from bayesphys.core.likelihoods import Categorical, Likelihood
+from bayesphys.core.priors import Prior
 from bayesphys.core.samplers import warn_transitions
-from bayesphys.core.validation import (
-    check_choice,
-    check_positive_int,
-    check_random_state,
-    check_X_y,
-)
+from bayesphys.core.schema import fit_inference_data, predictive_inference_data
+from bayesphys.core.validation import check_positive_int, check_y_err
 
-METHODS = ("nuts", "hmc", "sghmc", "vi")
-DEFAULT_WEIGHT_PRIOR = Normal(0.0, 1.0)
-DEFAULT_LIKELIHOOD = Gaussian(noise=HalfNormal(1.0))
-_DEFAULT_TUNE = {"nuts": 1000, "hmc": 1000, "sghmc": 2000, "vi": 3000}
-_DEFAULT_THIN = {"nuts": 1, "hmc": 1, "sghmc": 10, "vi": 1}
-_DEFAULT_LR = {"sghmc": 0.01, "vi": 0.01}
+_MODEL = "BayesianNeuralNetwork"
 
 
 class BayesianNeuralNetwork(Estimator):
@@ -49,59 +46,116 @@ class BayesianNeuralNetwork(Estimator):
         Hidden-layer widths.
     activation : {"tanh", "relu", "sigmoid", "softplus"}
         Hidden-layer nonlinearity.
-    weight_prior : Prior or "hierarchical"
-        Prior of every weight and bias (a scalar prior on the real line), or
-        ``"hierarchical"``: each weight matrix and each bias vector gets its own Gaussian prior
-        ``N(0, 1/tau)`` with ``tau ~ Gamma(2, 2)`` (Neal 1996; as used for nuclear masses by
-        Utama, Piekarewicz & Prosper, PRC 93, 014311 (2016)), sampled jointly with the weights.
-    likelihood : Gaussian, StudentT, Bernoulli or Categorical
-        Observation model; noise values and priors are in the units of y. ``y_err`` passed to
-        ``fit`` adds to the noise variance (``y_err**2 + sigma**2``).
+    weight_prior : Prior, "hierarchical" or None
+        Prior of every weight and bias (a scalar prior on the real line; None is
+        ``Normal(0, 1)``), or ``"hierarchical"``: each weight matrix and each bias vector gets
+        its own Gaussian prior ``N(0, 1/tau)`` with ``tau ~ Gamma(2, 2)`` (Neal 1996; as used for
+        nuclear masses by Utama, Piekarewicz & Prosper, PRC 93, 014311 (2016)), sampled jointly
+        with the weights.
+    likelihood : Gaussian, StudentT, Bernoulli, Categorical or None
+        Observation model (None is ``Gaussian(noise=HalfNormal(1.0))``); noise values and
+        priors are in the units of y. ``y_err`` passed to ``fit`` adds to the noise variance
+        (``y_err**2 + sigma**2``). With Bernoulli or Categorical the network is a classifier:
+        ``predict`` returns labels, ``predict_proba`` probabilities and ``score`` the accuracy.
+    method : str or inference object
+        ``"nuts"`` / :class:`~bayesphys.inference.NUTS`: the No-U-Turn sampler over all
+        weights, full batch (core vectorised NUTS: all chains in one batched forward pass,
+        trees doubled in lockstep). BNN trees tend to reach any depth cap, so
+        ``NUTS(max_treedepth=7)`` (at most 127 leapfrog steps per transition) is often the
+        better buy than the default 10 (see ``docs/bnn.md``).
+        ``"hmc"`` / :class:`~bayesphys.inference.HMC`: the same with static HMC
+        (``n_leapfrog`` steps, jittered), cheaper per transition and slower to mix.
+        ``"sghmc"`` / :class:`~bayesphys.inference.SGHMC`: stochastic-gradient HMC on
+        minibatches. ``"vi"`` / :class:`~bayesphys.inference.VI`: mean-field Bayes by backprop
+        (known to under-estimate uncertainty). Every method's ``chain_groups`` runs the chains
+        in that many groups of (almost) equal size, each with its own seed, starting weights
+        and, for HMC/NUTS, tuning; the draws depend on ``chain_groups``, not on where the
+        groups run. Default: one group (all chains in lockstep) without a client, one group per
+        chain with one.
+    random_state : int, numpy Generator, SeedSequence or None
+        Seed of the starting weights, the samplers and the posterior-predictive draws stored
+        in ``idata_``.
+
+    Attributes
+    ----------
+    idata_ : InferenceData
+        Posterior of the weights ``W{l}`` (on ``(feature, hidden0)``, ``(hidden0, hidden1)``,
+        ..., ``(hidden{L-1}, output)``; ``class`` instead of ``output`` for Categorical) and
+        biases ``b{l}`` on the standardised scale, precisions ``tau_*`` of the hierarchical
+        prior and noise parameters in the units of y; per-draw ``sample_stats``;
+        ``log_likelihood``, ``posterior_predictive`` at the training inputs, ``observed_data``
+        and ``constant_data`` in the shared schema (:mod:`bayesphys.core.schema`).
+    method_ : str
+        Name of the inference method used.
+    n_weights_ : int
+        Number of weights and biases.
+    classes_ : ndarray
+        Class labels (classification only), in the column order of ``predict_proba``.
+    n_features_in_, feature_names_in_
+        As in scikit-learn.
 
     Examples
     --------
     >>> import numpy as np
     >>> from bayesphys.bnn import BayesianNeuralNetwork
+    >>> from bayesphys.inference import SGHMC
     >>> rng = np.random.default_rng(0)
     >>> X = rng.uniform(-2, 2, size=(40, 1)); y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=40)
-    >>> bnn = BayesianNeuralNetwork(hidden=(8,)).fit(
-    ...     X, y, method="sghmc", chains=2, draws=50, tune=300, random_seed=0, progressbar=False)
+    >>> bnn = BayesianNeuralNetwork(
+    ...     hidden=(8,), method=SGHMC(burn_in=300, draws=50, chains=2), random_state=0
+    ... ).fit(X, y, progressbar=False)
     >>> mean, std = bnn.predict([[0.5]], return_std=True)
     >>> bool(abs(mean[0] - np.sin(1.0)) < 0.3)
     True
     """
 
+    supported_methods: ClassVar[dict[str, type[InferenceMethod]]] = {
+        "nuts": NUTS,
+        "hmc": HMC,
+        "sghmc": SGHMC,
+        "vi": VI,
+    }
+
     def __init__(
         self,
         hidden: tuple[int, ...] = (20,),
         activation: str = "tanh",
-        weight_prior: Prior | str = DEFAULT_WEIGHT_PRIOR,
-        likelihood: Likelihood = DEFAULT_LIKELIHOOD,
+        weight_prior: Prior | str | None = None,
+        likelihood: Likelihood | None = None,
+        *,
+        method: str | InferenceMethod = "nuts",
+        random_state=None,
     ):
         self.hidden = hidden
         self.activation = activation
         self.weight_prior = weight_prior
         self.likelihood = likelihood
+        self.method = method
+        self.random_state = random_state
 
-    def fit(
-        self,
-        X,
-        y,
-        y_err=None,
-        method: str = "nuts",
-        chains: int = 4,
-        draws: int = 1000,
-        tune: int | None = None,
-        random_seed=None,
-        *,
-        thin: int | None = None,
-        batch_size: int | None = None,
-        learning_rate: float | None = None,
-        target_accept: float = 0.8,
-        progressbar: bool = True,
-        chain_groups: int | None = None,
-        client=None,
-    ) -> BayesianNeuralNetwork:
+    # ------------------------------------------------------------------ scikit-learn glue
+    def _is_classifier(self) -> bool:
+        return isinstance(self.likelihood, _spec.CLASSIFICATION)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self._is_classifier():
+            # A Bernoulli/Categorical network predicts labels: scikit-learn treats it (and
+            # scores it) as a classifier.
+            tags.estimator_type = "classifier"
+            tags.regressor_tags = None
+            multi_class = isinstance(self.likelihood, Categorical)
+            tags.classifier_tags = ClassifierTags(multi_class=multi_class)
+        return tags
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy of ``predict(X)`` for classification, R^2 for regression."""
+        if self._is_classifier():
+            return float(accuracy_score(y, self.predict(X), sample_weight=sample_weight))
+        return super().score(X, y, sample_weight=sample_weight)
+
+    # ------------------------------------------------------------------------------ fit
+    def fit(self, X, y, y_err=None, *, progressbar=None, client=None) -> BayesianNeuralNetwork:
         """Infer the posterior over the weights.
 
         Parameters
@@ -111,39 +165,8 @@ class BayesianNeuralNetwork(Estimator):
             Targets, or class labels for Bernoulli/Categorical.
         y_err : array_like (n,), optional
             Known measurement errors (standard deviations) of y; Gaussian/StudentT only.
-        method : {"nuts", "hmc", "sghmc", "vi"}
-            ``"nuts"``: the No-U-Turn sampler over all weights, full batch (core vectorised
-            ``NUTS``: all chains in one batched forward pass, trees doubled in lockstep), with
-            the tree depth capped at 7, i.e. at most 127 leapfrog steps per transition (BNN
-            posteriors tend to use the whole budget). ``"hmc"``: the same but static HMC with
-            20 leapfrog steps (jittered), cheaper per transition and slower to mix.
-            ``"sghmc"``: stochastic-gradient HMC on minibatches. ``"vi"``: mean-field Bayes by
-            backprop (known to under-estimate uncertainty).
-        chains : int
-            Independent chains (independent VI fits for ``"vi"``).
-        draws : int
-            Kept draws per chain (independent draws from q for ``"vi"``).
-        tune : int, optional
-            Tuning iterations (hmc/nuts, default 1000), burn-in steps (sghmc, default 2000) or
-            optimisation steps (vi, default 3000).
-        random_seed : int, Generator or None
-        thin : int, optional
-            Transitions per kept draw (default 10 for sghmc, else 1).
-        batch_size : int, optional
-            Minibatch size for sghmc/vi (default ``min(n, 64)``).
-        learning_rate : float, optional
-            SGHMC step parameter (default 0.01) or VI Adam rate (default 0.01).
-        target_accept : float
-            Target of the hmc/nuts step-size adaptation (for nuts: the mean acceptance
-            statistic over each tree, as in Stan).
-        progressbar : bool
-            Show progress; Ctrl-C keeps the draws made so far.
-        chain_groups : int, optional
-            Run the chains in this many groups of (almost) equal size, each with its own seed
-            (spawned from ``random_seed``), starting weights and, for hmc/nuts, tuning. The
-            draws depend on ``chain_groups``, not on where the groups run: the same value gives
-            the same draws in-process and on any number of Dask workers. Default: 1 (all chains
-            in lockstep) without a client, one group per chain with one.
+        progressbar : bool, optional
+            Show progress (default: on). Ctrl-C keeps the draws made so far.
         client : dask.distributed.Client, optional
             Run the chain groups as tasks on this Dask cluster (one torch thread each).
 
@@ -155,24 +178,13 @@ class BayesianNeuralNetwork(Estimator):
         activation = check_activation(self.activation)
         weight_prior = _spec.check_weight_prior(self.weight_prior)
         likelihood = _spec.check_likelihood(self.likelihood)
-        check_choice(method, "method", METHODS)
-        chains = check_positive_int(chains, "chains")
-        draws = check_positive_int(draws, "draws")
-        tune = check_positive_int(
-            _DEFAULT_TUNE[method] if tune is None else tune, "tune", minimum=0
-        )
-        thin = check_positive_int(_DEFAULT_THIN[method] if thin is None else thin, "thin")
-        lr = _run.check_rate(
-            _DEFAULT_LR.get(method, 0.01) if learning_rate is None else learning_rate
-        )
-        if not 0.0 < float(target_accept) < 1.0:
-            raise ValueError(f"target_accept must be in (0, 1), got {target_accept!r}")
-        X, y, y_err = check_X_y(X, y, y_err, min_samples=2)
+        method = self._resolve_method()
+        show = self._progressbar(progressbar, method)
+        X, y, y_err = self._validate_training_data(X, y, y_err)
         if y_err is not None and not likelihood.accepts_y_err:
             raise ValueError(f"y_err is not supported by {type(likelihood).__name__}: drop it")
-        batch_size = check_positive_int(
-            min(len(y), 64) if batch_size is None else batch_size, "batch_size"
-        )
+        # Minibatch size of SGHMC/VI (validated by the method) and of the warm start.
+        batch_size = getattr(method, "batch_size", None) or min(len(y), 64)
 
         scaling, y_fit, classes, n_out = _spec.prepare(X, y, likelihood)
         net = Network(X.shape[1], hidden, n_out, activation)
@@ -180,26 +192,20 @@ class BayesianNeuralNetwork(Estimator):
         x_t = torch.as_tensor(scaling.x(X))
         post = Posterior(net, weight_prior, likelihood, x_t, y_fit, y_err_s, scaling.y_scale)
 
-        rng = check_random_state(random_seed)
+        # One int seed for the chain groups, then the same generator draws the replicated data
+        # of idata_ (the layout of the former fit(random_seed=...), kept for equal numbers).
+        rng = self._random_generator()
         seed = int(rng.integers(2**31 - 1))
         client = check_client(client)
-        default_groups = 1 if client is None else chains
+        default_groups = 1 if client is None else method.chains
         n_groups = check_groups(
-            chain_groups, chains, default_groups, name="chain_groups", unit="chains"
+            method.chain_groups, method.chains, default_groups, name="chain_groups", unit="chains"
         )
-        options = {
-            "draws": draws,
-            "tune": tune,
-            "thin": thin,
-            "lr": lr,
-            "batch_size": batch_size,
-            "target_accept": target_accept,
-            "progressbar": progressbar and client is None,
-        }
+        options = {"batch_size": batch_size, "progressbar": show and client is None}
         tasks = [
             _run.ChainGroup(post, size, method, group_seed, options)
             for size, group_seed in zip(
-                split_sizes(chains, n_groups), group_seeds(seed, n_groups), strict=True
+                split_sizes(method.chains, n_groups), group_seeds(seed, n_groups), strict=True
             )
         ]
         fits = run_groups(
@@ -207,54 +213,90 @@ class BayesianNeuralNetwork(Estimator):
             tasks,
             client,
             finished=_run.group_finished,
-            name=f"bnn-{method}",
-            progress=f"bnn {method} chain groups" if progressbar else None,
+            name=f"bnn-{method.name}",
+            progress=f"bnn {method.name} chain groups" if show else None,
         )
         fit = _run.concatenate(fits)
-        # Divergences only: NUTS trees are capped at depth 7 on purpose (see _fitting).
+        # Divergences only: trees at the depth cap are common for BNNs and expected with a
+        # small max_treedepth; sample_stats["reached_max_treedepth"] records them.
         divergences = {k: v for k, v in fit.stats.items() if k == "diverging"}
         warn_transitions(divergences, f"BayesianNeuralNetwork.fit(method={method!r})")
-        self._net, self._scaling, self.classes_ = net, scaling, classes
+        self._net, self._scaling, self._likelihood = net, scaling, likelihood
+        self._weight_prior = weight_prior
+        if classes is not None:
+            self.classes_ = classes
+        elif hasattr(self, "classes_"):  # refitted as a regression after a classification
+            del self.classes_
         self._theta = fit.samples.detach().cpu().numpy()
         self._posterior = post.constrained(fit.samples)
-        self.method_ = method
-        self.n_features_in_ = X.shape[1]
+        self.method_ = method.name
         self.n_weights_ = net.n_params
         self.idata_ = self._build_idata(fit, X, y, y_fit, y_err, rng)
         return self
 
     # ------------------------------------------------------------------------- internals
+    def _classes(self) -> np.ndarray | None:
+        return getattr(self, "classes_", None)
+
     def _build_idata(self, fit, X, y, y_fit, y_err, rng):
-        f = _outputs.latent_draws(self._net, self._theta, X, self._scaling, self.likelihood)
-        params = _outputs.noise_draws(self.likelihood, self._posterior)
-        log_lik = self.likelihood.logpdf(
-            y if self.classes_ is None else y_fit, f, y_err=y_err, **params
-        )
+        classes = self._classes()
+        f = _outputs.latent_draws(self._net, self._theta, X, self._scaling, self._likelihood)
+        params = _outputs.noise_draws(self._likelihood, self._posterior)
+        log_lik = self._likelihood.logpdf(y if classes is None else y_fit, f, y_err=y_err, **params)
         y_rep = self._draw_y(f, params, y_err, rng)
-        attrs = {
-            "inference_method": self.method_,
-            "model": "BayesianNeuralNetwork",
-            "hidden": list(self._net.hidden),
-            "activation": self._net.activation,
-        }
+        dims, coords = _outputs.posterior_dims(self._net, classes)
+        attrs = {"hidden": list(self._net.hidden), "activation": self._net.activation}
         attrs.update({k: v for k, v in fit.attrs.items() if v is not None})
-        return _outputs.build_idata(
-            posterior=self._posterior,
-            stats=fit.stats,
-            log_lik=log_lik,
-            y_observed=y,
-            y_rep=y_rep,
+        return fit_inference_data(
+            self._posterior,
+            X=X,
+            y=y,
             y_err=y_err,
+            feature_names=self._feature_labels(),
+            method=self.method_,
+            model=_MODEL,
+            sample_stats=fit.stats,
+            log_likelihood=log_lik,
+            posterior_predictive=y_rep,
+            dims=dims,
+            coords=coords,
             attrs=attrs,
         )
 
     def _draw_y(self, f, params, y_err, rng):
-        y_rep = self.likelihood.sample(f, y_err=y_err, rng=rng, **params)
-        return y_rep if self.classes_ is None else self.classes_[y_rep]
+        y_rep = self._likelihood.sample(f, y_err=y_err, rng=rng, **params)
+        classes = self._classes()
+        return y_rep if classes is None else classes[y_rep]
 
-    def _latent(self, X) -> np.ndarray:
+    def _latent(self, X, theta=None) -> np.ndarray:
+        theta = self._theta if theta is None else theta
         with _run.single_thread():
-            return _outputs.latent_draws(self._net, self._theta, X, self._scaling, self.likelihood)
+            return _outputs.latent_draws(self._net, theta, X, self._scaling, self._likelihood)
+
+    def _predictive(self, X, y_err, parameters, f, y_rep, kind):
+        dims, coords = _outputs.posterior_dims(self._net, self._classes())
+        latent_dims, latent_coords = _outputs.latent_dims(f, self._net, self._classes())
+        return predictive_inference_data(
+            parameters,
+            y_rep,
+            X=X,
+            y_err=y_err,
+            feature_names=self._feature_labels(),
+            method=self.method_,
+            model=_MODEL,
+            kind=kind,
+            extra_predictive={"f": f},
+            dims={**dims, **latent_dims},
+            coords={**coords, **latent_coords},
+        )
+
+    def _new_y_err(self, y_err, n: int):
+        y_err = check_y_err(y_err, n)
+        if y_err is not None and not self._likelihood.accepts_y_err:
+            raise ValueError(
+                f"y_err is not supported by {type(self._likelihood).__name__}: drop it"
+            )
+        return y_err
 
     # ---------------------------------------------------------------------------- public
     def predict(
@@ -265,48 +307,98 @@ class BayesianNeuralNetwork(Estimator):
         ``include_noise=False`` gives the epistemic std of the latent ``f(x)``; ``True`` adds
         the posterior mean of the noise variance (without any ``y_err``).
         """
-        X = self._check_new_X(X)
-        if self.classes_ is not None:
+        X = self._validate_new_X(X)
+        classes = self._classes()
+        if classes is not None:
             if return_std:
                 raise ValueError("return_std is for regression; use predict_proba(X) instead")
-            return self.classes_[np.argmax(self.predict_proba(X), axis=-1)]
+            return classes[np.argmax(self._proba(X), axis=-1)]
         f = self._latent(X)
         mean = f.mean(axis=(0, 1))
         if not return_std:
             return mean
         var = f.var(axis=(0, 1))
         if include_noise:
-            params = _outputs.noise_draws(self.likelihood, self._posterior)
-            var = var + float(np.mean(_outputs.noise_variance(self.likelihood, params)))
+            params = _outputs.noise_draws(self._likelihood, self._posterior)
+            var = var + float(np.mean(_outputs.noise_variance(self._likelihood, params)))
         return mean, np.sqrt(var)
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Posterior-averaged class probabilities ``(n, K)``, columns ordered as ``classes_``."""
-        X = self._check_new_X(X)
-        if self.classes_ is None:
-            raise ValueError("predict_proba needs a Bernoulli or Categorical likelihood")
-        return _outputs.probabilities(self.likelihood, self._latent(X)).mean(axis=(0, 1))
+    def _proba(self, X) -> np.ndarray:
+        return _outputs.probabilities(self._likelihood, self._latent(X)).mean(axis=(0, 1))
 
-    def sample_posterior_predictive(self, X, random_seed=None) -> results.InferenceData:
-        """Posterior predictive draws of y at ``X`` (new points carry no ``y_err``).
+    # Only classifiers have predict_proba (scikit-learn tells the two apart by the attribute).
+    @available_if(_is_classifier)
+    def predict_proba(self, X) -> np.ndarray:
+        """Posterior-averaged class probabilities ``(n, K)``, columns ordered as ``classes_``.
+
+        Defined for a Bernoulli or Categorical likelihood only.
+        """
+        X = self._validate_new_X(X)
+        if self._classes() is None:  # a regression fit, likelihood changed by set_params since
+            raise ValueError("predict_proba needs a fit with a Bernoulli or Categorical likelihood")
+        return self._proba(X)
+
+    def sample_posterior_predictive(
+        self, X, y_err=None, random_state=None
+    ) -> results.InferenceData:
+        """Posterior predictive draws of y at ``X``.
+
+        Parameters
+        ----------
+        X : array_like (m, p)
+        y_err : array_like (m,), optional
+            Known errors of the new measurements: they add to the noise variance.
+        random_state : int, Generator or None
+            Seed of the noise draws (the weights are the posterior draws); ``None`` uses the
+            estimator's ``random_state``.
 
         Returns
         -------
-        InferenceData with ``posterior_predictive`` ``y`` (and the latent ``f``: in the units of
-        y for regression, logits for classification), dims ``(chain, draw, obs[, class])``.
+        InferenceData
+            ``posterior``: the weight draws; ``posterior_predictive``: ``y`` and the latent
+            ``f`` (in the units of y for regression, logits for classification) on
+            ``(chain, draw, obs[, class])``; ``constant_data``: ``X`` (and ``y_err``).
         """
-        X = self._check_new_X(X)
+        X = self._validate_new_X(X)
+        y_err = self._new_y_err(y_err, len(X))
         f = self._latent(X)
-        params = _outputs.noise_draws(self.likelihood, self._posterior)
-        y_rep = self._draw_y(f, params, None, check_random_state(random_seed))
-        dims = {"y": ["obs"], "f": ["obs"] + (["class"] if f.ndim == 4 else [])}
-        return results.to_inference_data(
-            {"f": f},
-            posterior_predictive={"y": y_rep},
-            dims=dims,
-            coords={"obs": np.arange(len(X))},
-            attrs={"inference_method": self.method_, "model": "BayesianNeuralNetwork"},
+        params = _outputs.noise_draws(self._likelihood, self._posterior)
+        rng = self._random_generator(random_state)
+        y_rep = self._draw_y(f, params, y_err, rng)
+        return self._predictive(X, y_err, self._posterior, f, y_rep, "posterior")
+
+    def sample_prior_predictive(self, X, draws: int = 500, random_state=None):
+        """Draws of y at ``X`` with every parameter drawn from its prior.
+
+        Defined after ``fit`` only: the weight prior acts on the standardised network, so the
+        prior of ``f`` in the units of y depends on the input and target scaling that ``fit``
+        learned from the training data. The prior predictive is therefore the prior of the
+        fitted model (same architecture, same scaling), evaluated at ``X``.
+
+        Parameters
+        ----------
+        X : array_like (m, p)
+        draws : int
+            Draws from the prior (one chain).
+        random_state : int, Generator or None
+            Seed of the draws; ``None`` uses the estimator's ``random_state``.
+
+        Returns
+        -------
+        InferenceData
+            ``prior``: weights (standardised scale), ``tau_*`` and noise parameters;
+            ``prior_predictive``: ``y`` and the latent ``f`` on ``(1, draws, obs[, class])``.
+        """
+        X = self._validate_new_X(X)
+        draws = check_positive_int(draws, "draws")
+        rng = self._random_generator(random_state)
+        prior, theta = _outputs.prior_draws(
+            self._net, self._weight_prior, self._likelihood, draws, rng
         )
+        f = self._latent(X, theta)
+        params = {name: prior[name][..., None] for name in self._likelihood.free_params}
+        y_rep = self._draw_y(f, params, None, rng)
+        return self._predictive(X, None, prior, f, y_rep, "prior")
 
     def predictive_diagnostics(self, X) -> pd.DataFrame:
         """Convergence of predictions at ``X``: ESS and R-hat of the latent ``f(x)`` per point.
@@ -320,10 +412,10 @@ class BayesianNeuralNetwork(Estimator):
         pandas.DataFrame
             Columns ``mean``, ``sd``, ``mcse_mean``, ``ess_bulk``, ``ess_tail``, ``r_hat``.
         """
-        X = self._check_new_X(X)
+        X = self._validate_new_X(X)
         f = self._latent(X)
-        if self.classes_ is not None:
-            f = _outputs.probabilities(self.likelihood, f)[..., -1]
+        if self._classes() is not None:
+            f = _outputs.probabilities(self._likelihood, f)[..., -1]
         return pd.DataFrame(
             {
                 "mean": f.mean(axis=(0, 1)),

@@ -13,7 +13,15 @@ import numpy as np
 
 __all__ = ["bayesphys_version", "check_dims", "clean_attrs", "draw_shape", "to_numpy"]
 
-_DRAW_GROUPS = ("posterior", "sample_stats", "log_likelihood", "posterior_predictive", "prior")
+_DRAW_GROUPS = (
+    "posterior",
+    "sample_stats",
+    "log_likelihood",
+    "posterior_predictive",
+    "prior",
+    "prior_predictive",
+)
+_OWN_DRAWS = ("prior", "prior_predictive")  # drawn apart from the posterior
 
 
 def to_numpy(value: Any, label: str) -> np.ndarray:
@@ -67,7 +75,7 @@ def check_dims(
     }
     for group, variables in arrays.items():
         lead = 2 if group in _DRAW_GROUPS else 0
-        if group != "prior":  # prior draws may have their own chain/draw lengths
+        if group not in _OWN_DRAWS and shape is not None:
             lead_dims = {"chain": shape[0], "draw": shape[1]} if lead else {}
             for dim, size in lead_dims.items():
                 if dim in coords and len(coords[dim]) != size:

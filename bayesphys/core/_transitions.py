@@ -36,7 +36,7 @@ def transition_warnings(stats: Mapping[str, np.ndarray]) -> list[str]:
         messages.append(
             f"{int(reached.sum())} of {reached.size} transitions stopped at the maximum tree "
             f"depth{cap} instead of a U-turn: sampling is inefficient and mixing may be "
-            "poor; raise max_tree_depth or reparametrise (strong correlations, scales far "
+            "poor; raise max_treedepth or reparametrise (strong correlations, scales far "
             "from 1)"
         )
     return messages

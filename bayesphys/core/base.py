@@ -1,69 +1,93 @@
-"""Estimator base class: scikit-learn habits (constructor params, ``fit`` returns self)."""
+"""Estimator base class: every bayesphys estimator is a scikit-learn estimator.
+
+Configuration (including the inference ``method`` and ``random_state``) lives in the
+constructor and is stored unchanged; ``fit(X, y, y_err=None, *, progressbar=None,
+client=None)`` takes the data and the run environment. Inputs are validated with scikit-learn's
+own helpers, so feature counts and names are checked at predict time exactly as scikit-learn
+does (a reordered DataFrame raises, it is never silently reordered). ``y_err`` is sample-aligned
+fit metadata: with ``sklearn.set_config(enable_metadata_routing=True)`` and
+``est.set_fit_request(y_err=True)`` it flows through ``Pipeline`` and ``cross_validate``.
+"""
 
 from __future__ import annotations
 
-import copy
-import inspect
+from typing import ClassVar
 
 import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import clone as _sklearn_clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from bayesphys.core.validation import check_array
+from bayesphys.core.inference import InferenceMethod, resolve_method, resolve_progressbar
+from bayesphys.core.validation import check_random_state, check_y_err
 
 __all__ = ["Estimator", "NotFittedError", "clone"]
 
 
-class NotFittedError(ValueError, AttributeError):
-    """Raised when a method needs a fitted estimator."""
+class Estimator(RegressorMixin, BaseEstimator):
+    """Base of the bayesphys estimators (scikit-learn ``BaseEstimator`` + ``RegressorMixin``).
 
-
-class Estimator:
-    """Base for bayesphys estimators.
-
-    Constructor arguments are stored unchanged under their own names (validated in ``fit``),
-    learned attributes end in ``_``, and ``get_params``/``set_params``/``repr`` come for free.
+    Subclasses set ``supported_methods`` (name -> :class:`~bayesphys.inference.InferenceMethod`
+    subclass), take ``method`` and ``random_state`` in their constructor, and call the
+    ``_validate_*`` helpers below in ``fit`` and ``predict``. Learned attributes end in ``_``.
     """
 
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
+    supported_methods: ClassVar[dict[str, type[InferenceMethod]]] = {}
 
-    def get_params(self) -> dict:
-        """Constructor parameters of this estimator."""
-        return {name: getattr(self, name) for name in self._param_names()}
+    # ------------------------------------------------------------------ configuration
+    def _resolve_method(self) -> InferenceMethod:
+        """The validated inference method (a copy; ``self.method`` is never modified)."""
+        return resolve_method(self.method, self.supported_methods, type(self).__name__)
 
-    def set_params(self, **params):
-        """Set constructor parameters; returns self."""
-        valid = set(self._param_names())
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(
-                    f"{type(self).__name__} has no parameter {key!r}; valid: {sorted(valid)}"
-                )
-            setattr(self, key, value)
-        return self
+    def _random_generator(self, random_state=None) -> np.random.Generator:
+        """A numpy Generator from ``random_state``, or, when it is None, from the estimator's
+        own ``random_state`` (None, int, SeedSequence or Generator).
 
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
+        The one rule for ``fit`` and for the ``random_state=None`` of
+        ``sample_posterior_predictive``/``sample_prior_predictive``: a seeded estimator is
+        reproducible throughout.
+        """
+        chosen = self.random_state if random_state is None else random_state
+        return check_random_state(chosen, "random_state")
 
-    def _check_fitted(self, attribute: str = "idata_") -> None:
-        if not hasattr(self, attribute):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet: call fit(X, y) first"
-            )
+    @staticmethod
+    def _progressbar(progressbar: bool | None, method: InferenceMethod) -> bool:
+        return resolve_progressbar(progressbar, method)
 
-    def _check_new_X(self, X) -> np.ndarray:
-        """Validate inputs for ``predict``-like methods against the fitted feature count."""
-        self._check_fitted()
-        X = check_array(X, "X", ndim=2)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, the model was fitted with {self.n_features_in_}"
-            )
-        return X
+    # ------------------------------------------------------------------ data validation
+    def _validate_training_data(self, X, y, y_err=None, *, min_samples: int = 2):
+        """Validate X, y (float64, finite) and y_err; records ``n_features_in_`` (and
+        ``feature_names_in_`` for DataFrames with string column names).
+
+        Returns
+        -------
+        X : ndarray (n, p), y : ndarray (n,), y_err : ndarray (n,) or None
+        """
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=True,
+            dtype=np.float64,
+            y_numeric=True,
+            ensure_min_samples=min_samples,
+        )
+        return X, np.asarray(y, dtype=np.float64), check_y_err(y_err, X.shape[0])
+
+    def _validate_new_X(self, X) -> np.ndarray:
+        """Validate inputs of ``predict``-like methods against what ``fit`` saw."""
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=np.float64)
+
+    def _feature_labels(self) -> list[str]:
+        """Feature names for coordinates: the DataFrame's columns, else ``x0, x1, ...``."""
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None:
+            return [str(name) for name in names]
+        return [f"x{j}" for j in range(self.n_features_in_)]
 
 
 def clone(estimator: Estimator) -> Estimator:
-    """A new unfitted estimator with the same parameters."""
-    return type(estimator)(**copy.deepcopy(estimator.get_params()))
+    """A new unfitted estimator with the same parameters (``sklearn.base.clone``)."""
+    return _sklearn_clone(estimator)

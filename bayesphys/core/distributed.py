@@ -80,15 +80,15 @@ def check_client(client, name: str = "client") -> Client | None:
     return client
 
 
-def spawn_seeds(seed, n: int) -> list[int]:
+def spawn_seeds(random_state, n: int) -> list[int]:
     """``n`` independent 63-bit seeds, one per task, from ``numpy.random.SeedSequence.spawn``.
 
-    Task ``i`` always gets the ``i``-th child stream of ``seed``, whichever worker runs it and
-    however many workers there are, so results are the same in-process and on a cluster.
+    Task ``i`` always gets the ``i``-th child stream of ``random_state``, whichever worker runs
+    it and however many workers there are, so results are the same in-process and on a cluster.
 
     Parameters
     ----------
-    seed : int, SeedSequence, Generator or None
+    random_state : int, SeedSequence, Generator or None
         Root of the streams (``None``: fresh entropy; a Generator: one draw from it).
     n : int
         Number of tasks.
@@ -96,43 +96,45 @@ def spawn_seeds(seed, n: int) -> list[int]:
     Returns
     -------
     list of int
-        Usable as ``random_seed`` of every estimator, by ``numpy.random.default_rng`` and by
+        Usable as ``random_state`` of every estimator, by ``numpy.random.default_rng`` and by
         ``torch.Generator().manual_seed``.
     """
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    seed = random_state
     if isinstance(seed, np.random.SeedSequence):
         root = seed
     elif isinstance(seed, np.random.Generator):
         root = np.random.SeedSequence(int(seed.integers(2**_SEED_BITS)))
     elif seed is None or (isinstance(seed, numbers.Integral) and not isinstance(seed, bool)):
         if seed is not None and seed < 0:
-            raise ValueError(f"seed must be >= 0, got {seed}")
+            raise ValueError(f"random_state must be >= 0, got {seed}")
         root = np.random.SeedSequence(None if seed is None else int(seed))
     else:
         raise TypeError(
-            f"seed must be None, an int, a SeedSequence or a Generator, got {type(seed).__name__}"
+            "random_state must be None, an int, a SeedSequence or a Generator, got "
+            f"{type(seed).__name__}"
         )
     shift = np.uint64(64 - _SEED_BITS)
     return [int(c.generate_state(1, np.uint64)[0] >> shift) for c in root.spawn(int(n))]
 
 
-def group_seeds(seed, n_groups: int) -> list:
-    """Seeds of ``n_groups`` task groups: ``[seed]`` itself for one group, else spawned children.
+def group_seeds(random_state, n_groups: int) -> list:
+    """Seeds of ``n_groups`` task groups: ``[random_state]`` itself for one group, else spawned.
 
     One group keeps the caller's seed (or ``torch.Generator``) untouched, so a run without
     groups is the former single-population run bit for bit; several groups get independent
-    :func:`spawn_seeds` streams (a generator contributes one draw as their root).
+    :func:`spawn_seeds` streams (a ``torch.Generator`` contributes one draw as their root).
     """
     if n_groups == 1:
-        return [seed]
+        return [random_state]
     import torch
 
-    if isinstance(seed, torch.Generator):
-        seed = int(torch.randint(2**62, (1,), generator=seed))
-    return spawn_seeds(seed, n_groups)
+    if isinstance(random_state, torch.Generator):
+        random_state = int(torch.randint(2**62, (1,), generator=random_state))
+    return spawn_seeds(random_state, n_groups)
 
 
 def split_sizes(n: int, n_groups: int) -> list[int]:

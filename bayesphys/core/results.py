@@ -59,6 +59,7 @@ def to_inference_data(
     posterior_predictive: ArrayDict | None = None,
     constant_data: ArrayDict | None = None,
     prior: ArrayDict | None = None,
+    prior_predictive: ArrayDict | None = None,
     coords: Mapping[str, Sequence[Any]] | None = None,
     dims: Mapping[str, Sequence[str]] | None = None,
     attrs: Mapping[str, Any] | None = None,
@@ -77,8 +78,9 @@ def to_inference_data(
         :func:`compare` find them; NaN is rejected there too (``-inf`` is allowed).
     observed_data, constant_data : dict of str to array_like, optional
         Data without ``chain``/``draw`` dimensions.
-    prior : dict of str to array_like, optional
-        Prior draws with their own ``(chain, draw)`` leading shape.
+    prior, prior_predictive : dict of str to array_like, optional
+        Prior draws (of the parameters, and of the data they imply) with their own
+        ``(chain, draw)`` leading shape.
     coords : dict of str to sequence, optional
         Coordinate values by dimension name.
     dims : dict of str to list of str, optional
@@ -101,7 +103,7 @@ def to_inference_data(
     TypeError
         If an array is not numeric or an attribute cannot be stored in netCDF.
     """
-    if not posterior:
+    if not posterior and not prior:
         raise ValueError("to_inference_data: posterior must contain at least one variable")
     groups = {
         "posterior": posterior,
@@ -109,6 +111,7 @@ def to_inference_data(
         "log_likelihood": log_likelihood,
         "posterior_predictive": posterior_predictive,
         "prior": prior,
+        "prior_predictive": prior_predictive,
         "observed_data": observed_data,
         "constant_data": constant_data,
     }
@@ -117,9 +120,13 @@ def to_inference_data(
         for g, d in groups.items()
         if d
     }
-    shape = draw_shape(arrays["posterior"], "posterior", finite="all")
+    shape = None
+    if "posterior" in arrays:
+        shape = draw_shape(arrays["posterior"], "posterior", finite="all")
     for group in ("sample_stats", "log_likelihood", "posterior_predictive"):
         if group in arrays:
+            if shape is None:
+                raise ValueError(f"to_inference_data: {group} needs a posterior")
             finite = "nan" if group == "log_likelihood" else None
             got = draw_shape(arrays[group], group, finite=finite)
             if got != shape:
@@ -127,8 +134,16 @@ def to_inference_data(
                     f"to_inference_data: {group} has (chain, draw) = {got} but the posterior "
                     f"has {shape}"
                 )
-    if "prior" in arrays:
-        draw_shape(arrays["prior"], "prior", finite=None)
+    prior_shape = None
+    for group in ("prior", "prior_predictive"):
+        if group in arrays:
+            got = draw_shape(arrays[group], group, finite=None)
+            if prior_shape is not None and got != prior_shape:
+                raise ValueError(
+                    f"to_inference_data: prior_predictive has (chain, draw) = {got} but the "
+                    f"prior has {prior_shape}"
+                )
+            prior_shape = got
     check_dims(arrays, dims or {}, coords or {}, shape)
     meta = clean_attrs(attrs)
     group_attrs = {f"{g}_attrs": dict(meta) for g in arrays}

@@ -15,6 +15,7 @@ __all__ = [
     "check_array",
     "check_choice",
     "check_positive_int",
+    "check_progressbar",
     "check_random_state",
     "check_y_err",
 ]
@@ -109,12 +110,23 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
-def check_random_state(seed) -> np.random.Generator:
+def check_random_state(seed, name: str = "random_state") -> np.random.Generator:
     """Turn None, an int, a SeedSequence or a Generator into a ``numpy.random.Generator``."""
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or isinstance(seed, numbers.Integral | np.random.SeedSequence):
         return np.random.default_rng(seed)
     raise TypeError(
-        f"random_seed must be None, an int or a numpy Generator, got {type(seed).__name__}"
+        f"{name} must be None, an int, a SeedSequence or a numpy Generator, "
+        f"got {type(seed).__name__}"
     )
+
+
+def check_progressbar(progressbar, default: bool = True) -> bool:
+    """The one progress-bar rule: ``None`` gives ``default`` (on for Monte Carlo runs, off for
+    closed forms and deterministic optimisers); otherwise it must be True or False."""
+    if progressbar is None:
+        return default
+    if not isinstance(progressbar, bool):
+        raise TypeError(f"progressbar must be True, False or None, got {progressbar!r}")
+    return progressbar

@@ -178,20 +178,23 @@ class DenseObjective:
 
 
 def subset_start(
-    model: GPModel, rng: np.random.Generator, *, n_restarts: int
+    model: GPModel, rng: np.random.Generator, *, n_restarts: int, max_iter: int = 1000
 ) -> tuple[np.ndarray | None, int]:
     """MAP on a random subset of ``INIT_SUBSET`` points, as the start of a large fit.
 
     Returns the start (None when ``n < 2 INIT_SUBSET``: the full fit is then cheap enough) and
     the restarts left for the full fit. Restarts run on the subset, where they cost
     ``(INIT_SUBSET / n)^3`` of a full-data start; only the best subset optimum is refined.
+    ``max_iter`` caps each L-BFGS-B run.
     """
     if model.n < 2 * INIT_SUBSET or model.space.dim == 0:
         return None, n_restarts
-    return subset_map(model, rng, n_restarts=n_restarts), 0
+    return subset_map(model, rng, n_restarts=n_restarts, max_iter=max_iter), 0
 
 
-def subset_map(model: GPModel, rng: np.random.Generator, *, n_restarts: int) -> np.ndarray:
+def subset_map(
+    model: GPModel, rng: np.random.Generator, *, n_restarts: int, max_iter: int = 1000
+) -> np.ndarray:
     """Exact MAP (unconstrained hyperparameters) on at most ``INIT_SUBSET`` random points."""
     sub = model
     if model.n > INIT_SUBSET:
@@ -202,6 +205,7 @@ def subset_map(model: GPModel, rng: np.random.Generator, *, n_restarts: int) -> 
         objective=DenseObjective(sub),
         n_restarts=n_restarts,
         rng=rng,
+        maxiter=max_iter,
         options=_fit.map_options(sub.n),
     )
     return start

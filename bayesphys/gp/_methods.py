@@ -1,24 +1,22 @@
-"""The three fitting methods, each returning an :class:`Outcome`, and the fit's InferenceData."""
+"""The four fitting methods, each returning an :class:`Outcome`, and the fit's InferenceData."""
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 
 import numpy as np
 import torch
 
-from bayesphys.core import results
-from bayesphys.core.validation import check_choice, check_positive_int
+from bayesphys.core.inference import MAP, NUTS, SGPR, SVGP
+from bayesphys.core.schema import FEATURE_DIM, fit_inference_data
 from bayesphys.gp import _fit, _nuts, _sparse, _svgp
 from bayesphys.gp._dense import DenseObjective, subset_start
-from bayesphys.gp._inducing import INDUCING_INITS
 from bayesphys.gp._model import GPModel
 from bayesphys.gp._params import HyperSpace
 from bayesphys.gp._predict import Predictor
 
-SPARSE_METHODS = ("sgpr", "svgp")
+# L-BFGS-B iterations of each MAP search when ``MAP.max_iter`` is None.
+DEFAULT_MAP_MAX_ITER = 1000
 
 
 @dataclasses.dataclass
@@ -26,23 +24,27 @@ class Outcome:
     """What a fit produced: point hyperparameters, predictor, draws and their statistics."""
 
     z_hat: np.ndarray  # unconstrained point estimate (MAP, or posterior medians)
-    predictor: object  # Predictor or SparseGP
+    predictor: object  # Predictor or InducingPredictor
     posterior: dict  # original-unit values, (chain, draw[, size])
     log_marginal: float
     sample_stats: dict | None = None
     log_likelihood: np.ndarray | None = None
+    posterior_predictive: np.ndarray | None = None
+    draws_z: np.ndarray | None = None  # unconstrained draws (chain, draw, dim) of NUTS
 
 
-def fit_map(model: GPModel, rng: np.random.Generator, *, n_restarts: int) -> Outcome:
+def fit_map(model: GPModel, rng: np.random.Generator, method: MAP) -> Outcome:
     """Type-II MAP of the exact GP (LAPACK objective with analytic gradient, L-BFGS-B)."""
     space = model.space
-    start, n_restarts = subset_start(model, rng, n_restarts=n_restarts)
+    max_iter = method.max_iter or DEFAULT_MAP_MAX_ITER
+    start, n_restarts = subset_start(model, rng, n_restarts=method.n_restarts, max_iter=max_iter)
     z_hat, _ = _fit.maximise(
         None,
         space,
         objective=DenseObjective(model),
         n_restarts=n_restarts,
         rng=rng,
+        maxiter=max_iter,
         start=start,
         options=_fit.map_options(model.n),
     )
@@ -51,55 +53,55 @@ def fit_map(model: GPModel, rng: np.random.Generator, *, n_restarts: int) -> Out
     )
 
 
-def sparse_options(
-    sparse: str,
-    *,
-    n_inducing,
-    inducing,
-    learn_inducing,
-    max_iter,
-    batch_size,
-    learning_rate,
-    progressbar,
-) -> dict:
-    """Check the ``method="sparse"`` arguments; the keywords of the chosen fitting function."""
-    check_choice(sparse, "sparse", SPARSE_METHODS)
-    options = {
-        "n_inducing": check_positive_int(n_inducing, "n_inducing"),
-        "inducing": check_choice(inducing, "inducing", INDUCING_INITS),
-        "learn_inducing": bool(learn_inducing),
-    }
-    if max_iter is not None:
-        max_iter = check_positive_int(max_iter, "max_iter")
-    if sparse == "sgpr":
-        options["max_iter"] = max_iter or _sparse.DEFAULT_MAX_ITER
-        return options
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
-        raise TypeError(f"learning_rate must be a number, got {type(learning_rate).__name__}")
-    if not (math.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
-    options.update(
-        steps=max_iter or _svgp.DEFAULT_STEPS,
-        batch_size=check_positive_int(batch_size, "batch_size"),
-        learning_rate=float(learning_rate),
-        progressbar=bool(progressbar),
+def fit_sgpr(model: GPModel, rng: np.random.Generator, method: SGPR) -> Outcome:
+    """SGPR: the collapsed bound of Titsias (2009) by L-BFGS-B (see :mod:`._sparse`)."""
+    predictor = _sparse.fit_sgpr(
+        model,
+        rng,
+        n_inducing=method.n_inducing,
+        inducing=method.inducing,
+        n_restarts=method.n_restarts,
+        learn_inducing=method.learn_inducing,
+        max_iter=method.max_iter or _sparse.DEFAULT_MAX_ITER,
     )
-    return options
+    return _sparse_outcome(model, predictor)
 
 
-def fit_sparse(model: GPModel, rng: np.random.Generator, *, sparse: str, **options) -> Outcome:
-    """SGPR (``sparse="sgpr"``) or SVGP (``"svgp"``); ``options`` go to the fitting function."""
-    fit = _sparse.fit_sgpr if sparse == "sgpr" else _svgp.fit_svgp
-    predictor = fit(model, rng, **options)
+def fit_svgp(
+    model: GPModel, rng: np.random.Generator, method: SVGP, *, progressbar: bool
+) -> Outcome:
+    """SVGP: the minibatch ELBO of Hensman et al. (2013) (see :mod:`._svgp`)."""
+    predictor = _svgp.fit_svgp(
+        model,
+        rng,
+        n_inducing=method.n_inducing,
+        inducing=method.inducing,
+        n_restarts=method.n_restarts,
+        learn_inducing=method.learn_inducing,
+        steps=method.steps,
+        batch_size=method.batch_size,
+        learning_rate=method.learning_rate,
+        progressbar=progressbar,
+    )
+    return _sparse_outcome(model, predictor)
+
+
+def _sparse_outcome(model: GPModel, predictor) -> Outcome:
     return Outcome(predictor.z, predictor, _point(model.space, predictor.z), predictor.bound)
 
 
 def fit_nuts(
-    model: GPModel, rng: np.random.Generator, *, max_predict_draws: int, **sampling
+    model: GPModel,
+    rng: np.random.Generator,
+    method: NUTS,
+    *,
+    max_predict_draws: int,
+    **environment,
 ) -> Outcome:
     """NUTS over the unconstrained hyperparameters (log density with its Jacobian).
 
-    ``sampling`` goes to :func:`bayesphys.gp._nuts.sample_hyperparameters`.
+    ``environment`` (progressbar, chain_threads, client, num_threads) goes to
+    :func:`bayesphys.gp._nuts.sample_hyperparameters`.
     """
     space = model.space
     flat = [p.name for p in space.free if p.prior is None]
@@ -110,7 +112,17 @@ def fit_nuts(
         )
     if space.dim == 0:
         raise ValueError("method='nuts' needs at least one free hyperparameter; all are fixed")
-    result = _nuts.sample_hyperparameters(model, rng, **sampling)
+    result = _nuts.sample_hyperparameters(
+        model,
+        rng,
+        chains=method.chains,
+        draws=method.draws,
+        tune=method.tune,
+        target_accept=method.target_accept,
+        max_treedepth=method.max_treedepth,
+        chain_groups=method.chain_groups,
+        **environment,
+    )
     z = result.z
     posterior = values(space, z)
     flat_z = z.reshape(-1, z.shape[-1])
@@ -124,6 +136,8 @@ def fit_nuts(
         _exact_lml(model, z_hat),
         sample_stats=result.stats,
         log_likelihood=result.log_likelihood,
+        posterior_predictive=result.posterior_predictive,
+        draws_z=z,
     )
 
 
@@ -156,22 +170,23 @@ def point_values(space: HyperSpace, z_hat: np.ndarray) -> dict:
     }
 
 
-def build_idata(outcome: Outcome, y, y_err, method: str, n_features: int):
-    """The fit's InferenceData: hyperparameters, observed y, known errors, HMC statistics."""
-    posterior = outcome.posterior
-    dims = {k: ["feature"] for k, v in posterior.items() if v.ndim == 3}
-    dims["y"] = ["obs"]
-    coords = {"obs": np.arange(len(y))}
-    if len(dims) > 1:
-        coords["feature"] = [f"x{j}" for j in range(n_features)]
-    log_lik = outcome.log_likelihood
-    return results.to_inference_data(
-        posterior,
+def feature_dims(parameters: dict[str, np.ndarray]) -> dict[str, list[str]]:
+    """Vector hyperparameters (ARD lengthscales, linear-mean coefficients) are per feature."""
+    return {k: [FEATURE_DIM] for k, v in parameters.items() if np.ndim(v) == 3}
+
+
+def build_idata(outcome: Outcome, X, y, y_err, method: str, feature_names: list[str]):
+    """The fit's InferenceData in the shared schema (:mod:`bayesphys.core.schema`)."""
+    return fit_inference_data(
+        outcome.posterior,
+        X=X,
+        y=y,
+        y_err=y_err,
+        feature_names=feature_names,
+        method=method,
+        model="GPRegression",
         sample_stats=outcome.sample_stats,
-        log_likelihood=None if log_lik is None else {"y": log_lik},
-        observed_data={"y": y},
-        constant_data=None if y_err is None else {"y_err": y_err},
-        coords=coords,
-        dims=dims,
-        attrs={"inference_method": method, "model": "GPRegression"},
+        log_likelihood=outcome.log_likelihood,
+        posterior_predictive=outcome.posterior_predictive,
+        dims=feature_dims(outcome.posterior),
     )

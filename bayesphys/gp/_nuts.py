@@ -12,7 +12,9 @@ The target and the whitening are in :mod:`bayesphys.gp._posterior`. Here:
   on, every chain is a group (in one lockstep batch every step waits for the deepest tree).
 * The leave-one-out densities of the draws reuse ``alpha`` and ``diag(K^{-1})`` of the very
   evaluation that produced each draw, instead of a new factorisation per draw (which took as
-  long as 600 NUTS leapfrog steps for 600 draws on the benchmark data).
+  long as 600 NUTS leapfrog steps for 600 draws on the benchmark data). So do the replicated
+  ``y`` at the training inputs (``posterior_predictive``): one draw per kept draw from the
+  marginal posterior predictive of each point (exact marginals, independent across points).
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ PILOT_SPLIT = (0.4, 0.3)
 PILOT_MIN_TUNE = 40
 # Tries at a starting point drawn from the Laplace approximation, halving it after each failure.
 INIT_TRIES = 4
+# Second entry of the seed of a group's replicated-y stream (the first is the group's seed): a
+# stream of its own, so that the draws of z do not depend on whether replicates are drawn.
+PREDICTIVE_STREAM = 1
 
 
 @dataclasses.dataclass
@@ -63,6 +68,7 @@ class Draws:
     z: np.ndarray  # unconstrained hyperparameters (chain, draw, dim)
     stats: dict[str, np.ndarray]  # sample_stats of the core sampler
     log_likelihood: np.ndarray | None  # LOO densities (chain, draw, n), original units
+    posterior_predictive: np.ndarray | None  # replicated y (chain, draw, n), original units
 
 
 @dataclasses.dataclass
@@ -78,18 +84,21 @@ class GroupRun:
     draws: int
     step_size: torch.Tensor | None
     options: dict  # target_accept, progressbar
-    loo: bool  # also the leave-one-out densities of the draws
+    loo: bool  # also the leave-one-out densities and replicated y of the draws
     num_threads: int | None = None  # torch and BLAS threads of a task on a worker
     stop: threading.Event | None = None  # in-process threads only
+    max_treedepth: int = 10
 
 
 @dataclasses.dataclass
 class GroupDraws:
-    """A group's draws, statistics and LOO densities (``(chain, draw, ...)``), final step sizes."""
+    """A group's draws, statistics, LOO densities and replicated y (``(chain, draw, ...)``),
+    final step sizes."""
 
     z: np.ndarray
     stats: dict[str, np.ndarray]
     log_likelihood: np.ndarray | None
+    posterior_predictive: np.ndarray | None
     step_size: torch.Tensor  # (chain,)
 
     @property
@@ -106,6 +115,7 @@ def sample_hyperparameters(
     tune: int,
     target_accept: float,
     progressbar: bool,
+    max_treedepth: int = 10,
     chain_groups: int | None = None,
     chain_threads: int = 1,
     client=None,
@@ -140,7 +150,15 @@ def sample_hyperparameters(
         np.stack([_initial_point(first, gen) for _ in range(size)])
         for size in split_sizes(chains, chain_groups)
     ]
-    stage = _Stage(model, gen, client, min(chain_threads, chain_groups), num_threads, progressbar)
+    stage = _Stage(
+        model,
+        gen,
+        client,
+        min(chain_threads, chain_groups),
+        num_threads,
+        progressbar,
+        max_treedepth,
+    )
     options = {"target_accept": target_accept, "progressbar": progressbar and client is None}
     center, factor, steps = mode, laplace, None
     if tune >= PILOT_MIN_TUNE:
@@ -157,7 +175,7 @@ def sample_hyperparameters(
     final = stage.run(center, factor, inits, tune, draws, steps, options, loo=True, what="draws")
     result = _collect(final)
     # stacklevel: the user's call of GPRegression.fit
-    warn_transitions(result.stats, "GPRegression.fit(method='nuts')", stacklevel=4)
+    warn_transitions(result.stats, "GPRegression.fit (NUTS)", stacklevel=4)
     return result
 
 
@@ -171,6 +189,7 @@ class _Stage:
     threads: int
     num_threads: int | None
     progressbar: bool
+    max_treedepth: int
 
     def run(self, center, factor, inits, tune, draws, steps, options, *, loo, what):
         seeds = self.gen.integers(2**31 - 1, size=len(inits))
@@ -189,6 +208,7 @@ class _Stage:
                 loo,
                 self.num_threads,
                 stop,
+                self.max_treedepth,
             )
             for i, (init, seed) in enumerate(zip(inits, seeds, strict=True))
         ]
@@ -215,7 +235,8 @@ class _Stage:
 
 
 def run_group(task: GroupRun) -> GroupDraws:
-    """One group's NUTS run, with its draws mapped to ``z`` and, if asked, their LOO densities."""
+    """One group's NUTS run, its draws mapped to ``z`` and, if asked, their LOO densities and
+    replicated ``y`` (from a stream seeded by the group's seed: the same wherever it runs)."""
     density = ChainDensity(task.model, task.center, task.factor, task.stop)
     r = sample(
         density,
@@ -223,19 +244,24 @@ def run_group(task: GroupRun) -> GroupDraws:
         method="nuts",
         draws=task.draws,
         tune=task.tune,
-        seed=task.seed,
+        random_state=task.seed,
+        max_treedepth=task.max_treedepth,
         step_size=task.step_size,
         adapt_mass=False,  # the whitening is the metric
         compute_convergence_checks=False,  # once, over the draws of all groups
         **task.options,
     )
-    log_lik = None
+    log_lik = replicates = None
     if task.loo:
-        log_lik = np.stack([density.log_likelihood(chain.numpy()) for chain in r.samples])
+        gen = np.random.default_rng([task.seed, PREDICTIVE_STREAM])
+        pointwise = [density.pointwise(chain.numpy(), gen) for chain in r.samples]
+        log_lik = np.stack([loo for loo, _ in pointwise])
+        replicates = np.stack([y_rep for _, y_rep in pointwise])
     return GroupDraws(
         density.to_z(r.samples).numpy(),
         r.sample_stats(),
         log_lik,
+        replicates,
         r.step_size,
     )
 
@@ -272,10 +298,12 @@ def _run_on_threads(tasks: list[GroupRun], workers: int, stop: threading.Event) 
 
 
 def _collect(groups: list[GroupDraws | None]) -> Draws:
-    """Draws of ``z``, statistics and LOO densities of all chains, cut to a common length.
+    """Draws of ``z``, statistics, LOO densities and replicated y of all chains, cut to a
+    common length.
 
     All groups are complete unless sampling was interrupted; then the chains with draws are
-    kept, up to the length of the shortest (without LOO densities if the pilot was cut).
+    kept, up to the length of the shortest (without LOO densities and replicates if the pilot
+    was cut).
     """
     groups = [g for g in groups if g is not None and g.n_draws > 0]
     if not groups:
@@ -284,7 +312,9 @@ def _collect(groups: list[GroupDraws | None]) -> Draws:
     stats = {
         name: np.concatenate([g.stats[name][:, :kept] for g in groups]) for name in groups[0].stats
     }
-    log_lik = None
+    log_lik = replicates = None
     if all(g.log_likelihood is not None for g in groups):
         log_lik = np.concatenate([g.log_likelihood[:, :kept] for g in groups])
-    return Draws(np.concatenate([g.z[:, :kept] for g in groups]), stats, log_lik)
+        replicates = np.concatenate([g.posterior_predictive[:, :kept] for g in groups])
+    z = np.concatenate([g.z[:, :kept] for g in groups])
+    return Draws(z, stats, log_lik, replicates)

@@ -123,17 +123,55 @@ class ChainDensity:
 
     def log_likelihood(self, u: np.ndarray) -> np.ndarray:
         """``log p(y_i | y_-i, z)`` in original units at each row of ``u``, shape ``(draws, n)``."""
-        out = np.empty((len(u), self.objective.model.n))
+        return self.pointwise(u)[0]
+
+    def pointwise(
+        self, u: np.ndarray, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """LOO densities and (with ``rng``) replicated ``y`` at each row of ``u``, original units.
+
+        Both come from ``alpha = K^{-1} r`` and ``diag(K^{-1})`` of the row's evaluation. With
+        ``D`` the noise variances (learned noise plus known errors), the posterior of the latent
+        ``f_i`` at a training input has mean ``r_i - D_i alpha_i`` and variance
+        ``D_i - D_i^2 [K^{-1}]_ii``; a replicate adds noise of variance ``D_i``. Each point is
+        drawn from its marginal (the correlations between points are not kept): exact for
+        pointwise checks such as ``az.plot_ppc``, and free, where joint draws would need a
+        factorisation per draw.
+
+        Returns
+        -------
+        log_lik : ndarray (draws, n)
+        replicates : ndarray (draws, n) or None
+        """
+        model = self.objective.model
+        space = model.space
+        out = np.empty((len(u), model.n))
+        replicates = None
+        if rng is not None:
+            replicates = np.empty((len(u), model.n))
+            with torch.no_grad():
+                z = self.to_z(torch.as_tensor(u))
+                noise = model.noise_var(space.standardise(space.values(z))).numpy()
+            r = model.r.numpy()
         for i, row in enumerate(u):
             hit = self._cache.get(np.ascontiguousarray(row).tobytes())
             if hit is None:  # evicted: evaluate again
-                z = self.to_z(torch.as_tensor(row[None, :])).numpy()
-                stats = self.objective.evaluate(z)[2][0]
+                z_row = self.to_z(torch.as_tensor(row[None, :])).numpy()
+                stats = self.objective.evaluate(z_row)[2][0]
             else:
                 stats = hit[2]
-            alpha, inv_diag = (torch.from_numpy(a) for a in stats)
-            out[i] = loo_from_inverse_diagonal(alpha, inv_diag).numpy()
-        return out - np.log(self.objective.model.space.y_scale)
+            alpha, inv_diag = stats
+            out[i] = loo_from_inverse_diagonal(
+                torch.from_numpy(alpha), torch.from_numpy(inv_diag)
+            ).numpy()
+            if replicates is not None:
+                d = noise[i]
+                var = np.maximum(d - d**2 * inv_diag, 0.0) + d
+                replicates[i] = r - d * alpha + np.sqrt(var) * rng.standard_normal(model.n)
+        if replicates is not None:
+            base, _ = model.to_original(model.X_np, np.zeros(model.n), np.zeros(model.n))
+            replicates = base + space.y_scale * replicates
+        return out - np.log(space.y_scale), replicates
 
 
 def laplace_factor(objective: DenseObjective, mode: np.ndarray) -> np.ndarray:

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from bayesphys.core.base import Estimator
-from bayesphys.core.distributed import check_client, check_groups
+from bayesphys.core.distributed import check_client
+from bayesphys.core.inference import MAP, NUTS, SGPR, SVGP, InferenceMethod
+from bayesphys.core.schema import OBS_DIM, predictive_inference_data
 from bayesphys.core.validation import (
     check_choice,
     check_positive_int,
-    check_random_state,
-    check_X_y,
+    check_y_err,
 )
-from bayesphys.gp import _fit, _methods
+from bayesphys.gp import _fit, _methods, _predictive
 from bayesphys.gp._model import MEAN_NAMES, GPModel
 from bayesphys.gp.kernels import Kernel, compile_kernel, kernel_from_string
 
-METHODS = ("map", "nuts", "sparse")
+MODEL_NAME = "GPRegression"
 
 
 class GPRegression(Estimator):
@@ -44,24 +47,80 @@ class GPRegression(Estimator):
     noise : float, Prior or None
         Standard deviation of the Gaussian noise, in y units, on top of any known ``y_err``:
         a fixed value (``0.0``: the errors alone), a prior, or ``None`` for the default prior.
+    method : {"map", "nuts", "sgpr", "svgp"} or MAP, NUTS, SGPR, SVGP
+        How the hyperparameters are inferred (a string is the method with its defaults; the
+        objects are in :mod:`bayesphys.inference`):
+
+        - ``MAP(n_restarts=0, max_iter=None)``: exact GP, type-II MAP by L-BFGS-B (no
+          Jacobian: the mode of the prior density in the original parametrisation).
+          ``n_restarts`` extra starts are drawn from the priors; from n = 1000 on they run on
+          a random 500-point subset, whose best optimum starts the full-data fit.
+          ``max_iter`` caps each L-BFGS-B run (default 1000).
+        - ``NUTS(draws, tune, chains, target_accept, max_treedepth, chain_groups)``: the
+          marginal posterior of the hyperparameters by the core's No-U-Turn sampler on the
+          LAPACK evidence, in coordinates whitened by the Laplace approximation at the mode
+          and then by the covariance of pilot draws (tuning iterations), with step-size
+          adaptation towards ``target_accept``; chains start at Laplace draws. The chains form
+          ``chain_groups`` groups, each one sampler run with its own random stream and
+          step-size adaptation (default: one group per chain with a ``client`` or from 200
+          training points on, else one lockstep group); the draws depend on
+          ``chain_groups``, not on where the groups run.
+        - ``SGPR(n_inducing=128, inducing="kmeans", learn_inducing=True, max_iter=None,
+          n_restarts=0)``: the collapsed bound of Titsias (2009), maximised by L-BFGS-B over
+          the hyperparameters and (``learn_inducing``) the inducing inputs on a random subset
+          of at most 5000 points for at most ``max_iter`` iterations (default 100), then over
+          the hyperparameters on all the data; ``O(n m^2)`` per iteration.
+        - ``SVGP(n_inducing=128, batch_size=512, steps=1000, learning_rate=0.02, ...)``: the
+          uncollapsed ELBO (Hensman et al. 2013) on minibatches of ``batch_size`` points for
+          ``steps`` steps: natural-gradient steps on ``q(u)``, Adam (``learning_rate``, in
+          units of the log-hyperparameters and of each feature's standard deviation for the
+          inducing inputs) on the rest; ``batch_size >= n`` uses every point at every step.
+
+        Both sparse methods start from an exact MAP fit on a random subset of at most 500
+        points (with ``n_restarts``) and initialise the inducing inputs at k-means centres
+        (``inducing="kmeans"``) or a random subset of the data (``"random"``); with
+        ``n_inducing >= n`` the inducing inputs are the data and stay fixed.
+    random_state : int, Generator or None
+        Seeds restarts, NUTS, inducing-point selection and SVGP minibatches.
+    max_predict_draws : int
+        Predictions of a NUTS fit mix over at most this many (evenly thinned) draws; predictive
+        draws (:meth:`sample_posterior_predictive`) use as many.
+    num_threads : int or None
+        Torch intra-op and BLAS threads while fitting and predicting (restored afterwards). One
+        is fastest on small or shared machines (see ``bayesphys.gp._fit.DEFAULT_THREADS``);
+        ``None`` keeps torch's setting, which pays off with idle cores and large n. With a
+        ``client``, the threads of each chain-group task.
+    chain_threads : int
+        NUTS chain groups sampled at once in this process, each on its own thread with
+        ``num_threads`` BLAS threads; the draws do not depend on it. Only LAPACK releases
+        Python's GIL, so this pays off where it dominates a leapfrog step (n of a few thousand,
+        idle cores): at n = 519 on the 2-core development machine two threads ran at 0.86
+        times the speed of one.
 
     Attributes
     ----------
     hyperparameters_ : dict of str to float or ndarray
-        MAP values (``"map"``, ``"sparse"``) or posterior medians (``"nuts"``), original units.
+        MAP values (MAP, SGPR, SVGP) or posterior medians (NUTS), original units.
     log_marginal_likelihood_ : float
         ``log p(y | X, hyperparameters_)`` in y units (comparable to scikit-learn's
-        ``log_marginal_likelihood_value_``); for ``"sparse"``, the lower bound that was
-        maximised (the collapsed bound for SGPR, the ELBO for SVGP).
+        ``log_marginal_likelihood_value_``); for SGPR and SVGP the lower bound that was
+        maximised (the collapsed bound, the ELBO).
     idata_ : InferenceData
-        Hyperparameter posterior (a single draw for MAP and sparse fits), observed ``y``,
-        and, for ``"nuts"``, ``sample_stats`` and the pointwise leave-one-out predictive
-        densities ``log p(y_i | y_-i, theta)`` as ``log_likelihood`` (for PSIS-LOO of this
-        non-factorising model).
+        In the shared schema (:mod:`bayesphys.core.schema`): the hyperparameters in
+        ``posterior`` (a single draw for MAP and sparse fits; ARD lengthscales on the
+        ``feature`` dimension), ``observed_data`` and ``constant_data``. A NUTS fit adds
+        ``sample_stats``, the pointwise leave-one-out predictive densities
+        ``log p(y_i | y_-i, theta)`` as ``log_likelihood`` (what PSIS-LOO needs for this
+        non-factorising model) and, as ``posterior_predictive``, one replicated ``y`` at the
+        training inputs per draw, drawn point by point from its marginal posterior predictive
+        (correlations between points are not kept).
     method_ : str
+        The inference method's name: ``"map"``, ``"nuts"``, ``"sgpr"`` or ``"svgp"``.
     n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Column names of a DataFrame ``X`` (only then).
     inducing_points_ : ndarray (m, p)
-        Inducing inputs of a ``"sparse"`` fit.
+        Inducing inputs of an SGPR or SVGP fit.
 
     Notes
     -----
@@ -75,11 +134,18 @@ class GPRegression(Estimator):
     >>> from bayesphys.gp import GPRegression
     >>> rng = np.random.default_rng(0)
     >>> X = rng.uniform(0, 5, size=(40, 1)); y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=40)
-    >>> gp = GPRegression().fit(X, y, random_seed=0)
+    >>> gp = GPRegression(random_state=0).fit(X, y)
     >>> mean, std = gp.predict([[2.5]], return_std=True)
     >>> bool(abs(mean[0] - np.sin(2.5)) < 3 * std[0] + 0.1)
     True
     """
+
+    supported_methods: ClassVar[dict[str, type[InferenceMethod]]] = {
+        "map": MAP,
+        "nuts": NUTS,
+        "sgpr": SGPR,
+        "svgp": SVGP,
+    }
 
     def __init__(
         self,
@@ -88,40 +154,25 @@ class GPRegression(Estimator):
         mean="zero",
         priors: dict | None = None,
         noise=None,
+        *,
+        method: str | InferenceMethod = "map",
+        random_state=None,
+        max_predict_draws: int = 200,
+        num_threads: int | None = _fit.DEFAULT_THREADS,
+        chain_threads: int = 1,
     ):
         self.kernel = kernel
         self.ard = ard
         self.mean = mean
         self.priors = priors
         self.noise = noise
+        self.method = method
+        self.random_state = random_state
+        self.max_predict_draws = max_predict_draws
+        self.num_threads = num_threads
+        self.chain_threads = chain_threads
 
-    def fit(
-        self,
-        X,
-        y,
-        y_err=None,
-        method: str = "map",
-        random_seed=None,
-        *,
-        n_restarts: int = 0,
-        draws: int = 1000,
-        tune: int = 1000,
-        chains: int = 4,
-        target_accept: float = 0.8,
-        progressbar: bool = False,
-        sparse: str = "sgpr",
-        n_inducing: int = 128,
-        inducing: str = "kmeans",
-        learn_inducing: bool = True,
-        max_iter: int | None = None,
-        batch_size: int = 512,
-        learning_rate: float = 0.02,
-        max_predict_draws: int = 200,
-        num_threads: int | None = _fit.DEFAULT_THREADS,
-        chain_threads: int = 1,
-        chain_groups: int | None = None,
-        client=None,
-    ) -> GPRegression:
+    def fit(self, X, y, y_err=None, *, progressbar: bool | None = None, client=None):
         """Infer the hyperparameters.
 
         Parameters
@@ -130,66 +181,11 @@ class GPRegression(Estimator):
         y : array_like (n,)
         y_err : array_like (n,), optional
             Known measurement errors (standard deviations), added in quadrature to ``noise``.
-        method : {"map", "nuts", "sparse"}
-            ``"map"``: exact GP, type-II MAP by L-BFGS-B (no Jacobian: the mode of the prior
-            density in the original parametrisation). ``"nuts"``: the marginal posterior of
-            the hyperparameters by the core's No-U-Turn sampler (multinomial NUTS, max tree
-            depth 10) on the LAPACK evidence, in coordinates whitened by the Laplace
-            approximation at the mode and then by the covariance of pilot draws (tuning
-            iterations), with step-size adaptation; chains start at Laplace draws. ``"sparse"``:
-            an inducing-point approximation for large n, chosen by ``sparse``.
-        random_seed : int, Generator or None
-            Seeds restarts, NUTS, inducing-point selection and SVGP minibatches.
-        n_restarts : int
-            Extra optimiser starts drawn from the priors (``"map"``, ``"sparse"``). From
-            n = 1000 on (and always for ``"sparse"``) the starts run on a random 500-point
-            subset, whose best optimum starts the full-data fit.
-        draws, tune, chains, target_accept
-            NUTS settings (``"nuts"``); ``target_accept`` is the target of the step-size
-            adaptation (mean acceptance statistic over each tree).
-        progressbar : bool
-            Progress bar of NUTS (``"nuts"``) or SVGP training.
-        sparse : {"sgpr", "svgp"}
-            ``"sgpr"``: the collapsed bound of Titsias (2009), maximised by L-BFGS-B over the
-            hyperparameters and inducing inputs, ``O(n m^2)`` per iteration. ``"svgp"``: the
-            uncollapsed ELBO (Hensman et al. 2013) on minibatches of ``batch_size`` points:
-            natural-gradient steps on ``q(u)``, Adam on the hyperparameters and inducing
-            inputs, for data too large for full passes at every iteration.
-        n_inducing : int
-            Number of inducing points m (``"sparse"``).
-        inducing : {"kmeans", "random"}
-            Initial inducing points: k-means centres or a random subset (``"sparse"``).
-        learn_inducing : bool
-            Optimise the inducing inputs with the hyperparameters (``"sparse"``; with
-            ``n_inducing >= n`` they are the data and stay fixed).
-        max_iter : int, optional
-            L-BFGS-B iterations (``"sgpr"``, default 200) or minibatch steps (``"svgp"``,
-            default 1000).
-        batch_size : int
-            Minibatch size (``"svgp"``); ``batch_size >= n`` uses every point at every step.
-        learning_rate : float
-            Adam learning rate for the log-hyperparameters and the inducing inputs (in units
-            of each feature's standard deviation) (``"svgp"``).
-        max_predict_draws : int
-            Predictions of a ``"nuts"`` fit mix over at most this many (evenly thinned) draws.
-        num_threads : int or None
-            Torch intra-op threads while fitting and predicting (restored afterwards). One is
-            fastest on small or shared machines (see ``bayesphys.gp._fit.DEFAULT_THREADS``);
-            ``None`` keeps torch's setting, which pays off with idle cores and large n.
-        chain_threads : int
-            NUTS chains (``"nuts"``, from 200 training points on) sampled at once, each on its
-            own thread with ``num_threads`` BLAS threads; the draws do not depend on it. Only
-            LAPACK releases Python's GIL, so this pays off where it dominates a leapfrog step
-            (n of a few thousand, idle cores): at n = 519 on the 2-core development machine two
-            threads ran at 0.86 times the speed of one. In-process only (see ``client``).
-        chain_groups : int, optional
-            Groups of NUTS chains (``"nuts"``), each one sampler run with its own random
-            stream and step-size adaptation; chains in a group move in lockstep. The draws
-            depend on ``chain_groups``, not on where the groups run: the same value gives the
-            same numbers in-process and on any number of workers. Default: one group per chain
-            with a ``client`` or from 200 training points on, else one group.
+        progressbar : bool, optional
+            Progress bar of NUTS or SVGP training (``None``: on for those, the closed-form
+            optimisers show none).
         client : dask.distributed.Client, optional
-            Run every chain group as a task on this Dask cluster (``"nuts"`` only), with
+            Run every NUTS chain group as a task on this Dask cluster (NUTS only), with
             ``num_threads`` torch and BLAS threads per task; the warm start (mode, Laplace
             approximation) and the pilot whitening are computed here, between the two rounds
             of tasks. See :doc:`/distributed`.
@@ -198,31 +194,20 @@ class GPRegression(Estimator):
         -------
         self
         """
-        check_choice(method, "method", METHODS)
-        n_restarts = check_positive_int(n_restarts, "n_restarts", minimum=0)
-        num_threads = (
-            None if num_threads is None else check_positive_int(num_threads, "num_threads")
-        )
-        chain_threads = check_positive_int(chain_threads, "chain_threads")
+        method = self._resolve_method()
+        progressbar = self._progressbar(progressbar, method)
         client = check_client(client)
-        if method != "nuts" and (client is not None or chain_groups is not None):
+        if client is not None and method.name != "nuts":
             raise ValueError(
-                f"client and chain_groups distribute NUTS chains; method={method!r} runs in "
-                "this process: drop them, or use method='nuts'"
+                f"client distributes NUTS chains; method={method.name!r} runs in this process: "
+                "drop client, or use method=NUTS(...)"
             )
-        if method == "sparse":
-            sparse_options = _methods.sparse_options(
-                sparse,
-                n_inducing=n_inducing,
-                inducing=inducing,
-                learn_inducing=learn_inducing,
-                max_iter=max_iter,
-                batch_size=batch_size,
-                learning_rate=learning_rate,
-                progressbar=progressbar,
-            )
-        X, y, y_err = check_X_y(X, y, y_err, min_samples=2)
-        rng = check_random_state(random_seed)
+        num_threads = self._num_threads()
+        chain_threads = check_positive_int(self.chain_threads, "chain_threads")
+        max_predict_draws = check_positive_int(self.max_predict_draws, "max_predict_draws")
+        X, y, y_err = self._validate_training_data(X, y, y_err)
+        X = np.require(X, requirements="W")  # torch wraps it: a read-only view is copied
+        rng = self._random_generator()
         if self.priors is not None and not isinstance(self.priors, dict):
             raise TypeError(f"priors must be a dict or None, got {type(self.priors).__name__}")
         if not callable(self.mean):
@@ -230,43 +215,46 @@ class GPRegression(Estimator):
         kernel = compile_kernel(kernel_from_string(self.kernel), X.shape[1], bool(self.ard))
         model = GPModel(kernel, self.mean, dict(self.priors or {}), self.noise, X, y, y_err)
         with _fit.torch_threads(num_threads):
-            if method == "map":
-                outcome = _methods.fit_map(model, rng, n_restarts=n_restarts)
-            elif method == "sparse":
-                outcome = _methods.fit_sparse(
-                    model, rng, sparse=sparse, n_restarts=n_restarts, **sparse_options
-                )
-                self.inducing_points_ = outcome.predictor.Z
+            if method.name == "map":
+                outcome = _methods.fit_map(model, rng, method)
+            elif method.name == "sgpr":
+                outcome = _methods.fit_sgpr(model, rng, method)
+            elif method.name == "svgp":
+                outcome = _methods.fit_svgp(model, rng, method, progressbar=progressbar)
             else:
-                chains = check_positive_int(chains, "chains")
-                if chain_groups is not None:
-                    chain_groups = check_groups(
-                        chain_groups, chains, chains, name="chain_groups", unit="chains"
-                    )
                 outcome = _methods.fit_nuts(
                     model,
                     rng,
-                    chains=chains,
-                    draws=check_positive_int(draws, "draws"),
-                    tune=check_positive_int(tune, "tune", minimum=0),
-                    target_accept=target_accept,
+                    method,
+                    max_predict_draws=max_predict_draws,
                     progressbar=progressbar,
-                    max_predict_draws=check_positive_int(max_predict_draws, "max_predict_draws"),
-                    chain_groups=chain_groups,
                     chain_threads=chain_threads,
                     client=client,
                     num_threads=num_threads,
                 )
-        self._num_threads = num_threads
-        if method != "sparse":
+        if method.name in ("sgpr", "svgp"):
+            self.inducing_points_ = outcome.predictor.Z
+        else:
             self.__dict__.pop("inducing_points_", None)  # from an earlier sparse fit
+        self._model = model
         self._predictor = outcome.predictor
-        self.method_ = method
-        self.n_features_in_ = X.shape[1]
+        self._draws_z = outcome.draws_z  # NUTS: unconstrained draws, for predictive draws
+        self.method_ = method.name
         self.log_marginal_likelihood_ = outcome.log_marginal
         self.hyperparameters_ = _methods.point_values(model.space, outcome.z_hat)
-        self.idata_ = _methods.build_idata(outcome, y, y_err, method, X.shape[1])
+        self.idata_ = _methods.build_idata(
+            outcome, X, y, y_err, method.name, self._feature_labels()
+        )
         return self
+
+    def _new_X(self, X) -> np.ndarray:
+        # Validated like scikit-learn; torch wraps the array, so a read-only view is copied.
+        return np.require(self._validate_new_X(X), requirements="W")
+
+    def _num_threads(self) -> int | None:
+        if self.num_threads is None:
+            return None
+        return check_positive_int(self.num_threads, "num_threads")
 
     # ---------------------------------------------------------------------------- prediction
     def predict(
@@ -295,13 +283,13 @@ class GPRegression(Estimator):
 
         Notes
         -----
-        A ``"nuts"`` fit returns the moments of the mixture over hyperparameter draws: the mean
-        of the means, and the mean of the variances plus the variance of the means.
+        A NUTS fit returns the moments of the mixture over hyperparameter draws: the mean of
+        the means, and the mean of the variances plus the variance of the means.
         """
         if return_std and return_cov:
             raise ValueError("return_std and return_cov cannot both be True; pick one")
-        X = self._check_new_X(X)
-        with _fit.torch_threads(self._num_threads):
+        X = self._new_X(X)
+        with _fit.torch_threads(self._num_threads()):
             mean, cov = self._predictor.moments(X, full_cov=return_cov, include_noise=include_noise)
         if return_cov:
             return mean, cov
@@ -309,17 +297,122 @@ class GPRegression(Estimator):
             return mean, np.sqrt(cov)
         return mean
 
-    def sample_y(self, X, n: int = 1, random_seed=None, *, include_noise: bool = False):
+    def sample_y(self, X, n: int = 1, random_state=None, *, include_noise: bool = False):
         """Draws of the latent function (or, with ``include_noise``, of new y) at ``X``.
+
+        Parameters
+        ----------
+        X : array_like (m, p)
+        n : int
+            Number of draws.
+        random_state : int, Generator or None
+            Seed of the draws; ``None`` uses the estimator's ``random_state``.
+        include_noise : bool
+            Add the learned noise (not the training points' ``y_err``).
 
         Returns
         -------
         ndarray (m, n)
-            One column per draw (the scikit-learn layout). A ``"nuts"`` fit draws each column
-            with a random hyperparameter draw.
+            One column per draw (the scikit-learn layout). A NUTS fit draws each column
+            with a random hyperparameter draw (among those its predictions mix over).
         """
-        X = self._check_new_X(X)
+        X = self._new_X(X)
         n = check_positive_int(n, "n")
-        rng = check_random_state(random_seed)
-        with _fit.torch_threads(self._num_threads):
+        rng = self._random_generator(random_state)
+        with _fit.torch_threads(self._num_threads()):
             return self._predictor.sample(X, n, rng, include_noise=include_noise)
+
+    def sample_posterior_predictive(self, X, y_err=None, random_state=None):
+        """Draws of new observations ``y`` at ``X`` from the fitted GP.
+
+        Each draw is a joint draw of the latent ``f(X)`` from the GP posterior, plus the learned
+        noise and the known errors ``y_err`` of the new points.
+
+        Parameters
+        ----------
+        X : array_like (m, p)
+        y_err : array_like (m,), optional
+            Known measurement errors (standard deviations) of the new observations.
+        random_state : int, Generator or None
+            Seed of the draws; ``None`` uses the estimator's ``random_state``.
+
+        Returns
+        -------
+        InferenceData
+            ``posterior`` (the hyperparameters of each draw) and ``posterior_predictive`` with
+            ``y`` and the latent ``f`` on ``(chain, draw, obs)``, ``constant_data`` with ``X``
+            (and ``y_err``). A NUTS fit gives one draw per kept hyperparameter draw, thinned
+            evenly within each chain to about ``max_predict_draws`` in all; a MAP or sparse
+            fit has a single hyperparameter value and gives ``max_predict_draws`` draws at it
+            (``chain`` of size 1).
+        """
+        X = self._new_X(X)
+        y_err = check_y_err(y_err, X.shape[0])
+        rng = self._random_generator(random_state)
+        space = self._model.space
+        if self._draws_z is None:  # one hyperparameter value
+            z = self._predictor.z.reshape(1, 1, space.dim)
+            per_row = check_positive_int(self.max_predict_draws, "max_predict_draws")
+        else:
+            chains, draws, _ = self._draws_z.shape
+            step = max(1, -(-chains * draws // self.max_predict_draws))
+            z, per_row = self._draws_z[:, ::step], 1
+        with _fit.torch_threads(self._num_threads()):
+            f, y = _predictive.posterior_draws(
+                self._predictor,
+                z.reshape(z.shape[0] * z.shape[1], space.dim),
+                X,
+                y_err,
+                per_row,
+                rng,
+            )
+        shape = (z.shape[0], z.shape[1] * per_row, X.shape[0])
+        parameters = _methods.values(space, np.repeat(z, per_row, axis=1))
+        return self._predictive_idata(parameters, y.reshape(shape), f.reshape(shape), X, y_err)
+
+    def sample_prior_predictive(self, X, draws: int = 500, random_state=None):
+        """Draws of ``y`` at ``X`` implied by the priors alone.
+
+        The hyperparameters are drawn from their priors (fixed ones stay fixed), the latent
+        ``f(X)`` from the GP prior they define, and ``y`` adds the noise. The default priors
+        are scaled to the training data, so the estimator must be fitted.
+
+        Parameters
+        ----------
+        X : array_like (m, p)
+        draws : int
+        random_state : int, Generator or None
+            Seed of the draws; ``None`` uses the estimator's ``random_state``.
+
+        Returns
+        -------
+        InferenceData
+            ``prior`` (hyperparameters, ``(1, draws[, feature])``) and ``prior_predictive``
+            with ``y`` and ``f`` of shape ``(1, draws, m)``.
+
+        Raises
+        ------
+        ValueError
+            If a hyperparameter has a flat (``None``) prior, which is improper.
+        """
+        X = self._new_X(X)
+        draws = check_positive_int(draws, "draws")
+        rng = self._random_generator(random_state)
+        with _fit.torch_threads(self._num_threads()):
+            values, f, y = _predictive.prior_draws(self._model, X, None, draws, rng)
+        parameters = {k: (v[None, :, 0] if v.shape[1] == 1 else v[None]) for k, v in values.items()}
+        return self._predictive_idata(parameters, y[None], f[None], X, None, kind="prior")
+
+    def _predictive_idata(self, parameters, y, f, X, y_err, kind="posterior"):
+        return predictive_inference_data(
+            parameters,
+            y,
+            X=X,
+            y_err=y_err,
+            feature_names=self._feature_labels(),
+            method=self.method_,
+            model=MODEL_NAME,
+            kind=kind,
+            extra_predictive={"f": f},
+            dims={"f": [OBS_DIM], **_methods.feature_dims(parameters)},
+        )

@@ -9,9 +9,16 @@ import numpy as np
 import torch
 
 from bayesphys.core.priors import Horseshoe, Laplace, Normal
+from bayesphys.core.schema import SAMPLE_STATS
 from bayesphys.linear import _gaussian as gauss
 from bayesphys.linear._evidence import maximize_evidence
-from bayesphys.linear._map import lbfgs_map, noise_map, penalised_least_squares
+from bayesphys.linear._map import (
+    active_set_covariance,
+    hessian_covariance,
+    lbfgs_map,
+    noise_map,
+    penalised_least_squares,
+)
 from bayesphys.linear._predictive import ClosedForm, Draws, PointEstimate
 from bayesphys.linear._pymc import build_pymc_model, sample_nuts
 
@@ -22,7 +29,7 @@ class FitOutcome:
     posterior: dict  # name -> array (chain, draw, ...)
     log_evidence: float | None = None
     extras: dict = field(default_factory=dict)  # learned attributes beyond the common ones
-    idata: object | None = None  # set directly by paths that produce InferenceData (NUTS)
+    sample_stats: dict | None = None  # MCMC statistics under the shared schema's names
 
 
 def _weights(noise_var, y_err, n):
@@ -95,19 +102,21 @@ def fit_evidence(spec, X, y, y_err, chains, draws, rng) -> FitOutcome:
     return outcome
 
 
-def fit_map(spec, X, y, y_err) -> FitOutcome:
+def fit_map(spec, X, y, y_err, max_iter=None) -> FitOutcome:
+    """MAP: exact ridge/lasso for Normal/Laplace priors with a Gaussian likelihood, else
+    L-BFGS; ``max_iter`` caps the lasso's coordinate-descent sweeps or the L-BFGS iterations."""
     prior = spec.coef_prior
     if isinstance(prior, Horseshoe):
         raise ValueError("the Horseshoe density is infinite at 0, so it has no MAP: use 'nuts'")
     gaussian_lik = spec.noise_kind != "studentt"
     if isinstance(prior, Normal | Laplace) and gaussian_lik and not spec.augmented:
-        return _map_penalised(spec, X, y, y_err)
+        return _map_penalised(spec, X, y, y_err, max_iter)
     if isinstance(prior, Laplace):
         raise ValueError("Laplace MAP needs a Gaussian likelihood and flat intercept; use 'nuts'")
-    return _map_general(spec, X, y, y_err)
+    return _map_general(spec, X, y, y_err, max_iter)
 
 
-def _map_penalised(spec, X, y, y_err) -> FitOutcome:
+def _map_penalised(spec, X, y, y_err, max_iter) -> FitOutcome:
     lik = spec.likelihood
     if spec.noise_kind == "fixed":
         noise_var = lik.fixed_variance
@@ -121,7 +130,7 @@ def _map_penalised(spec, X, y, y_err) -> FitOutcome:
         prior = _scaled_prior(spec.coef_prior, noise_var) if scaled else spec.coef_prior
         w = _weights(noise_var, y_err, len(y))
         intercept, coef = penalised_least_squares(
-            X, y, w, prior, flat_intercept=spec.flat_intercept, beta0=coef
+            X, y, w, prior, flat_intercept=spec.flat_intercept, beta0=coef, max_iter=max_iter
         )
         if free_noise is None:
             break
@@ -131,11 +140,19 @@ def _map_penalised(spec, X, y, y_err) -> FitOutcome:
             noise_var = new_var
             break
         noise_var = new_var
-    closed = None
+    closed = cov = None
     if isinstance(spec.coef_prior, Normal):
         # Gaussian prior: the conditional posterior at the noise mode is exact (Laplace approx.).
         closed, _ = closed_form_posterior(spec, X, y, y_err, "fixed", noise_var=noise_var)
-    point = PointEstimate(intercept, coef, noise_var, closed)
+    else:  # Laplace: Gaussian approximation on the active set, at the noise mode
+        center = np.broadcast_to(np.asarray(spec.coef_prior.mu, float), coef.shape)
+        cov = active_set_covariance(
+            X,
+            _weights(noise_var, y_err, len(y)),
+            coef != center,
+            flat_intercept=spec.flat_intercept,
+        )
+    point = PointEstimate(intercept, coef, noise_var, closed, cov)
     return FitOutcome(point, _point_posterior(intercept, coef, np.sqrt(noise_var), spec))
 
 
@@ -154,7 +171,7 @@ def _point_posterior(intercept, coef, sigma, spec, extra=None):
     return posterior
 
 
-def _map_general(spec, X, y, y_err) -> FitOutcome:
+def _map_general(spec, X, y, y_err, max_iter) -> FitOutcome:
     """L-BFGS over [intercept?, coef, likelihood params] in unconstrained coordinates."""
     p = X.shape[1]
     lik = spec.likelihood
@@ -195,7 +212,8 @@ def _map_general(spec, X, y, y_err) -> FitOutcome:
     }
     for i, nm in enumerate(names):
         z0[n_int + p + i] = lik.free_params[nm].transform.inverse(np.asarray(starts.get(nm, 1.0)))
-    z, _ = lbfgs_map(neg_log_post, len(z0), z0)
+    z, _ = lbfgs_map(neg_log_post, len(z0), z0, max_iter=max_iter)
+    cov = hessian_covariance(neg_log_post, z, n_int, coef_tf, p)
     with torch.no_grad():
         intercept, coef, params = unpack(torch.as_tensor(z))
     params = {k: float(v) for k, v in params.items()}
@@ -204,7 +222,7 @@ def _map_general(spec, X, y, y_err) -> FitOutcome:
     values = {**lik.fixed_params, **params}
     sigma = values["sigma"] if "sigma" in values else np.sqrt(values["variance"])
     coef = coef.numpy()
-    point = PointEstimate(float(intercept), coef, noise_var)
+    point = PointEstimate(float(intercept), coef, noise_var, cov=cov)
     return FitOutcome(point, _point_posterior(float(intercept), coef, sigma, spec, extra))
 
 
@@ -218,19 +236,30 @@ def _noise_variance(lik, params):
     return var
 
 
-def fit_nuts(spec, X, y, y_err, *, feature_names, chains, draws, tune, seed, **nuts_options):
+def fit_nuts(spec, X, y, y_err, *, feature_names, method, seed, progressbar) -> FitOutcome:
+    """PyMC NUTS; the draws and sampler statistics are handed back as arrays for the schema."""
     model = build_pymc_model(spec, X, y, y_err, feature_names)
     idata = sample_nuts(
-        model, draws=draws, tune=tune, chains=chains, random_seed=seed, **nuts_options
+        model,
+        draws=method.draws,
+        tune=method.tune,
+        chains=method.chains,
+        random_seed=seed,
+        target_accept=method.target_accept,
+        max_treedepth=method.max_treedepth,
+        progressbar=progressbar,
     )
     post = idata.posterior
-    for group in idata.groups():
-        idata[group].attrs.update(inference_method="nuts", model="BayesianLinearRegression")
-    coef = post["coef"].values.reshape(-1, X.shape[1])
+    # The model's own variables only (PyMC's reparametrisation ``coef_raw`` stays inside).
+    names = ["coef", *(["intercept"] if spec.fit_intercept else []), *spec.likelihood.free_params]
+    posterior = {name: np.asarray(post[name].values) for name in names}
+    if "sigma" not in posterior and "variance" in posterior:
+        posterior["sigma"] = np.sqrt(posterior["variance"])
+    stats = idata.sample_stats
+    sample_stats = {k: np.asarray(stats[k].values) for k in SAMPLE_STATS if k in stats}
+    coef = posterior["coef"].reshape(-1, X.shape[1])  # fewer draws after a Ctrl-C
     size = coef.shape[0]
-    intercept = post["intercept"].values.reshape(-1) if spec.fit_intercept else np.zeros(size)
-    params = {k: post[k].values.reshape(-1) for k in spec.likelihood.free_params}
+    intercept = posterior["intercept"].reshape(-1) if spec.fit_intercept else np.zeros(size)
+    params = {k: posterior[k].reshape(-1) for k in spec.likelihood.free_params}
     noise_var = _noise_variance(spec.likelihood, params)
-    if "sigma" not in params and "variance" in params:
-        idata.posterior["sigma"] = np.sqrt(post["variance"])
-    return FitOutcome(Draws(intercept, coef, noise_var), {}, None, idata=idata)
+    return FitOutcome(Draws(intercept, coef, noise_var), posterior, None, sample_stats=sample_stats)

@@ -66,12 +66,18 @@ class Draws:
 
 @dataclass(frozen=True)
 class PointEstimate:
-    """A MAP fit: a point, plus a Gaussian (Laplace) covariance of the slopes when available."""
+    """A MAP fit: a point, with a Gaussian approximation of the posterior of ``f`` around it.
+
+    ``closed_form``: a Normal coefficient prior, where the posterior at the noise mode is exact.
+    ``cov``: otherwise the Laplace approximation, the covariance of ``[intercept, coef]``
+    (``None`` where the log posterior has no positive curvature at the mode).
+    """
 
     intercept: float
     coef: np.ndarray
     noise_var: float
     closed_form: ClosedForm | None = None
+    cov: np.ndarray | None = None
 
     def mean(self, X):
         return self.intercept + X @ self.coef
@@ -81,9 +87,13 @@ class PointEstimate:
         if self.closed_form is not None:
             _, var = self.closed_form.moments(X, include_noise)
             return mean, var
-        if not include_noise:
+        if self.cov is None:
             raise ValueError(
-                "this MAP fit (non-Gaussian prior) has no posterior covariance, so it has no "
-                "epistemic std: fit with method='nuts' for uncertainties, or use include_noise=True"
+                "this MAP fit has no posterior covariance (the log posterior is not curved at "
+                "the mode), so it has no std: fit with method='nuts' for uncertainties"
             )
-        return mean, np.full(len(X), self.noise_var)
+        design = np.column_stack([np.ones(len(X)), X])
+        var = np.einsum("ij,jk,ik->i", design, self.cov, design)
+        if include_noise:
+            var = var + self.noise_var
+        return mean, var

@@ -52,9 +52,9 @@ def _noise_sigma(spec, params):
 
 
 def sample_nuts(
-    model, *, draws, tune, chains, random_seed, target_accept, progressbar, log_likelihood=True
+    model, *, draws, tune, chains, random_seed, target_accept, max_treedepth, progressbar
 ):
-    """Run PyMC's NUTS, storing the pointwise log-likelihood unless asked not to."""
+    """Run PyMC's NUTS; the caller computes log-likelihoods and predictive draws itself."""
     import pymc as pm
 
     with model:
@@ -63,8 +63,8 @@ def sample_nuts(
             tune=tune,
             chains=chains,
             random_seed=random_seed,
-            target_accept=target_accept,
+            nuts={"target_accept": target_accept, "max_treedepth": max_treedepth},
             progressbar=progressbar,
-            idata_kwargs={"log_likelihood": log_likelihood},
+            idata_kwargs={"log_likelihood": False},
             compute_convergence_checks=False,
         )

@@ -9,6 +9,8 @@ import numpy as np
 from bayesphys.core.likelihoods import Gaussian, Likelihood, StudentT
 from bayesphys.core.priors import HalfNormal, InverseGamma, Normal, Prior
 
+#: Constructor default of ``coef_prior`` and ``noise``: a string, so that the default is an
+#: immutable value as scikit-learn requires; it stands for the priors below.
 DEFAULT_NOISE = HalfNormal(1.0)
 DEFAULT_COEF_PRIOR = Normal(0.0, 10.0)
 
@@ -36,8 +38,8 @@ class LinearModelSpec:
             return self.likelihood.noise_kind
         return "studentt"
 
-    def check_data(self, n_features: int, y_err) -> None:
-        """Raise if the priors or the noise do not fit the data."""
+    def check_data(self, n_features: int, y_err, *, noise: bool = True) -> None:
+        """Raise if the priors (or, with ``noise``, the noise) do not fit the data."""
         for name, prior in (
             ("coef_prior", self.coef_prior),
             ("intercept_prior", self.intercept_prior),
@@ -49,6 +51,8 @@ class LinearModelSpec:
                     f"{name} has parameter shape {shape}; use scalars or one value per feature "
                     f"({n_features},)"
                 )
+        if not noise:
+            return
         fixed = self.likelihood.fixed_params
         zero_noise = fixed.get("sigma", fixed.get("variance", 1.0)) == 0.0
         if zero_noise and y_err is None:
@@ -108,8 +112,13 @@ class LinearModelSpec:
 
 def resolve_spec(coef_prior, noise, fit_intercept, intercept_prior, likelihood, scaled):
     """Validate the constructor arguments and build the spec."""
+    if coef_prior is None:
+        coef_prior = DEFAULT_COEF_PRIOR
     if not isinstance(coef_prior, Prior):
-        raise TypeError(f"coef_prior must be a bayesphys Prior, got {type(coef_prior).__name__}")
+        raise TypeError(
+            "coef_prior must be a bayesphys Prior or None (the default Normal(0, 10)), "
+            f"got {type(coef_prior).__name__}"
+        )
     if intercept_prior is not None and not isinstance(intercept_prior, Prior):
         raise TypeError("intercept_prior must be a Prior or None (flat)")
     if likelihood is not None:
@@ -118,14 +127,19 @@ def resolve_spec(coef_prior, noise, fit_intercept, intercept_prior, likelihood, 
                 "likelihood must be Gaussian or StudentT for linear regression, "
                 f"got {type(likelihood).__name__}"
             )
-        if noise != DEFAULT_NOISE:
+        if noise is not None:
             raise ValueError("give the noise inside likelihood=..., not both noise and likelihood")
+    elif noise is None:
+        likelihood = Gaussian(noise=DEFAULT_NOISE)
     elif isinstance(noise, Prior):
         likelihood = Gaussian(noise=noise)
     elif isinstance(noise, int | float | np.floating) and not isinstance(noise, bool):
         likelihood = Gaussian(noise=float(noise))
     else:
-        raise TypeError(f"noise must be a float (fixed sigma) or a Prior on sigma, got {noise!r}")
+        raise TypeError(
+            "noise must be a float (fixed sigma), a Prior on sigma or None (the default "
+            f"HalfNormal(1)), got {noise!r}"
+        )
     if scaled and not isinstance(coef_prior, Normal):
         raise ValueError("coef_prior_scaled_by_noise=True needs a Normal coef_prior")
     return LinearModelSpec(

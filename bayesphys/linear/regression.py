@@ -3,29 +3,37 @@
 from __future__ import annotations
 
 import warnings
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import gammaln
+from sklearn.utils.validation import check_array
 
-from bayesphys.core import results
 from bayesphys.core.base import Estimator
+from bayesphys.core.inference import (
+    MAP,
+    NUTS,
+    Conjugate,
+    Evidence,
+    InferenceMethod,
+    resolve_method,
+)
 from bayesphys.core.likelihoods import Likelihood
 from bayesphys.core.priors import Prior
-from bayesphys.core.validation import (
-    check_choice,
-    check_positive_int,
-    check_random_state,
-    check_X_y,
-    check_y_err,
-)
+from bayesphys.core.schema import fit_inference_data, predictive_inference_data
+from bayesphys.core.validation import check_positive_int, check_y_err
 from bayesphys.linear import _fits
 from bayesphys.linear._predictive import Draws, PointEstimate
-from bayesphys.linear._spec import DEFAULT_COEF_PRIOR, DEFAULT_NOISE, resolve_spec
+from bayesphys.linear._spec import resolve_spec
 
-METHODS = ("auto", "conjugate", "evidence", "map", "nuts")
-# Pointwise log-likelihoods are chains*draws*n numbers; past this many, storing them would
-# cost gigabytes, so they are left out with a warning (az.loo needs them; thin or subsample).
+__all__ = ["MAX_LOG_LIKELIHOOD_SIZE", "BayesianLinearRegression"]
+
+# Pointwise log-likelihoods and replicated y at the training inputs are chains*draws*n numbers
+# each; past this many, storing them would cost gigabytes, so they are left out with a warning
+# (az.loo needs the first, az.plot_ppc the second; fit with fewer draws to keep them).
 MAX_LOG_LIKELIHOOD_SIZE = 50_000_000
+_MODEL = "BayesianLinearRegression"
+_DIMS = {"coef": ["feature"]}
 
 
 class BayesianLinearRegression(Estimator):
@@ -33,22 +41,63 @@ class BayesianLinearRegression(Estimator):
 
     Parameters
     ----------
-    coef_prior : Prior
+    coef_prior : Prior or None
         Prior of each coefficient (broadcast over features): ``Normal`` (ridge / conjugate),
         ``Laplace`` (lasso), ``Horseshoe``, ``StudentT``, ... Priors are in the units of X and y.
-    noise : float or Prior
-        Noise standard deviation sigma: a fixed value, or a prior on sigma. For a prior on the
-        variance (the conjugate ``InverseGamma``), pass ``likelihood=Gaussian(variance=...)``.
+        ``None`` (the default) is ``Normal(0, 10)``.
+    noise : float, Prior or None
+        Noise standard deviation sigma: a fixed value, or a prior on sigma (``None``, the
+        default, is ``HalfNormal(1)``). For a prior on the variance (the conjugate
+        ``InverseGamma``), pass ``likelihood=Gaussian(variance=...)``.
     fit_intercept : bool
         Fit an intercept.
     intercept_prior : Prior or None
         ``None`` is a flat prior (the intercept is unpenalised, as in scikit-learn), integrated
-        out exactly; evidences of models sharing it are comparable.
+        out exactly; evidences of models sharing it are comparable. A flat prior is improper, so
+        ``sample_prior_predictive`` needs a proper one.
     likelihood : Gaussian or StudentT, optional
         Full control of the likelihood (Student-t for outliers); overrides ``noise``.
     coef_prior_scaled_by_noise : bool
         Coefficient prior conditional on the noise, ``coef | sigma^2 ~ N(mu, sigma^2 s^2)``: with
         an InverseGamma variance prior this is the conjugate Normal-Inverse-Gamma model.
+    method : "auto", str or InferenceMethod
+        :class:`~bayesphys.inference.Conjugate` (exact posterior, exact iid draws),
+        :class:`~bayesphys.inference.Evidence` (prior scale and noise at the maximum of the
+        evidence, as scikit-learn's ``BayesianRidge``), :class:`~bayesphys.inference.MAP`
+        (ridge, lasso, any smooth prior) or :class:`~bayesphys.inference.NUTS` (PyMC), or their
+        names as strings. ``"auto"`` is ``Conjugate()`` when the prior/likelihood pair admits a
+        closed form, else ``NUTS()``. ``NUTS.chain_groups`` is not supported (one PyMC run).
+    random_state : None, int or numpy Generator
+        Seed of the exact draws, of NUTS and of the posterior-predictive draws.
+    log_likelihood : bool
+        Store pointwise log-likelihoods (chains x draws x n numbers) for ``loo``/``compare``.
+        Skipped, with a warning, past ``MAX_LOG_LIKELIHOOD_SIZE`` values; MAP fits have none.
+
+    Attributes
+    ----------
+    coef_ : ndarray (p,)
+        Posterior mean of the coefficients (the mode for MAP).
+    intercept_ : float
+        Posterior mean (MAP: mode) of the intercept; 0 without one.
+    coef_cov_ : ndarray (p, p) or None
+        Posterior covariance of the coefficients (MAP: its Gaussian approximation at the mode;
+        ``None`` where the log posterior is not curved there).
+    noise_ : float
+        Posterior mean (MAP: mode; evidence: optimum) of the noise scale sigma.
+    log_evidence_ : float or None
+        Exact log marginal likelihood (conjugate and evidence fits).
+    coef_prior_scale_ : float
+        The evidence-optimal prior scale (``method="evidence"`` only).
+    method_ : str
+        Name of the inference method used ("auto" resolved).
+    idata_ : InferenceData
+        The fit in the shared schema (``bayesphys.core.schema``): posterior, log-likelihood
+        and replicated ``y`` at the training inputs (fits with draws), sampler statistics
+        (NUTS), observed and constant data.
+    n_features_in_ : int
+        Number of features seen in ``fit``.
+    feature_names_in_ : ndarray of str
+        Column names of a DataFrame ``X`` (only then).
 
     Examples
     --------
@@ -57,20 +106,30 @@ class BayesianLinearRegression(Estimator):
     >>> from bayesphys.priors import Normal
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(50, 2)); y = X @ [1.0, -2.0] + 0.1 * rng.normal(size=50)
-    >>> model = BayesianLinearRegression(Normal(0, 10), noise=0.1).fit(X, y, random_seed=1)
+    >>> model = BayesianLinearRegression(Normal(0, 10), noise=0.1, random_state=1).fit(X, y)
     >>> np.round(model.coef_, 1)
     array([ 1., -2.])
     """
 
+    supported_methods: ClassVar[dict[str, type[InferenceMethod]]] = {
+        "conjugate": Conjugate,
+        "evidence": Evidence,
+        "map": MAP,
+        "nuts": NUTS,
+    }
+
     def __init__(
         self,
-        coef_prior: Prior = DEFAULT_COEF_PRIOR,
-        noise: float | Prior = DEFAULT_NOISE,
+        coef_prior: Prior | None = None,
+        noise: float | Prior | None = None,
         fit_intercept: bool = True,
         *,
         intercept_prior: Prior | None = None,
         likelihood: Likelihood | None = None,
         coef_prior_scaled_by_noise: bool = False,
+        method: str | InferenceMethod = "auto",
+        random_state=None,
+        log_likelihood: bool = True,
     ):
         self.coef_prior = coef_prior
         self.noise = noise
@@ -78,22 +137,54 @@ class BayesianLinearRegression(Estimator):
         self.intercept_prior = intercept_prior
         self.likelihood = likelihood
         self.coef_prior_scaled_by_noise = coef_prior_scaled_by_noise
+        self.method = method
+        self.random_state = random_state
+        self.log_likelihood = log_likelihood
 
-    def fit(
-        self,
-        X,
-        y,
-        y_err=None,
-        method: str = "auto",
-        draws: int = 1000,
-        tune: int = 1000,
-        chains: int = 4,
-        random_seed=None,
-        *,
-        target_accept: float = 0.9,
-        progressbar: bool = True,
-        log_likelihood: bool = True,
-    ) -> BayesianLinearRegression:
+    # ------------------------------------------------------------------ configuration
+    def _spec_from_params(self):
+        return resolve_spec(
+            self.coef_prior,
+            self.noise,
+            self.fit_intercept,
+            self.intercept_prior,
+            self.likelihood,
+            self.coef_prior_scaled_by_noise,
+        )
+
+    def _checked_method(self, spec, y_err) -> tuple[InferenceMethod, str | None]:
+        """The validated method object (``"auto"`` resolved) and the closed form it may use."""
+        kind = spec.conjugacy(y_err)
+        method = self.method
+        if isinstance(method, str) and method == "auto":
+            method = "conjugate" if kind else "nuts"
+        elif isinstance(method, str) and method not in self.supported_methods:
+            raise ValueError(
+                f"{_MODEL} does not support method={method!r}; supported: "
+                f"{['auto', *sorted(self.supported_methods)]} (as strings or "
+                "bayesphys.inference objects)"
+            )
+        method = resolve_method(method, self.supported_methods, _MODEL)
+        if isinstance(method, Conjugate) and kind is None:
+            raise ValueError(
+                f"method='conjugate' is not available: {spec.why_not_conjugate(y_err)}; "
+                "use method='nuts' (or 'map')"
+            )
+        if isinstance(method, NUTS) and method.chain_groups is not None:
+            raise ValueError(
+                f"NUTS.chain_groups={method.chain_groups} is not supported by {_MODEL}: its "
+                "chains run in one PyMC call; leave chain_groups=None"
+            )
+        if isinstance(method, MAP) and method.n_restarts != 0:
+            raise ValueError(
+                f"MAP.n_restarts={method.n_restarts} is not supported by {_MODEL}: ridge and "
+                "lasso are convex (one optimum, found exactly) and other priors start from the "
+                "least-squares-like point; leave n_restarts=0"
+            )
+        return method, kind
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y, y_err=None, *, progressbar=None, client=None) -> BayesianLinearRegression:
         """Fit the posterior.
 
         Parameters
@@ -102,54 +193,37 @@ class BayesianLinearRegression(Estimator):
         y : array_like (n,)
         y_err : array_like (n,), optional
             Known measurement errors (standard deviations): variance ``y_err**2 + sigma**2``.
-        method : {"auto", "conjugate", "evidence", "map", "nuts"}
-            ``auto`` is ``conjugate`` when the prior/likelihood pair allows it, else ``nuts``.
-        draws, tune, chains : int
-            Posterior draws per chain (exact iid draws for closed forms), NUTS tuning steps.
-        random_seed : int, Generator or None
-        target_accept : float
-            NUTS target acceptance (raise towards 0.95-0.99 for funnel-shaped posteriors such as
-            the Horseshoe).
-        progressbar : bool
-            Show NUTS progress. Ctrl-C during NUTS keeps the draws collected so far (PyMC).
-        log_likelihood : bool
-            Store pointwise log-likelihoods (chains x draws x n numbers) for ``loo``/``compare``.
-            Skipped, with a warning, past ``MAX_LOG_LIKELIHOOD_SIZE`` values; MAP fits have none.
+        progressbar : bool, optional
+            Show NUTS progress (default: on for NUTS; other methods show none). Ctrl-C during
+            NUTS keeps the draws collected so far (PyMC).
+        client : None
+            Not supported (linear fits run in this process); passing a Dask client raises.
 
         Returns
         -------
         self
         """
-        spec = resolve_spec(
-            self.coef_prior,
-            self.noise,
-            self.fit_intercept,
-            self.intercept_prior,
-            self.likelihood,
-            self.coef_prior_scaled_by_noise,
-        )
-        check_choice(method, "method", METHODS)
-        draws = check_positive_int(draws, "draws")
-        chains = check_positive_int(chains, "chains")
-        tune = check_positive_int(tune, "tune", minimum=0)
-        feature_names = _feature_names(X)
-        X, y, y_err = check_X_y(X, y, y_err, min_samples=2)
-        rng = check_random_state(random_seed)
-        spec.check_data(X.shape[1], y_err)
-        kind = spec.conjugacy(y_err)
-        if method == "auto":
-            method = "conjugate" if kind else "nuts"
-        if method == "conjugate" and kind is None:
+        if client is not None:
             raise ValueError(
-                f"method='conjugate' is not available: {spec.why_not_conjugate(y_err)}; "
-                "use method='nuts' (or 'map')"
+                f"{_MODEL} does not run on a Dask client (its fits are closed forms or one PyMC "
+                "run in this process): pass client=None"
             )
-        if method == "conjugate":
-            outcome = _fits.fit_closed_form(spec, X, y, y_err, kind, chains, draws, rng)
-        elif method == "evidence":
-            outcome = _fits.fit_evidence(spec, X, y, y_err, chains, draws, rng)
-        elif method == "map":
-            outcome = _fits.fit_map(spec, X, y, y_err)
+        if not isinstance(self.log_likelihood, bool):
+            raise TypeError(f"log_likelihood must be True or False, got {self.log_likelihood!r}")
+        spec = self._spec_from_params()
+        X, y, y_err = self._validate_training_data(X, y, y_err)
+        spec.check_data(X.shape[1], y_err)
+        method, kind = self._checked_method(spec, y_err)
+        show = self._progressbar(progressbar, method)
+        rng = self._random_generator()
+        if isinstance(method, Conjugate):
+            outcome = _fits.fit_closed_form(
+                spec, X, y, y_err, kind, method.chains, method.draws, rng
+            )
+        elif isinstance(method, Evidence):
+            outcome = _fits.fit_evidence(spec, X, y, y_err, method.chains, method.draws, rng)
+        elif isinstance(method, MAP):
+            outcome = _fits.fit_map(spec, X, y, y_err, method.max_iter)
         else:
             seed = int(rng.integers(2**31 - 1))
             outcome = _fits.fit_nuts(
@@ -157,25 +231,17 @@ class BayesianLinearRegression(Estimator):
                 X,
                 y,
                 y_err,
-                feature_names=feature_names,
-                chains=chains,
-                draws=draws,
-                tune=tune,
+                feature_names=self._feature_labels(),
+                method=method,
                 seed=seed,
-                target_accept=target_accept,
-                progressbar=progressbar,
-                log_likelihood=log_likelihood,
+                progressbar=show,
             )
         self._spec = spec
         self._predictive = outcome.predictive
-        self.method_ = method
-        self.n_features_in_ = X.shape[1]
-        self.feature_names_in_ = np.asarray(feature_names)
+        self.method_ = method.name
         self.log_evidence_ = outcome.log_evidence
         self._set_point_attributes(outcome)
-        self.idata_ = outcome.idata or self._build_idata(
-            outcome.posterior, X, y, y_err, method, log_likelihood
-        )
+        self.idata_ = self._build_idata(outcome, X, y, y_err, rng)
         return self
 
     def _set_point_attributes(self, outcome):
@@ -186,7 +252,10 @@ class BayesianLinearRegression(Estimator):
             self.coef_cov_ = np.atleast_2d(np.cov(pred.coef, rowvar=False))
         elif isinstance(pred, PointEstimate):
             self.coef_, self.intercept_ = pred.coef, float(pred.intercept)
-            self.coef_cov_ = None if pred.closed_form is None else _slope_cov(pred.closed_form)
+            if pred.closed_form is not None:
+                self.coef_cov_ = _slope_cov(pred.closed_form)
+            else:
+                self.coef_cov_ = None if pred.cov is None else pred.cov[1:, 1:]
         else:
             self.coef_ = pred.post.mean[1:] if pred.augmented else pred.post.mean
             self.intercept_ = (
@@ -208,95 +277,214 @@ class BayesianLinearRegression(Estimator):
         if getattr(pred, "nig", None) is not None:
             a_n, b_n = pred.nig
             return float(np.sqrt(b_n) * np.exp(gammaln(a_n - 0.5) - gammaln(a_n)))
-        posterior = outcome.idata.posterior if outcome.idata is not None else outcome.posterior
-        if "sigma" in posterior:
-            return float(np.mean(posterior["sigma"]))
+        if "sigma" in outcome.posterior:
+            return float(np.mean(outcome.posterior["sigma"]))
         fixed = self._spec.likelihood.fixed_params
         return float(fixed["sigma"]) if "sigma" in fixed else float(np.sqrt(fixed["variance"]))
 
-    def _build_idata(self, posterior, X, y, y_err, method, store_log_likelihood):
-        dims = {"coef": ["feature"], "y": ["obs"]}
-        coords = {"feature": list(self.feature_names_in_), "obs": np.arange(len(y))}
+    def _build_idata(self, outcome, X, y, y_err, rng):
+        posterior = dict(outcome.posterior)
         if not self.fit_intercept:
-            posterior = {k: v for k, v in posterior.items() if k != "intercept"}
-        log_lik = None
-        chains, draws = posterior["coef"].shape[:2]
-        if not store_log_likelihood or isinstance(self._predictive, PointEstimate):
-            pass  # a point estimate has no draws to cross-validate over
-        elif chains * draws * len(y) <= MAX_LOG_LIKELIHOOD_SIZE:
-            log_lik = {"y": self._pointwise_log_likelihood(posterior, X, y, y_err)}
-        else:
-            warnings.warn(
-                f"pointwise log-likelihood not stored ({chains}x{draws}x{len(y)} values); "
-                "fit with fewer draws to use loo/compare, or log_likelihood=False to silence this",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-        return results.to_inference_data(
+            posterior.pop("intercept", None)
+        log_lik = replicated = None
+        if not isinstance(self._predictive, PointEstimate):  # a point has no draws to check
+            chains, draws = posterior["coef"].shape[:2]
+            if chains * draws * len(y) <= MAX_LOG_LIKELIHOOD_SIZE:
+                if self.log_likelihood:
+                    log_lik = self._pointwise_log_likelihood(posterior, X, y, y_err)
+                replicated = self._replicate(posterior, X, y_err, rng)
+            elif self.log_likelihood:
+                warnings.warn(
+                    f"pointwise log-likelihood and posterior predictive not stored "
+                    f"({chains}x{draws}x{len(y)} values each); fit with fewer draws to use "
+                    "loo/compare/plot_ppc, or log_likelihood=False to silence this",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+        return fit_inference_data(
             posterior,
+            X=X,
+            y=y,
+            y_err=y_err,
+            feature_names=self._feature_labels(),
+            method=self.method_,
+            model=_MODEL,
+            sample_stats=outcome.sample_stats,
             log_likelihood=log_lik,
-            observed_data={"y": y},
-            constant_data=_constant_data(y_err),
-            coords=coords,
-            dims=dims,
-            attrs={"inference_method": method, "model": "BayesianLinearRegression"},
+            posterior_predictive=replicated,
+            dims=_DIMS,
         )
 
     def _pointwise_log_likelihood(self, posterior, X, y, y_err):
-        # One chain at a time keeps the temporaries to a chain's worth of (draw, obs) values.
+        lik = self._spec.likelihood
+        return self._per_chain(posterior, X, lambda f, p: lik.logpdf(y, f, y_err=y_err, **p))
+
+    def _replicate(self, posterior, X, y_err, rng) -> np.ndarray:
+        """Draws of y at ``X`` (chain, draw, obs): one per posterior draw."""
+        lik = self._spec.likelihood
+        return self._per_chain(posterior, X, lambda f, p: lik.sample(f, rng=rng, y_err=y_err, **p))
+
+    def _per_chain(self, posterior, X, func) -> np.ndarray:
+        """``func(f, likelihood params)`` one chain at a time: the temporaries stay a chain's
+        worth of (draw, obs) values."""
         out = []
-        for chain in range(posterior["coef"].shape[0]):
+        for chain in range(np.shape(posterior["coef"])[0]):
             draws = {k: np.asarray(v)[chain : chain + 1] for k, v in posterior.items()}
             f = _latent_draws(draws, X)
-            params = _likelihood_params(draws, self._spec.likelihood, self.noise_)
-            out.append(self._spec.likelihood.logpdf(y, f, y_err=y_err, **params))
+            out.append(func(f, _likelihood_params(draws, self._spec.likelihood, self.noise_)))
         return np.concatenate(out, axis=0)
 
-    def predict(self, X, return_std: bool = False, include_noise: bool = True):
-        """Posterior predictive mean (and std) at ``X``.
+    # ------------------------------------------------------------------ prediction
+    def predict(self, X, return_std: bool = False, include_noise: bool = False):
+        """Posterior mean of ``f(x) = intercept + x coef`` (and its std) at ``X``.
 
-        ``include_noise=False`` gives the std of the latent ``f(x)`` (epistemic only).
+        Parameters
+        ----------
+        X : array_like (m, p)
+        return_std : bool
+            Also return the posterior standard deviation.
+        include_noise : bool
+            Add the learned noise variance (the std of a new observation, without ``y_err``);
+            by default the std is that of the latent ``f(x)`` (epistemic only). MAP fits use
+            the Gaussian approximation at the mode (exact for a Normal prior at fixed noise).
+
+        Returns
+        -------
+        mean : ndarray (m,)
+        std : ndarray (m,), only with ``return_std``
         """
-        X = self._check_new_X(X)
+        X = self._validate_new_X(X)
         if not return_std:
             return self._predictive.mean(X)
         mean, var = self._predictive.moments(X, include_noise)
         return mean, np.sqrt(var)
 
-    def sample_posterior_predictive(self, X, random_seed=None, *, y_err=None):
+    def sample_posterior_predictive(self, X, y_err=None, random_state=None):
         """Posterior predictive draws of y at ``X``.
 
         Parameters
         ----------
-        X : array (n, p)
-        random_seed : int, Generator or None
-        y_err : float or array (n,), optional
+        X : array_like (m, p)
+        y_err : float or array (m,), optional
             Known measurement errors of the new points, added to the noise of the draws.
+        random_state : None, int or numpy Generator
+            Seed of the draws; ``None`` uses the estimator's ``random_state``.
 
         Returns
         -------
-        InferenceData with the fit's ``posterior`` and a ``posterior_predictive`` group holding
-        ``y`` with dims (chain, draw, obs). A zero-noise model (``noise=0`` and no ``y_err``)
-        gives the latent ``f(X)`` draws.
+        InferenceData with ``posterior`` (the fit's draws) and ``posterior_predictive`` ``y``
+        on (chain, draw, obs); ``constant_data`` holds ``X`` and ``y_err``. A zero-noise model
+        (``noise=0`` and no ``y_err``) gives the latent ``f(X)`` draws.
+
+        Raises
+        ------
+        ValueError
+            For a MAP fit, which has a single point and no posterior draws.
         """
-        X = self._check_new_X(X)
+        X = self._validate_new_X(X)
         if isinstance(self._predictive, PointEstimate):
-            raise ValueError("a MAP fit has no posterior draws: fit with 'conjugate' or 'nuts'")
+            raise ValueError(
+                "a MAP fit is a single point with no posterior draws to predict from: fit "
+                "with method='conjugate', 'evidence' or 'nuts' for predictive draws"
+            )
         y_err = check_y_err(y_err, len(X))
         post = self.idata_.posterior
         draws = {k: post[k].values for k in post.data_vars}
-        f = _latent_draws(draws, X)
-        params = _likelihood_params(draws, self._spec.likelihood, self.noise_)
-        rng = check_random_state(random_seed)
-        y_rep = self._spec.likelihood.sample(f, rng=rng, y_err=y_err, **params)
-        posterior = {k: v for k, v in draws.items() if k in ("coef", "intercept", "sigma")}
-        return results.to_inference_data(
-            posterior,
-            posterior_predictive={"y": y_rep},
-            dims={"y": ["obs"], "coef": ["feature"]},
-            coords={"obs": np.arange(len(X)), "feature": list(self.feature_names_in_)},
-            attrs={"inference_method": self.method_, "model": "BayesianLinearRegression"},
+        y_rep = self._replicate(draws, X, y_err, self._random_generator(random_state))
+        return predictive_inference_data(
+            draws,
+            y_rep,
+            X=X,
+            y_err=y_err,
+            feature_names=self._feature_labels(),
+            method=self.method_,
+            model=_MODEL,
+            kind="posterior",
+            dims=_DIMS,
         )
+
+    def sample_prior_predictive(self, X, draws: int = 500, random_state=None):
+        """Draws of the parameters from their priors and of y at ``X`` given them.
+
+        Coefficients come from ``coef_prior`` (scaled by the noise draw with
+        ``coef_prior_scaled_by_noise``), the intercept from ``intercept_prior`` and the noise
+        parameters from their priors (or their fixed values). Measurement errors of the new
+        points are not known here: the draws carry the model's noise only. Works before
+        ``fit`` (then any number of features is accepted).
+
+        Parameters
+        ----------
+        X : array_like (m, p)
+        draws : int
+            Number of prior draws (one chain).
+        random_state : None, int or numpy Generator
+            Seed of the draws; ``None`` uses the estimator's ``random_state``.
+
+        Returns
+        -------
+        InferenceData with ``prior`` (``coef``, ``intercept``, noise parameters) and
+        ``prior_predictive`` ``y`` of shape (1, draws, m).
+
+        Raises
+        ------
+        ValueError
+            If a prior is improper: a flat intercept (``intercept_prior=None`` with
+            ``fit_intercept=True``) cannot be sampled.
+        """
+        spec = self._spec_from_params()
+        if spec.flat_intercept:
+            raise ValueError(
+                "the intercept has a flat (improper) prior, intercept_prior=None, which cannot "
+                "be sampled: set intercept_prior (e.g. Normal(0, 10) in the units of y) or "
+                "fit_intercept=False to draw from the prior predictive"
+            )
+        draws = check_positive_int(draws, "draws")
+        if hasattr(self, "n_features_in_"):  # fitted: the same feature checks as predict
+            X = self._validate_new_X(X)
+            names = self._feature_labels()
+        else:
+            columns = getattr(X, "columns", None)
+            X = check_array(X, dtype=np.float64)
+            names = [f"x{j}" for j in range(X.shape[1])] if columns is None else list(columns)
+        p = X.shape[1]
+        spec.check_data(p, None, noise=False)
+        rng = self._random_generator(random_state)
+        coef = _prior_draws(spec.coef_prior, draws, p, rng)
+        lik = spec.likelihood
+        params = {k: pr.sample(draws, rng).reshape(draws) for k, pr in lik.free_params.items()}
+        if spec.coef_prior_scaled_by_noise:
+            values = {**lik.fixed_params, **params}
+            scale = np.sqrt(values["variance"]) if "variance" in values else values["sigma"]
+            center = np.broadcast_to(np.asarray(spec.coef_prior.mu, float), (p,))
+            coef = center + np.reshape(scale, (-1, 1)) * (coef - center)
+        f = coef @ X.T
+        parameters = {"coef": coef}
+        if spec.fit_intercept:
+            intercept = spec.intercept_prior.sample(draws, rng).reshape(draws)
+            f = f + intercept[:, None]
+            parameters["intercept"] = intercept
+        y = lik.sample(f, rng=rng, **{k: v[:, None] for k, v in params.items()})
+        parameters.update(params)
+        if "variance" in params and "sigma" not in params:
+            parameters["sigma"] = np.sqrt(params["variance"])
+        return predictive_inference_data(
+            {k: v[None] for k, v in parameters.items()},
+            y[None],
+            X=X,
+            y_err=None,
+            feature_names=[str(name) for name in names],
+            method=getattr(self, "method_", str(getattr(self.method, "name", self.method))),
+            model=_MODEL,
+            kind="prior",
+            dims=_DIMS,
+        )
+
+
+def _prior_draws(prior: Prior, draws: int, p: int, rng) -> np.ndarray:
+    """``draws`` prior draws of the ``p`` coefficients, shaped (draws, p)."""
+    if prior.batch_shape == (p,):
+        return prior.sample(draws, rng)
+    return prior.sample((draws, p), rng).reshape(draws, p)
 
 
 def _latent_draws(posterior, X) -> np.ndarray:
@@ -327,15 +515,3 @@ def _likelihood_params(posterior, likelihood, noise):
         elif name == "sigma":
             params[name] = sigma
     return params
-
-
-def _constant_data(y_err):
-    return None if y_err is None else {"y_err": y_err}
-
-
-def _feature_names(X) -> list[str]:
-    columns = getattr(X, "columns", None)
-    if columns is not None:
-        return [str(c) for c in columns]
-    n_cols = np.shape(X)[1] if np.ndim(X) == 2 else 0
-    return [f"x{j}" for j in range(n_cols)]

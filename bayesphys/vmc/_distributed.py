@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bayesphys.core.samplers.sampling import make_generator
+from bayesphys.core.samplers.sampling import RandomState, make_generator
 from bayesphys.vmc.samplers import VMCSampler, Walkers
 from bayesphys.vmc.systems import HarmonicTrap, pair_distances
 from bayesphys.vmc.wavefunctions.base import WaveFunction
@@ -38,7 +38,7 @@ class WalkerGroupTask:
     n_walkers: int
     n_steps: int
     burn_in: int
-    seed: int | torch.Generator | None
+    random_state: RandomState
     method: str
     init: torch.Tensor | None
     density_bins: int
@@ -69,7 +69,7 @@ def default_groups(n_walkers: int, client) -> int:
 
 def run_walker_group(task: WalkerGroupTask) -> WalkerGroupResult:
     """Burn in and record ``task.n_steps`` steps of one walker group (runs on a worker)."""
-    generator = make_generator(task.seed, torch.device("cpu"))
+    generator = make_generator(task.random_state, torch.device("cpu"))
     walkers = Walkers(task.wf, task.system, task.sampler, task.n_walkers, generator, task.init)
     n_steps, bins, rmax = task.n_steps, task.density_bins, task.rmax
     counts = torch.zeros(bins, dtype=torch.float64)

@@ -82,10 +82,10 @@ class GroupSums:
 
 
 def init_group(
-    spec: GroupSpec, index: int, n_walkers: int, seed, init: Tensor | None, burn_in: int
+    spec: GroupSpec, index: int, n_walkers: int, random_state, init: Tensor | None, burn_in: int
 ) -> GroupState:
     """Place a group's walkers and burn them in (adapting the step) from its own seed."""
-    generator = make_generator(seed, torch.device("cpu"))
+    generator = make_generator(random_state, torch.device("cpu"))
     walkers = Walkers(spec.wf, spec.system, spec.sampler, n_walkers, generator, init)
     with torch.no_grad(), walkers.prefetching():
         walkers.burn_in(burn_in)
@@ -226,7 +226,8 @@ def reduce_sums(sums: list[GroupSums]) -> IterationTotals:
     """
     if not all(s.finite for s in sums):
         raise FloatingPointError(
-            "non-finite local energy during optimisation: lower lr or check the parameters"
+            "non-finite local energy during optimisation: lower learning_rate or check the "
+            "parameters"
         )
     n = sum(s.n_samples for s in sums)
     walkers = sum(s.n_walkers for s in sums)

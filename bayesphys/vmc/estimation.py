@@ -18,7 +18,8 @@ from bayesphys.core.distributed import (
     map_tasks,
     split_sizes,
 )
-from bayesphys.core.validation import check_positive_int
+from bayesphys.core.samplers.sampling import RandomState, validate_random_state
+from bayesphys.core.validation import check_positive_int, check_progressbar
 from bayesphys.vmc._distributed import (
     WalkerGroupTask,
     combine_groups,
@@ -115,13 +116,13 @@ def estimate(
     n_walkers: int = 1000,
     n_steps: int = 1000,
     burn_in: int = 500,
-    seed: int | None = 0,
     *,
+    random_state: RandomState = 0,
     method: str = "auto",
     init: torch.Tensor | None = None,
     density_bins: int = 60,
     density_rmax: float | None = None,
-    progressbar: bool = False,
+    progressbar: bool | None = None,
     walker_groups: int | None = None,
     client=None,
 ) -> EnergyEstimate:
@@ -138,8 +139,9 @@ def estimate(
     n_walkers, n_steps, burn_in : int
         Walkers, recorded steps per walker (>= 16 for blocking) and discarded burn-in steps
         (during which the step size adapts).
-    seed : int, optional
-        Seed of the sampler's ``torch.Generator``.
+    random_state : int, torch.Generator, numpy Generator or SeedSequence, optional
+        Seed of the sampler's ``torch.Generator`` (default 0: the same numbers on every run;
+        ``None``: fresh OS entropy).
     method : {"auto", "analytic", "autograd"}
         Local-energy evaluation, see :func:`bayesphys.vmc.local_energy`. ``"auto"`` takes the
         energy from the fused Metropolis step where it applies (``Metropolis(fused=True)``,
@@ -150,16 +152,17 @@ def estimate(
         Number of radial bins of the one-body density.
     density_rmax : float, optional
         Largest radius of the density histogram; default ``4.5 / sqrt(omega)``.
-    progressbar : bool
-        Show a tqdm bar (in-process only; one bar per walker group).
+    progressbar : bool, optional
+        Show a tqdm bar (in-process only; one bar per walker group). ``None`` (default) shows
+        it, as for every Monte Carlo run; ``False`` hides it.
     walker_groups : int, optional
         Split the walkers into this many groups of (almost) equal size, each with its own seed
         from :func:`~bayesphys.core.distributed.spawn_seeds` and run as one task (burn-in and
         steps). The numbers depend on ``walker_groups`` but not on where the groups run: the
         same value gives bit-for-bit the same estimate in-process and on any number of workers.
-        Default: 1 (one population seeded with ``seed``, as without groups) when ``client`` is
-        None, else ``ceil(n_walkers / 1000)`` capped at 64. Pass it explicitly to compare a
-        cluster run with an in-process one.
+        Default: 1 (one population seeded with ``random_state``, as without groups) when
+        ``client`` is None, else ``ceil(n_walkers / 1000)`` capped at 64. Pass it explicitly
+        to compare a cluster run with an in-process one.
     client : dask.distributed.Client, optional
         Run the walker groups on this Dask cluster; the groups return their local-energy series
         and per-step averages, which are combined here. A group lost with its worker is rerun
@@ -174,6 +177,8 @@ def estimate(
     n_walkers = check_positive_int(n_walkers, "n_walkers")
     n_steps = check_positive_int(n_steps, "n_steps", minimum=16)
     burn_in = check_positive_int(burn_in, "burn_in", minimum=0)
+    validate_random_state(random_state)
+    progressbar = check_progressbar(progressbar)
     client = check_client(client)
     walker_groups = check_groups(
         walker_groups,
@@ -200,7 +205,7 @@ def estimate(
             n_walkers=size,
             n_steps=n_steps,
             burn_in=burn_in,
-            seed=group_seed,
+            random_state=group_seed,
             method=method,
             init=group_init,
             density_bins=density_bins,
@@ -208,7 +213,7 @@ def estimate(
             progressbar=progressbar and client is None,
         )
         for i, (size, group_seed, group_init) in enumerate(
-            zip(sizes, group_seeds(seed, walker_groups), inits, strict=True)
+            zip(sizes, group_seeds(random_state, walker_groups), inits, strict=True)
         )
     ]
     run = combine_groups(map_tasks(run_walker_group, tasks, client, name="vmc-estimate"))

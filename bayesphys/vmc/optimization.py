@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import os
 import uuid
 import warnings
@@ -23,7 +24,8 @@ from tqdm.auto import tqdm
 
 from bayesphys.core.distributed import check_client, check_groups, group_seeds, split_sizes
 from bayesphys.core.resident import ResidentGroups
-from bayesphys.core.validation import check_positive_int
+from bayesphys.core.samplers.sampling import RandomState, validate_random_state
+from bayesphys.core.validation import check_positive_int, check_progressbar
 from bayesphys.vmc._checkpoint import load_checkpoint, save_checkpoint
 from bayesphys.vmc._distributed import default_groups
 from bayesphys.vmc._resident import (
@@ -81,16 +83,16 @@ def optimize(
     optimizer: str = "adam",
     n_iterations: int = 100,
     n_walkers: int = 1000,
-    lr: float = 0.01,
-    seed: int | None = 0,
     *,
+    learning_rate: float = 0.01,
+    random_state: RandomState = 0,
     steps_per_iteration: int = 10,
     burn_in: int = 200,
     sr_shift: float = 1e-3,
     method: str = "auto",
     checkpoint: str | os.PathLike[str] | None = None,
     checkpoint_every: int = 10,
-    progressbar: bool = True,
+    progressbar: bool | None = None,
     walker_groups: int | None = None,
     client=None,
 ) -> OptimizationResult:
@@ -110,10 +112,11 @@ def optimize(
         Total number of parameter updates (including those of a resumed checkpoint).
     n_walkers : int
         Walkers; each iteration uses ``n_walkers * steps_per_iteration`` samples.
-    lr : float
-        Learning rate.
-    seed : int, optional
-        Seed of the ``torch.Generator`` driving the walkers.
+    learning_rate : float
+        Step size of the parameter updates (Adam/SGD learning rate; SR step).
+    random_state : int, torch.Generator, numpy Generator or SeedSequence, optional
+        Seed of the ``torch.Generator`` driving the walkers (default 0: the same numbers on
+        every run; ``None``: fresh OS entropy).
     steps_per_iteration : int
         Sampler steps between two updates.
     burn_in : int
@@ -130,10 +133,11 @@ def optimize(
     checkpoint_every : int
         Iterations between checkpoints. With a client, also how often the walker states are
         copied back here (what a lost worker's groups are recomputed from).
-    progressbar : bool
-        Show a tqdm bar.
+    progressbar : bool, optional
+        Show a tqdm bar; ``None`` (default) shows it, ``False`` hides it.
     walker_groups : int, optional
-        Split the walkers into this many groups with their own seeds (spawned from ``seed``).
+        Split the walkers into this many groups with their own seeds (spawned from
+        ``random_state``).
         Each group keeps its walkers where it runs (on a Dask worker) and returns only sums per
         iteration (energy moments, gradient terms, counts), reduced here in group order. The
         result depends on ``walker_groups`` but not on where the groups run: the same value
@@ -159,14 +163,18 @@ def optimize(
     n_walkers = check_positive_int(n_walkers, "n_walkers", minimum=2)
     steps = check_positive_int(steps_per_iteration, "steps_per_iteration")
     checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be finite and > 0, got {lr}")
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+        raise TypeError(f"learning_rate must be a number, got {learning_rate!r}")
+    if not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
+    validate_random_state(random_state)
+    progressbar = check_progressbar(progressbar)
     client = check_client(client)
     wf = copy.deepcopy(wf)
     params = [p for p in wf.parameters() if p.requires_grad]
     if not params:
         raise ValueError("wf has no trainable parameters to optimise")
-    opt = _make_optimizer(optimizer, params, lr)
+    opt = _make_optimizer(optimizer, params, learning_rate)
     spec = GroupSpec(
         uuid.uuid4().hex, copy.deepcopy(wf), system, sampler, steps, method, optimizer == "sr"
     )
@@ -194,12 +202,15 @@ def optimize(
                 name="walker_groups",
                 unit="walkers",
             )
-            seeds, sizes = group_seeds(seed, n_groups), split_sizes(n_walkers, n_groups)
+            seeds = group_seeds(random_state, n_groups)
+            sizes = split_sizes(n_walkers, n_groups)
             calls = [(shared, i, sizes[i], seeds[i], None, burn_in) for i in range(n_groups)]
             groups.start(init_group, calls)
         try:
             while len(rows) < n_iterations:
-                rows.append(_iteration(groups, shared, wf, opt, params, optimizer, lr, sr_shift))
+                rows.append(
+                    _iteration(groups, shared, wf, opt, params, optimizer, learning_rate, sr_shift)
+                )
                 bar.update(1)
                 bar.set_postfix(energy=f"{rows[-1]['energy']:.5f}", refresh=False)
                 if len(rows) % checkpoint_every == 0:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bayesphys import results
-from bayesphys.bma import MassModelAveraging
+from bayesphys.bma import MassModelAveraging, residual_gp
 from bayesphys.bma.plots import empirical_coverage, plot_coverage
 from bayesphys.bnn import BayesianNeuralNetwork
 from bayesphys.data.masses import load_ame, load_model, new_measurements, separation_energy
@@ -68,6 +68,11 @@ def features(Z, N, names=("Z", "N", "delta", "P")) -> np.ndarray:
     return np.column_stack([columns[name] for name in names]).astype(float)
 
 
+def feature_frame(Z, N, names) -> pd.DataFrame:
+    """:func:`features` as a DataFrame: the network's weights are then named after them."""
+    return pd.DataFrame(features(Z, N, names), columns=list(names))
+
+
 def residual_sets(model: str, train_s2n: pd.DataFrame, test: pd.DataFrame):
     """Training and test nuclei the model tabulates, with ``residual = S2n_exp - S2n_model``."""
     theory = separation_energy(load_model(model, warn=False), "S2n")[["Z", "N", "S2n"]]
@@ -77,6 +82,18 @@ def residual_sets(model: str, train_s2n: pd.DataFrame, test: pd.DataFrame):
         merged = table.merge(theory, on=["Z", "N"]).dropna(subset=["S2n", "S2n_model"])
         sets.append(merged.assign(residual=merged["S2n"] - merged["S2n_model"]))
     return sets
+
+
+def bnn_method(settings: dict):
+    """The inference object named by ``method`` (``"hmc"``, ``"nuts"``, ``"sghmc"``, ``"vi"``),
+    with the settings of ``[bnn]`` named after its parameters (``chains``, ``tune``, ...)."""
+    supported = BayesianNeuralNetwork.supported_methods
+    if settings["method"] not in supported:
+        raise ValueError(
+            f"bnn.method must be one of {sorted(supported)}, got {settings['method']!r}"
+        )
+    cls = supported[settings["method"]]
+    return cls(**{k: settings[k] for k in cls().get_params() if k in settings})
 
 
 def fit_bnn(train: pd.DataFrame, settings: dict, seed: int, client=None) -> BayesianNeuralNetwork:
@@ -90,29 +107,23 @@ def fit_bnn(train: pd.DataFrame, settings: dict, seed: int, client=None) -> Baye
         hidden=tuple(settings["hidden"]),
         weight_prior=settings["weight_prior"],
         likelihood=Gaussian(noise=HalfNormal(settings["noise_scale"])),
+        method=bnn_method(settings),
+        random_state=seed,
     )
-    options = {k: settings[k] for k in ("thin", "learning_rate", "batch_size") if k in settings}
-    return bnn.fit(
-        features(train["Z"], train["N"], settings["features"]),
-        train["residual"].to_numpy(),
-        method=settings["method"],
-        chains=settings["chains"],
-        draws=settings["draws"],
-        tune=settings["tune"],
-        random_seed=seed,
-        progressbar=False,
-        chain_groups=settings.get("chain_groups"),
-        client=client,
-        **options,
-    )
+    X = feature_frame(train["Z"], train["N"], settings["features"])
+    return bnn.fit(X, train["residual"].to_numpy(), progressbar=False, client=client)
 
 
 def fit_gp(model: str, train_masses: pd.DataFrame, settings: dict, seed: int, client=None):
     """The residual GPs of ``MassModelAveraging`` (per parity class) for one model."""
     bma = MassModelAveraging(
-        [model], observable="S2n", hyperparameters=settings["gp_hyperparameters"], weights="uniform"
+        [model],
+        observable="S2n",
+        residual_model=residual_gp(settings["gp_hyperparameters"]),
+        weights="uniform",
+        random_state=seed,
     )
-    return bma.fit(train_masses, random_seed=seed, client=client).corrected_[model]
+    return bma.fit(train_masses, client=client).corrected_[model]
 
 
 def predictions(bnn, gp, nuclei: pd.DataFrame, names) -> pd.DataFrame:
@@ -121,7 +132,7 @@ def predictions(bnn, gp, nuclei: pd.DataFrame, names) -> pd.DataFrame:
     ``*_sd`` is the predictive sd of a new measurement (epistemic and learned noise);
     ``bnn_epistemic`` is the network's uncertainty about the correction alone.
     """
-    X = features(nuclei["Z"], nuclei["N"], names)
+    X = feature_frame(nuclei["Z"], nuclei["N"], names)
     bnn_mean, bnn_sd = bnn.predict(X, return_std=True, include_noise=True)
     _, bnn_epistemic = bnn.predict(X, return_std=True)
     gp_mean, gp_sd, bare = gp.predict(nuclei["Z"], nuclei["N"])
@@ -197,7 +208,7 @@ def shown_table(table: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def bnn_posterior(bnn, test: pd.DataFrame, names) -> results.InferenceData:
+def bnn_posterior(bnn, test: pd.DataFrame, names, seed: int) -> results.InferenceData:
     """The network's posterior for the netCDF file, with its draws at the test nuclei.
 
     The posterior lists first what is identifiable (noise, layer precisions, the correction
@@ -207,14 +218,18 @@ def bnn_posterior(bnn, test: pd.DataFrame, names) -> results.InferenceData:
     file size by ~50 and the study does not use them.
     """
     post = bnn.idata_.posterior
-    draws = bnn.sample_posterior_predictive(features(test["Z"], test["N"], names))
+    draws = bnn.sample_posterior_predictive(
+        feature_frame(test["Z"], test["N"], names), random_state=seed
+    )
     hyper = [v for v in post.data_vars if not v.startswith(("W", "b"))]
     weights = [v for v in post.data_vars if v.startswith(("W", "b"))]
     values = {name: post[name].values for name in hyper}
-    values["correction"] = draws.posterior["f"].values
+    values["correction"] = draws.posterior_predictive["f"].values
     values.update({name: post[name].values for name in weights})
     dims = {name: list(post[name].dims[2:]) for name in hyper + weights}
     dims["correction"] = ["test_nucleus"]
+    # Units of the weights: features by name, hidden units by index.
+    coords = {dim: post[dim].values for name in weights for dim in dims[name]}
     stats = bnn.idata_.sample_stats
     return results.to_inference_data(
         values,
@@ -222,7 +237,7 @@ def bnn_posterior(bnn, test: pd.DataFrame, names) -> results.InferenceData:
         posterior_predictive={"residual": draws.posterior_predictive["y"].values},
         observed_data={"residual": test["residual"].to_numpy()},
         constant_data={"Z": test["Z"].to_numpy(), "N": test["N"].to_numpy()},
-        coords={"test_nucleus": np.arange(len(test))},
+        coords={**coords, "test_nucleus": np.arange(len(test))},
         dims={**dims, "residual": ["test_nucleus"], "Z": ["test_nucleus"], "N": ["test_nucleus"]},
         attrs={**bnn.idata_.attrs, "features": list(names)},
     )
@@ -355,7 +370,7 @@ def run(
         table.loc["GP", "train_rms"] = _rms(train["residual"] - pred_train["gp_mean"])
         table.insert(0, "model", model)
         tables.append(table.set_index("model", append=True).swaplevel())
-        diag = bnn.predictive_diagnostics(features(test["Z"], test["N"], names))
+        diag = bnn.predictive_diagnostics(feature_frame(test["Z"], test["N"], names))
         diagnostics[model] = {
             "r_hat_max": float(diag["r_hat"].max()),
             "r_hat_median": float(diag["r_hat"].median()),
@@ -384,7 +399,7 @@ def run(
         for name, fig in figures.items():
             files[name] = save_figure(fig, out_dir / f"{name}.png", dpi)
         files[f"bnn_{model}"] = results.save(
-            bnn_posterior(bnn, test, names), out_dir / f"bnn_posterior_{model}.nc"
+            bnn_posterior(bnn, test, names, seed + k), out_dir / f"bnn_posterior_{model}.nc"
         )
         per_model[model].to_csv(out_dir / f"test_predictions_{model}.csv", index=False)
         progress(f"{model}: outputs written")

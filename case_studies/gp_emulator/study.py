@@ -22,6 +22,7 @@ from scipy.stats import qmc
 
 from bayesphys import results
 from bayesphys.gp import GPRegression
+from bayesphys.inference import MAP
 from bayesphys.report import markdown_table
 from bayesphys.studies import run_as_script
 
@@ -124,8 +125,12 @@ def run(config: dict, out_dir, *, fast: bool = False, seed: int | None = None) -
     w, z, theta_test = grid(sim, des["grid"])
     truth = simulate(theta_test, sim["t_end"])
 
-    gp = GPRegression(kernel=mod["kernel"], mean=mod["mean"])
-    gp.fit(theta, y, random_seed=seed, n_restarts=mod["n_restarts"])
+    gp = GPRegression(
+        kernel=mod["kernel"],
+        mean=mod["mean"],
+        method=MAP(n_restarts=mod["n_restarts"]),
+        random_state=seed,
+    ).fit(theta, y)
     mean, std = gp.predict(theta_test, return_std=True)
     observed = coverage(truth, mean, std)
     rmse = float(np.sqrt(np.mean((mean - truth) ** 2)))

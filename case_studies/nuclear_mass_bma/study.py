@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bayesphys import results
-from bayesphys.bma import MassModelAveraging
+from bayesphys.bma import MassModelAveraging, residual_gp
 from bayesphys.bma.plots import (
     empirical_coverage,
     plot_coverage,
@@ -122,9 +122,10 @@ def run(
     bma = MassModelAveraging(
         settings["models"],
         observable=settings["observable"],
-        hyperparameters=settings["hyperparameters"],
+        residual_model=residual_gp(settings["residual_method"]),
         weights=settings["weights"],
-    ).fit(train, test, random_seed=seed, client=client)
+        random_state=seed,
+    ).fit(train, test, client=client)
     progress("models corrected and weighted")
 
     table = model_table(bma, test, client)

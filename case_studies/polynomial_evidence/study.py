@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from bayesphys import results
+from bayesphys.inference import MAP, Conjugate
 from bayesphys.linear import BayesianLinearRegression, compare_models, polynomial_features
 from bayesphys.priors import Laplace, Normal
 from bayesphys.report import markdown_table
@@ -55,7 +56,7 @@ def map_path(x: Array, y: Array, y_err: Array, degree: int, prior: type, scales:
     """MAP coefficients (n_scales, degree) for ``prior(0, scale)`` at each scale."""
     X = polynomial_features(x, degree)
     fits = [
-        BayesianLinearRegression(prior(0.0, s), noise=0.0).fit(X, y, y_err=y_err, method="map")
+        BayesianLinearRegression(prior(0.0, s), noise=0.0, method=MAP()).fit(X, y, y_err=y_err)
         for s in scales
     ]
     return np.array([m.coef_ for m in fits])
@@ -82,11 +83,13 @@ def compare_degrees(
     # Known errors carry all the noise (noise=0): the posterior is conjugate and the evidence exact.
     models = {}
     for deg in range(settings["max_degree"] + 1):
-        reg = BayesianLinearRegression(Normal(0.0, settings["prior_scale"]), noise=0.0)
-        models[deg] = reg.fit(
-            design(x, deg), y, y_err=y_err, method="conjugate",
-            draws=settings["draws"], chains=settings["chains"], random_seed=seed + deg,
-        )  # fmt: skip
+        reg = BayesianLinearRegression(
+            Normal(0.0, settings["prior_scale"]),
+            noise=0.0,
+            method=Conjugate(draws=settings["draws"], chains=settings["chains"]),
+            random_state=seed + deg,
+        )
+        models[deg] = reg.fit(design(x, deg), y, y_err=y_err)
     with warnings.catch_warnings():
         # Precise points at the ends of the range have high leverage, so Pareto k > 0.7 occurs
         # even for the true degree: the table reports k (and exact LOO) instead of warnings.

@@ -40,11 +40,13 @@ def fit_models(config: dict, settings: dict, seed: int, client=None) -> dict:
         wf = make_wavefunction(name, spec)
         fit = vmc.optimize(
             wf, system, vmc.Metropolis(), spec["optimizer"], settings["n_iterations"],
-            settings["n_walkers"], spec["lr"], seed + k, progressbar=False, **spread,
+            settings["n_walkers"], learning_rate=spec["learning_rate"], random_state=seed + k,
+            progressbar=False, **spread,
         )  # fmt: skip
         est = vmc.estimate(
             fit.wavefunction, system, vmc.Metropolis(), settings["estimate_walkers"],
-            settings["estimate_steps"], settings["burn_in"], seed + 100 + k, **spread,
+            settings["estimate_steps"], settings["burn_in"], random_state=seed + 100 + k,
+            progressbar=False, **spread,
         )  # fmt: skip
         out[name] = (fit, est)
     return out

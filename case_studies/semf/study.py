@@ -21,6 +21,7 @@ import pandas as pd
 
 from bayesphys import results
 from bayesphys.data.masses import binding_energy, load_ame
+from bayesphys.inference import NUTS, Conjugate
 from bayesphys.likelihoods import Gaussian
 from bayesphys.linear import BayesianLinearRegression
 from bayesphys.priors import HalfNormal, InverseGamma, Normal
@@ -66,11 +67,10 @@ def fit_conjugate(X: pd.DataFrame, y: np.ndarray, settings: dict, seed: int):
         likelihood=Gaussian(variance=InverseGamma(settings["noise_alpha"], settings["noise_beta"])),
         fit_intercept=False,
         coef_prior_scaled_by_noise=True,
+        method=Conjugate(draws=settings["draws"], chains=settings["chains"]),
+        random_state=seed,
     )
-    return model.fit(
-        X, y, method="conjugate", draws=settings["draws"], chains=settings["chains"],
-        random_seed=seed,
-    )  # fmt: skip
+    return model.fit(X, y)
 
 
 def fit_nuts(X: pd.DataFrame, y: np.ndarray, nuts: dict, seed: int):
@@ -88,13 +88,22 @@ def fit_nuts(X: pd.DataFrame, y: np.ndarray, nuts: dict, seed: int):
     root_n = np.sqrt(len(y))
     theta_ls = q.T @ np.asarray(y, dtype=float) / root_n  # least squares in scaled coordinates
     model = BayesianLinearRegression(
-        Normal(0.0, nuts["coef_scale"]), noise=HalfNormal(nuts["noise_scale"]), fit_intercept=False
+        Normal(0.0, nuts["coef_scale"]),
+        noise=HalfNormal(nuts["noise_scale"]),
+        fit_intercept=False,
+        method=NUTS(
+            draws=nuts["draws"],
+            tune=nuts["tune"],
+            chains=nuts["chains"],
+            target_accept=nuts["target_accept"],
+        ),
+        random_state=seed,
     )
     model.fit(
-        pd.DataFrame(q * root_n, columns=X.columns), y - q @ (theta_ls * root_n),
-        method="nuts", draws=nuts["draws"], tune=nuts["tune"], chains=nuts["chains"],
-        random_seed=seed, progressbar=False,
-    )  # fmt: skip
+        pd.DataFrame(q * root_n, columns=X.columns),
+        y - q @ (theta_ls * root_n),
+        progressbar=False,
+    )
     offset = model.idata_.posterior["coef"]
     theta = offset.values.reshape(-1, r.shape[0]) + theta_ls
     coef = np.linalg.solve(r / root_n, theta.T).T
@@ -179,7 +188,8 @@ def plot_binding(path: Path, data: pd.DataFrame, model, dpi: int) -> None:
     ax.plot(data["A"], data["binding_energy"] / data["A"], ".", ms=2, color="0.7", label="AME")
     # The most bound measured isobar of each A traces the valley of stability.
     valley = data.loc[data.groupby("A")["binding_energy"].idxmax()]
-    mean, sd = model.predict(design(valley["Z"], valley["N"]), return_std=True)
+    # A band for new measurements: the noise (the shell scatter) on top of the coefficients'.
+    mean, sd = model.predict(design(valley["Z"], valley["N"]), return_std=True, include_noise=True)
     a = valley["A"].to_numpy()
     ax.plot(a, valley["binding_energy"] / a, "k.", ms=3, label="AME, most bound isobar")
     ax.plot(a, mean / a, "C0-", label="liquid drop, most bound isobar")

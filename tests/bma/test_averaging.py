@@ -8,10 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 
-from bayesphys.bma import MassModelAveraging, averaging
-from bayesphys.bma.averaging import GP_NUTS_DEFAULTS
+from bayesphys.bma import MassModelAveraging, _residuals, residual_gp
+from bayesphys.bma._residuals import GP_NUTS_PREDICT_DRAWS, GP_NUTS_SETTINGS
+from bayesphys.bnn import BayesianNeuralNetwork
 from bayesphys.data.masses import load_ame, new_measurements
+from bayesphys.gp import GPRegression
+from bayesphys.inference import NUTS
 
 REGION = (20, 40)
 MODELS = ["FRDM95", "DUZU"]
@@ -29,7 +34,7 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     train, test = data
-    return MassModelAveraging(MODELS, weights="predictive").fit(train, test, random_seed=0)
+    return MassModelAveraging(MODELS, weights="predictive", random_state=0).fit(train, test)
 
 
 def _rms(a, b):
@@ -96,18 +101,18 @@ def test_existence_probability_and_drip_line(fitted):
 def test_evidence_and_uniform_weights(data):
     train, _ = data
     small = _region(train, (20, 26))
-    fit = MassModelAveraging(MODELS, weights="evidence").fit(small, random_seed=1)
+    fit = MassModelAveraging(MODELS, weights="evidence", random_state=1).fit(small)
     evidences = [fit.corrected_[m].log_evidence for m in MODELS]
     np.testing.assert_allclose(fit.log_scores_, evidences)
     np.testing.assert_allclose(fit.weights_.sum(), 1.0)
-    uniform = MassModelAveraging(MODELS, weights="uniform").fit(small, random_seed=1)
+    uniform = MassModelAveraging(MODELS, weights="uniform", random_state=1).fit(small)
     np.testing.assert_allclose(uniform.weights_, 0.5)
 
 
 def test_auto_observable_uses_s1n_at_odd_n(data):
     train, _ = data
-    fit = MassModelAveraging(["FRDM95"], observable="auto", weights="uniform")
-    fit.fit(_region(train, (20, 24)), random_seed=2)
+    fit = MassModelAveraging(["FRDM95"], observable="auto", weights="uniform", random_state=2)
+    fit.fit(_region(train, (20, 24)))
     pred = fit.predict(pd.DataFrame({"Z": [21, 22], "N": [25, 26]}))
     assert list(pred["observable"]) == ["S1n", "S2n"]
     assert set(fit.corrected_["FRDM95"].residual_models) == {"ee", "eo", "oe", "oo"}
@@ -119,9 +124,12 @@ def test_auto_observable_uses_s1n_at_odd_n(data):
         ({"observable": "S3n"}, "observable"),
         ({"weights": "bic"}, "weights"),
         ({"residual_model": "spline"}, "residual_model"),
-        # A BNN has no marginal likelihood and no MAP mode: refused before any fit starts.
+        # A BNN has no marginal likelihood, and a method it lacks: refused before any fit.
         ({"residual_model": "bnn"}, "weights='evidence'"),
-        ({"residual_model": "bnn", "weights": "uniform"}, "hyperparameters='nuts'"),
+        (
+            {"residual_model": BayesianNeuralNetwork(method="map"), "weights": "uniform"},
+            "does not support method='map'",
+        ),
     ],
 )
 def test_bad_options(data, kwargs, match):
@@ -147,7 +155,7 @@ def test_published_protocol_five_models_full_chart():
     train = _region(load_ame(2003), (8, 100))
     test = new_measurements(2003, 2020, "S2n")
     models = ["FRDM95", "HFB14", "HFB26", "KTUY05", "DUZU"]
-    bma = MassModelAveraging(models, weights="predictive").fit(train, test, random_seed=0)
+    bma = MassModelAveraging(models, weights="predictive", random_state=0).fit(train, test)
     pred = bma.predict(test)
     for name in models:
         bare = bma.corrected_[name].predict(test["Z"], test["N"])[2]
@@ -159,44 +167,62 @@ def test_published_protocol_five_models_full_chart():
     assert 0.88 < np.mean(np.abs(z[np.isfinite(z)]) < 1.96) <= 1.0
 
 
-@pytest.mark.parametrize(
-    ("hyperparameters", "fit_options", "expected"),
-    [
-        ("nuts", {"draws": 7}, {**GP_NUTS_DEFAULTS, "method": "nuts", "draws": 7}),
-        ("map", None, {"method": "map"}),
-    ],
-)
-def test_gp_nuts_fits_get_the_bma_defaults(
-    data, monkeypatch, hyperparameters, fit_options, expected
-):
-    seen = {}
+def test_residual_gp_settings_and_clones(data, monkeypatch):
+    nuts = residual_gp("nuts")
+    assert nuts.method.get_params() == NUTS(**GP_NUTS_SETTINGS).get_params()
+    assert nuts.max_predict_draws == GP_NUTS_PREDICT_DRAWS
+    assert residual_gp("map").method.name == "map"
+    with pytest.raises(ValueError, match="'map' or 'nuts'"):
+        residual_gp("vi")
+    seen = []
+    fit_residual = _residuals.fit_residual
 
-    def stop(theories, train, kind, options, fit_options, seed, client):
-        seen.update(fit_options)
-        raise RuntimeError("stop before fitting")
+    def record(task):
+        seen.append(task)
+        return fit_residual(task)
 
-    monkeypatch.setattr(averaging, "fit_corrected", stop)
-    bma = MassModelAveraging(MODELS, hyperparameters=hyperparameters, fit_options=fit_options)
-    with pytest.raises(RuntimeError, match="stop before fitting"):
-        bma.fit(data[0], random_seed=0)
-    assert seen == expected
+    monkeypatch.setattr(_residuals, "fit_residual", record)
+    template = GPRegression(ard=False)
+    train = _region(data[0], (20, 23))
+    bma = MassModelAveraging(["DUZU"], residual_model=template, weights="uniform", random_state=3)
+    bma.fit(train)
+    fitted = list(bma.corrected_["DUZU"].residual_models.values())
+    assert not hasattr(template, "idata_"), "the template is cloned, never fitted"
+    assert all(gp.ard is False and gp is not template for gp in fitted)
+    seeds = [task.seed for task in seen]
+    assert len(set(seeds)) == len(seeds) == len(fitted), "one random stream per fit"
+    assert [gp.random_state for gp in fitted] == seeds
 
 
 def test_warnings_of_a_residual_fit_name_the_model_and_class():
     import warnings
 
-    from bayesphys.bma import _residuals
+    class Warns(BaseEstimator):
+        def __init__(self, random_state=None):
+            self.random_state = random_state
 
-    class Warns:
         def fit(self, X, y, **kwargs):
             warnings.warn("3 of 300 transitions diverged", RuntimeWarning, stacklevel=2)
             return self
 
     task = _residuals.ResidualTask(
-        model="DUZU", parity="oe", kind="gp", options={}, fit_options={},
+        model="DUZU", parity="oe", estimator=Warns(),
         X=np.zeros((3, 2)), residual=np.zeros(3), y_err=None, seed=0,
     )  # fmt: skip
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_residuals, "make_residual_model", lambda kind, options: Warns())
-        with pytest.warns(RuntimeWarning, match=r"^DUZU residuals, oe nuclei: 3 of 300 trans"):
-            _residuals.fit_residual(task)
+    with pytest.warns(RuntimeWarning, match=r"^DUZU residuals, oe nuclei: 3 of 300 trans"):
+        _residuals.fit_residual(task)
+
+
+def test_model_averaging_is_a_scikit_learn_estimator():
+    from sklearn.base import clone
+
+    bma = MassModelAveraging(MODELS, residual_model=residual_gp("nuts"), random_state=4)
+    params = bma.get_params(deep=True)
+    assert params["residual_model__method__draws"] == GP_NUTS_SETTINGS["draws"]
+    bma.set_params(residual_model__method__draws=20)
+    fresh = clone(bma)
+    assert fresh.residual_model is not bma.residual_model
+    assert fresh.get_params()["residual_model__method__draws"] == 20
+    assert fresh.random_state == 4
+    with pytest.raises(NotFittedError):
+        fresh.predict(pd.DataFrame({"Z": [20], "N": [28]}))

@@ -5,6 +5,7 @@ import pytest
 from sklearn.neural_network import MLPClassifier
 
 from bayesphys.bnn import BayesianNeuralNetwork, expected_calibration_error
+from bayesphys.inference import HMC, VI
 from bayesphys.likelihoods import Bernoulli, Categorical
 from tests.bnn._data import moons
 
@@ -28,17 +29,10 @@ def point_estimate():
 @pytest.fixture(scope="module", params=["Bernoulli", "Categorical"])
 def bnn(request):
     lik = {"Bernoulli": Bernoulli(), "Categorical": Categorical()}[request.param]
-    model = BayesianNeuralNetwork(hidden=(10,), likelihood=lik)
-    return model.fit(
-        X_TRAIN,
-        Y_TRAIN,
-        method="hmc",
-        chains=8,
-        tune=200,
-        draws=100,
-        random_seed=0,
-        progressbar=False,
+    model = BayesianNeuralNetwork(
+        hidden=(10,), likelihood=lik, method=HMC(chains=8, tune=200, draws=100), random_state=0
     )
+    return model.fit(X_TRAIN, Y_TRAIN, progressbar=False)
 
 
 def test_accuracy(bnn):
@@ -62,8 +56,10 @@ def test_probabilities_and_labels(bnn):
     np.testing.assert_array_equal(bnn.classes_, [0, 1])
     with pytest.raises(ValueError, match="predict_proba"):
         bnn.predict(X_TEST[:5], return_std=True)
-    pp = bnn.sample_posterior_predictive(X_TEST[:5], random_seed=0).posterior_predictive["y"]
+    pp = bnn.sample_posterior_predictive(X_TEST[:5], random_state=0).posterior_predictive["y"]
     assert set(np.unique(pp.values)) <= {0, 1}
+    with pytest.raises(ValueError, match="y_err"):
+        bnn.sample_posterior_predictive(X_TEST[:5], y_err=np.ones(5))
     diag = bnn.predictive_diagnostics(X_TEST[:3])
     assert list(diag.columns) == ["mean", "sd", "mcse_mean", "ess_bulk", "ess_tail", "r_hat"]
 
@@ -74,13 +70,25 @@ def test_arbitrary_labels_and_three_classes():
     label = rng.integers(0, 3, 90)
     X = centers[label] + 0.5 * rng.normal(size=(90, 2))
     names = np.array([-1, 5, 7])[label]
-    model = BayesianNeuralNetwork(hidden=(4,), likelihood=Categorical()).fit(
-        X, names, method="vi", chains=2, tune=800, draws=50, random_seed=0, progressbar=False
-    )
+    model = BayesianNeuralNetwork(
+        hidden=(4,),
+        likelihood=Categorical(),
+        method=VI(chains=2, steps=800, draws=50),
+        random_state=0,
+    ).fit(X, names, progressbar=False)
     assert np.mean(model.predict(X) == names) > 0.9
+    assert model.score(X, names) == np.mean(model.predict(X) == names)
     assert model.predict_proba(X[:2]).shape == (2, 3)
+    # The output units are the classes, by label.
+    W1 = model.idata_.posterior["W1"]
+    assert W1.dims[2:] == ("hidden0", "class")
+    np.testing.assert_array_equal(W1["class"].values, [-1, 5, 7])
+    f = model.sample_posterior_predictive(X[:4], random_state=0).posterior_predictive["f"]
+    assert f.dims[2:] == ("obs", "class") and f.shape[2:] == (4, 3)
+    prior = model.sample_prior_predictive(X[:4], draws=30, random_state=0)
+    assert set(np.unique(prior.prior_predictive["y"].values)) <= {-1, 5, 7}
     with pytest.raises(ValueError, match="Categorical"):
-        BayesianNeuralNetwork(likelihood=Bernoulli()).fit(X, names, method="vi", tune=1)
+        BayesianNeuralNetwork(likelihood=Bernoulli(), method=VI(steps=1)).fit(X, names)
 
 
 def test_ece_known_values():

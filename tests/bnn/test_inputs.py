@@ -11,13 +11,14 @@ from bayesphys.bnn._network import Network
 from bayesphys.bnn._posterior import Posterior
 from bayesphys.bnn._stochastic import fit_sghmc, fit_vi
 from bayesphys.core.base import NotFittedError
+from bayesphys.inference import HMC, NUTS, SGHMC, VI
 from bayesphys.likelihoods import Bernoulli, Categorical, Gaussian, Poisson, StudentT
 from bayesphys.priors import HalfNormal, Laplace, Normal
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(12, 2))
 Y = X[:, 0] - X[:, 1] + 0.1 * RNG.normal(size=12)
-QUICK = {"method": "vi", "chains": 1, "draws": 5, "tune": 5, "progressbar": False}
+QUICK = VI(chains=1, draws=5, steps=5)
 
 
 @pytest.mark.parametrize(
@@ -31,53 +32,77 @@ QUICK = {"method": "vi", "chains": 1, "draws": 5, "tune": 5, "progressbar": Fals
         ({"weight_prior": "flat"}, "weight_prior", ValueError),
         ({"weight_prior": 1.0}, "weight_prior", TypeError),
         ({"likelihood": Poisson()}, "likelihood", TypeError),
+        ({"random_state": "seed"}, "random_state", TypeError),
     ],
 )
 def test_bad_constructor_arguments_raise_in_fit(params, match, error):
-    model = BayesianNeuralNetwork(**params)  # stored unchanged, checked in fit (sklearn habit)
+    model = BayesianNeuralNetwork(**params, method=QUICK)  # stored unchanged, checked in fit
     with pytest.raises(error, match=match):
-        model.fit(X, Y, **QUICK)
+        model.fit(X, Y, progressbar=False)
+
+
+@pytest.mark.parametrize(
+    ("method", "match"),
+    [
+        ("mcmc", "supported: \\['hmc', 'nuts', 'sghmc', 'vi'\\]"),
+        (VI(chains=0), "VI.chains"),
+        (VI(draws=0), "VI.draws"),
+        (HMC(tune=-1), "HMC.tune"),
+        (NUTS(max_treedepth=0), "NUTS.max_treedepth"),
+        (SGHMC(thin=0), "SGHMC.thin"),
+        (VI(batch_size=0), "VI.batch_size"),
+        (SGHMC(learning_rate=-0.1), "SGHMC.learning_rate"),
+        (HMC(target_accept=1.5), "HMC.target_accept"),
+        (HMC(chains=2, chain_groups=3), "chain_groups"),
+    ],
+)
+def test_bad_method_settings(method, match):
+    with pytest.raises(ValueError, match=match):
+        BayesianNeuralNetwork(method=method).fit(X, Y, progressbar=False)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"method": "mcmc"}, "method"),
-        ({"chains": 0}, "chains"),
-        ({"draws": 0}, "draws"),
-        ({"tune": -1}, "tune"),
-        ({"thin": 0}, "thin"),
-        ({"batch_size": 0}, "batch_size"),
-        ({"learning_rate": -0.1}, "learning_rate"),
-        ({"target_accept": 1.5}, "target_accept"),
         ({"y_err": -np.ones(12)}, "y_err"),
         ({"y_err": np.ones(5)}, "y_err"),
+        ({"progressbar": "yes"}, "progressbar"),
+        ({"client": "tcp://127.0.0.1:8786"}, "client"),
     ],
 )
 def test_bad_fit_arguments(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        BayesianNeuralNetwork().fit(X, Y, **{**QUICK, **kwargs})
+    with pytest.raises((ValueError, TypeError), match=match):
+        BayesianNeuralNetwork(method=QUICK).fit(X, Y, **{"progressbar": False, **kwargs})
 
 
 def test_bad_data():
     bad = X.copy()
     bad[0, 0] = np.nan
+    model = BayesianNeuralNetwork(method=QUICK)
     with pytest.raises(ValueError, match="X"):
-        BayesianNeuralNetwork().fit(bad, Y, **QUICK)
-    with pytest.raises(ValueError, match="rows"):
-        BayesianNeuralNetwork().fit(X, Y[:-1], **QUICK)
+        model.fit(bad, Y, progressbar=False)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        model.fit(X, Y[:-1], progressbar=False)
     with pytest.raises(ValueError, match="y_err"):
-        BayesianNeuralNetwork(likelihood=Bernoulli()).fit(X, Y > 0, y_err=np.ones(12), **QUICK)
+        BayesianNeuralNetwork(likelihood=Bernoulli(), method=QUICK).fit(
+            X, Y > 0, y_err=np.ones(12), progressbar=False
+        )
 
 
 def test_prediction_checks():
     with pytest.raises(NotFittedError):
         BayesianNeuralNetwork().predict(X)
-    model = BayesianNeuralNetwork(hidden=(3,)).fit(X, Y, **QUICK)
+    with pytest.raises(NotFittedError):
+        BayesianNeuralNetwork().sample_prior_predictive(X)
+    model = BayesianNeuralNetwork(hidden=(3,), method=QUICK).fit(X, Y, progressbar=False)
     with pytest.raises(ValueError, match="features"):
         model.predict(X[:, :1])
-    with pytest.raises(ValueError, match="predict_proba"):
-        model.predict_proba(X)
+    assert not hasattr(model, "predict_proba")  # a regressor, as scikit-learn sees it
+    assert not hasattr(model, "classes_")
+    with pytest.raises(ValueError, match="draws"):
+        model.sample_prior_predictive(X, draws=0)
+    with pytest.raises(ValueError, match="y_err"):
+        model.sample_posterior_predictive(X, y_err=np.ones(3))
     _, std = model.predict(X, return_std=True)
     _, total = model.predict(X, return_std=True, include_noise=True)
     assert np.all(total > std)
@@ -85,14 +110,55 @@ def test_prediction_checks():
 
 def test_results_are_in_original_units():
     """Same seed, rescaled y and noise prior: the standardised problem is identical."""
-    common = {**QUICK, "tune": 50, "draws": 20, "random_seed": 3}
-    base = BayesianNeuralNetwork(hidden=(3,)).fit(X, Y, **common)
+    method = VI(chains=1, draws=20, steps=50)
+    base = BayesianNeuralNetwork(hidden=(3,), method=method, random_state=3).fit(
+        X, Y, progressbar=False
+    )
     lik = Gaussian(noise=HalfNormal(1000.0))
-    scaled = BayesianNeuralNetwork(hidden=(3,), likelihood=lik).fit(X, 1000 * Y + 5, **common)
+    scaled = BayesianNeuralNetwork(hidden=(3,), likelihood=lik, method=method, random_state=3)
+    scaled.fit(X, 1000 * Y + 5, progressbar=False)
     np.testing.assert_allclose(scaled.predict(X), 1000 * base.predict(X) + 5, rtol=1e-8)
     np.testing.assert_allclose(
         scaled.idata_.posterior["sigma"].values, 1000 * base.idata_.posterior["sigma"].values
     )
+    # The prior predictive uses the fitted scaling too: the same prior, in the units of y.
+    prior_base = base.sample_prior_predictive(X[:4], draws=50, random_state=1)
+    prior_scaled = scaled.sample_prior_predictive(X[:4], draws=50, random_state=1)
+    for name in ("y", "f"):
+        np.testing.assert_allclose(
+            prior_scaled.prior_predictive[name].values,
+            1000 * prior_base.prior_predictive[name].values + 5,
+            rtol=1e-8,
+        )
+
+
+def test_new_y_err_adds_to_the_predictive_noise():
+    model = BayesianNeuralNetwork(hidden=(3,), method=VI(chains=2, draws=200, steps=50))
+    model.set_params(random_state=0).fit(X, Y, progressbar=False)
+    pp = model.sample_posterior_predictive(X[:3], y_err=np.full(3, 10.0), random_state=0)
+    residual = pp.posterior_predictive["y"].values - pp.posterior_predictive["f"].values
+    sigma = model.idata_.posterior["sigma"].values[..., None]
+    z = residual / np.sqrt(10.0**2 + sigma**2)  # standard normal if y_err adds to sigma
+    assert abs(z.std() - 1.0) < 0.05  # 1200 draws: sd of the estimate ~0.02
+    np.testing.assert_array_equal(pp.constant_data["y_err"].values, np.full(3, 10.0))
+
+
+def test_prior_predictive_draws_every_parameter_from_its_prior():
+    model = BayesianNeuralNetwork(
+        hidden=(3,), weight_prior="hierarchical", method=QUICK, random_state=0
+    ).fit(X, Y, progressbar=False)
+    prior = model.sample_prior_predictive(X[:2], draws=4000, random_state=2).prior
+    hyper = {"tau_W0", "tau_b0", "tau_W1", "tau_b1", "sigma"}
+    assert set(prior.data_vars) == {"W0", "b0", "W1", "b1"} | hyper
+    assert prior["W0"].dims == ("chain", "draw", "feature", "hidden0")
+    # tau ~ Gamma(2, 2): mean 1, sd 1/sqrt(2); sigma ~ HalfNormal(1): mean sqrt(2/pi).
+    tau = prior["tau_W0"].values
+    assert abs(tau.mean() - 1.0) < 4 * 0.71 / np.sqrt(tau.size)
+    sigma = prior["sigma"].values
+    assert abs(sigma.mean() - np.sqrt(2 / np.pi)) < 4 * 0.6 / np.sqrt(sigma.size)
+    # Given tau, the weights of the group are N(0, 1/tau): tau * w**2 has mean 1.
+    scaled = prior["tau_W1"].values[..., None, None] * prior["W1"].values ** 2
+    assert abs(scaled.mean() - 1.0) < 4 * np.sqrt(2 / scaled.size)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "softplus"])

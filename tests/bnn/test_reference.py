@@ -5,6 +5,7 @@ import pytest
 
 from bayesphys import results
 from bayesphys.bnn import BayesianNeuralNetwork
+from bayesphys.inference import HMC, NUTS
 
 RNG = np.random.default_rng(7)
 X = RNG.uniform(-2, 2, size=(20, 1))
@@ -13,7 +14,7 @@ X_NEW = np.array([[-2.5], [-1.0], [0.0], [1.0], [2.5]])
 
 
 def _f_draws(model):
-    return model.sample_posterior_predictive(X_NEW, random_seed=0).posterior["f"].values
+    return model.sample_posterior_predictive(X_NEW, random_state=0).posterior_predictive["f"].values
 
 
 def _moments_and_errors(f):
@@ -24,17 +25,22 @@ def _moments_and_errors(f):
 
 @pytest.fixture(scope="module")
 def reference():
-    model = BayesianNeuralNetwork(hidden=(3,))
-    model.fit(X, Y, method="hmc", chains=8, tune=300, draws=1000, random_seed=99, progressbar=False)
+    model = BayesianNeuralNetwork(
+        hidden=(3,), method=HMC(chains=8, tune=300, draws=1000), random_state=99
+    )
+    model.fit(X, Y, progressbar=False)
     return _moments_and_errors(_f_draws(model))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["hmc", "nuts"])
+@pytest.mark.parametrize(
+    "method",
+    [HMC(chains=4, tune=300, draws=250), NUTS(chains=4, tune=300, draws=250, max_treedepth=7)],
+    ids=["hmc", "nuts"],
+)
 def test_agrees_with_long_reference_run(method, reference):
-    short = BayesianNeuralNetwork(hidden=(3,)).fit(
-        X, Y, method=method, chains=4, tune=300, draws=250, random_seed=1, progressbar=False
-    )
+    short = BayesianNeuralNetwork(hidden=(3,), method=method, random_state=1)
+    short.fit(X, Y, progressbar=False)
     m1, s1, e_m1, e_s1 = _moments_and_errors(_f_draws(short))
     m2, s2, e_m2, e_s2 = reference
     # 4 combined MCSEs: a false alarm rate of ~1e-4 per point if both runs are exact.

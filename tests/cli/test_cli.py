@@ -161,3 +161,12 @@ def test_study_script_entry_point_is_the_cli(studies, tmp_path):
         run_as_script(studies / "toy_study" / "study.py", ["--out", str(tmp_path / "o")])
     assert done.value.code == 0
     assert (tmp_path / "o" / "report.md").is_file()
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"bayesphys {version('bayesphys')}"

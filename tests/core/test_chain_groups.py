@@ -3,6 +3,7 @@ groups, the unit that runs as one Dask task (tests/distributed/test_chains.py ru
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -22,7 +23,7 @@ def _init(chains: int = 5) -> torch.Tensor:
 
 
 def _run(init, **kwargs):
-    options = {"method": "nuts", "draws": 150, "tune": 150, "seed": 4, "progressbar": False}
+    options = {"method": "nuts", "draws": 150, "tune": 150, "random_state": 4, "progressbar": False}
     return sample(scaled_normal, init, **(options | kwargs))
 
 
@@ -30,9 +31,10 @@ def test_each_group_is_an_independent_run_with_a_spawned_seed():
     init = _init()
     grouped = _run(init, chain_groups=2)
     seeds = spawn_seeds(4, 2)
-    first = _run(init[:3], seed=seeds[0])  # sizes 3 + 2: larger groups first
-    second = _run(init[3:], seed=seeds[1])
-    for name in ["samples", "log_prob", "accept_prob", "step_size", "n_steps", "tree_depth"]:
+    first = _run(init[:3], random_state=seeds[0])  # sizes 3 + 2: larger groups first
+    second = _run(init[3:], random_state=seeds[1])
+    names = ["samples", "log_prob", "accept_prob", "step_size", "n_steps", "tree_depth", "energy"]
+    for name in names:
         expected = torch.cat([getattr(first, name), getattr(second, name)])
         assert torch.equal(getattr(grouped, name), expected), name
     # Each group adapted its own metric: one row per chain.
@@ -60,9 +62,30 @@ def test_one_group_is_the_lockstep_run_and_groups_change_the_draws():
 
 def test_a_torch_generator_seed_roots_the_groups():
     init = _init(4)
-    a = _run(init, chain_groups=2, seed=torch.Generator().manual_seed(9))
-    b = _run(init, chain_groups=2, seed=torch.Generator().manual_seed(9))
+    a = _run(init, chain_groups=2, random_state=torch.Generator().manual_seed(9))
+    b = _run(init, chain_groups=2, random_state=torch.Generator().manual_seed(9))
     assert torch.equal(a.samples, b.samples)
+
+
+def test_a_numpy_generator_or_seed_sequence_seeds_the_run():
+    init = _init(4)
+    for groups in (1, 2):
+        a = _run(init, chain_groups=groups, random_state=np.random.default_rng(9))
+        b = _run(init, chain_groups=groups, random_state=np.random.default_rng(9))
+        c = _run(init, chain_groups=groups, random_state=np.random.SeedSequence(9))
+        d = _run(init, chain_groups=groups, random_state=np.random.SeedSequence(9))
+        assert torch.equal(a.samples, b.samples) and torch.equal(c.samples, d.samples)
+        assert not torch.equal(a.samples, c.samples)
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+@pytest.mark.parametrize(
+    ("random_state", "error"), [(-1, ValueError), ("7", TypeError), (1.5, TypeError)]
+)
+def test_bad_random_state_is_named(groups, random_state, error):
+    # The same message whether the seed is used directly (one group) or spawned from.
+    with pytest.raises(error, match="random_state"):
+        _run(_init(), chain_groups=groups, random_state=random_state)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +117,7 @@ class InterruptAfter:
 
 @pytest.mark.filterwarnings("ignore:sampling interrupted. returning")
 def test_interrupt_keeps_the_groups_that_finished():
-    rwm = {"method": "rwm", "draws": 50, "tune": 50, "seed": 1, "progressbar": False}
+    rwm = {"method": "rwm", "draws": 50, "tune": 50, "random_state": 1, "progressbar": False}
     # One rwm transition is one log_prob call (plus one at the start of each group).
     log_prob = InterruptAfter(2 * 101 + 30)
     with pytest.warns(RuntimeWarning, match="keeping 2 of 3 groups"):

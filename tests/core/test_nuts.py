@@ -50,8 +50,8 @@ def correlated_runs(chains: int = 8, draws: int = 500, tune: int = 200):
     init = MU + 0.1 * randn(chains, 2, seed=1)
     kw = {"draws": draws, "tune": tune, "progressbar": False}
     return (
-        sample(gauss_log_prob, init, method="nuts", seed=11, **kw),
-        sample(gauss_log_prob, init, method="hmc", seed=11, **kw),
+        sample(gauss_log_prob, init, method="nuts", random_state=11, **kw),
+        sample(gauss_log_prob, init, method="hmc", random_state=11, **kw),
     )
 
 
@@ -64,7 +64,7 @@ def test_standard_normal_50d():
         method="nuts",
         draws=600,
         tune=150,
-        seed=3,
+        random_state=3,
         progressbar=False,
     )
     draws = result.samples.numpy()
@@ -231,7 +231,7 @@ def test_long_run_quantiles_1d_within_ess_tolerance():
         method="nuts",
         draws=400,
         tune=150,
-        seed=7,
+        random_state=7,
         progressbar=False,
     )
     x = result.samples[..., 0].numpy()
@@ -280,7 +280,7 @@ def test_tree_depth_reflects_conditioning():
 
     init_2d = randn(4, 2, seed=3) * wide
     adapted = sample(
-        log_prob_2d, init_2d, method="nuts", draws=30, tune=100, seed=1, progressbar=False
+        log_prob_2d, init_2d, method="nuts", draws=30, tune=100, random_state=1, progressbar=False
     )
     np.testing.assert_allclose(adapted.inv_mass.numpy(), (wide**2).numpy(), rtol=0.6)
     depth_adapted = float(adapted.tree_depth.double().mean())
@@ -294,8 +294,8 @@ def test_tree_depth_reflects_conditioning():
     assert torch.stack(per_step).double().mean().item() >= depth_adapted + 1.5
 
 
-def test_max_tree_depth_caps_the_trajectory():
-    kernel = NUTS(step_size=0.01, adapt_step_size=False, adapt_mass=False, max_tree_depth=3)
+def test_max_treedepth_caps_the_trajectory():
+    kernel = NUTS(step_size=0.01, adapt_step_size=False, adapt_mass=False, max_treedepth=3)
     state = kernel.init_state(std_normal_log_prob, randn(3, 2), generator=torch.Generator())
     state, info = kernel.step(state)
     assert info.tree_depth.tolist() == [3, 3, 3]
@@ -303,8 +303,8 @@ def test_max_tree_depth_caps_the_trajectory():
 
 
 def test_trees_cut_at_max_depth_are_recorded_and_warned():
-    kernel = NUTS(step_size=0.01, adapt_step_size=False, adapt_mass=False, max_tree_depth=3)
-    options = {"method": kernel, "draws": 5, "tune": 0, "seed": 0, "progressbar": False}
+    kernel = NUTS(step_size=0.01, adapt_step_size=False, adapt_mass=False, max_treedepth=3)
+    options = {"method": kernel, "draws": 5, "tune": 0, "random_state": 0, "progressbar": False}
     match = r"nuts: 15 of 15 transitions stopped at the maximum tree depth \(3\)"
     with pytest.warns(RuntimeWarning, match=match):
         result = sample(std_normal_log_prob, randn(3, 2), **options)
@@ -333,9 +333,9 @@ def test_divergences_flagged_on_funnel_without_nan():
             method="nuts",
             draws=80,
             tune=80,
-            seed=2,
+            random_state=2,
             progressbar=False,
-            max_tree_depth=6,
+            max_treedepth=6,
         )
     assert int(result.diverging.sum()) > 0
     assert f"nuts: {int(result.diverging.sum())} of 320" in str(rec[0].message)
@@ -360,7 +360,7 @@ def test_wall_is_never_crossed_and_flags_divergences():
         method="nuts",
         draws=250,
         tune=100,
-        seed=6,
+        random_state=6,
         progressbar=False,
         compute_convergence_checks=False,  # no divergence warning (tested on the funnel)
     )
@@ -375,9 +375,9 @@ def test_wall_is_never_crossed_and_flags_divergences():
 
 def test_seeded_runs_are_reproducible():
     kw = {"method": "nuts", "draws": 20, "tune": 20, "progressbar": False}
-    a = sample(log_gamma_log_prob, randn(3, 1), seed=42, **kw)
-    b = sample(log_gamma_log_prob, randn(3, 1), seed=42, **kw)
-    c = sample(log_gamma_log_prob, randn(3, 1), seed=43, **kw)
+    a = sample(log_gamma_log_prob, randn(3, 1), random_state=42, **kw)
+    b = sample(log_gamma_log_prob, randn(3, 1), random_state=42, **kw)
+    c = sample(log_gamma_log_prob, randn(3, 1), random_state=43, **kw)
     assert torch.equal(a.samples, b.samples)
     assert torch.equal(a.tree_depth, b.tree_depth)
     assert torch.equal(a.step_size, b.step_size)
@@ -388,11 +388,11 @@ def test_result_fields_thinning_float32_and_inference_data():
     result = sample(
         std_normal_log_prob,
         torch.zeros(2, 3, dtype=torch.float32),
-        method=NUTS(max_tree_depth=4),
+        method=NUTS(max_treedepth=4),
         draws=20,
         tune=20,
         thin=2,
-        seed=0,
+        random_state=0,
         progressbar=False,
     )
     assert result.samples.dtype == torch.float32
@@ -420,7 +420,7 @@ def test_interrupt_keeps_draws_and_tree_depth():
             method="nuts",
             draws=500,
             tune=20,
-            seed=0,
+            random_state=0,
             progressbar=False,
         )
     assert 0 < result.n_draws < 500
@@ -436,7 +436,7 @@ def test_other_kernels_leave_tree_depth_empty():
         method="hmc",
         draws=5,
         tune=5,
-        seed=0,
+        random_state=0,
         progressbar=False,
     )
     assert result.tree_depth is None
@@ -446,11 +446,11 @@ def test_other_kernels_leave_tree_depth_empty():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"max_tree_depth": 0}, "max_tree_depth"),
-        ({"max_tree_depth": -3}, "max_tree_depth"),
-        ({"max_tree_depth": 2.5}, "max_tree_depth"),
-        ({"max_tree_depth": True}, "max_tree_depth"),
-        ({"max_tree_depth": 31}, "max_tree_depth"),
+        ({"max_treedepth": 0}, "max_treedepth"),
+        ({"max_treedepth": -3}, "max_treedepth"),
+        ({"max_treedepth": 2.5}, "max_treedepth"),
+        ({"max_treedepth": True}, "max_treedepth"),
+        ({"max_treedepth": 31}, "max_treedepth"),
         ({"max_energy_error": 0.0}, "max_energy_error"),
         ({"max_energy_error": -5.0}, "max_energy_error"),
         ({"max_energy_error": float("nan")}, "max_energy_error"),
@@ -477,4 +477,4 @@ def test_bad_state_inputs_raise():
         NUTS().init_state(lambda t: torch.full((2,), torch.nan), torch.zeros(2, 2))
     with pytest.raises(TypeError, match="unexpected keyword"):
         NUTS(n_leapfrog=10)
-    assert "max_tree_depth=10" in repr(NUTS())
+    assert "max_treedepth=10" in repr(NUTS())

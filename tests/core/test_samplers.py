@@ -12,9 +12,11 @@ import pytest
 import torch
 from scipy import special
 
+from bayesphys.core.schema import SAMPLE_STATS
 from bayesphys.samplers import (
     HMC,
     MALA,
+    NUTS,
     RandomWalkMetropolis,
     SamplerResult,
     WelfordVariance,
@@ -61,7 +63,7 @@ def gauss_run(method: str) -> SamplerResult:
         randn_init(12, 2, seed=1),
         method=method,
         tune=1000,
-        seed=2024,
+        random_state=2024,
         progressbar=False,
         **GAUSS_RUNS[method],
     )
@@ -131,7 +133,7 @@ def test_positive_parameter_in_log_space(method):
         method=method,
         draws=1500,
         tune=500,
-        seed=7,
+        random_state=7,
         progressbar=False,
     )
     x = torch.exp(res.samples)
@@ -154,7 +156,7 @@ def test_mala_acceptance_ratio_is_exact_for_large_fixed_step():
         method=kernel,
         draws=2000,
         tune=0,
-        seed=3,
+        random_state=3,
         progressbar=False,
     )
     var = float(res.samples.var())
@@ -212,7 +214,7 @@ def test_hmc_mass_adaptation_on_badly_scaled_50d_gaussian():
         method="hmc",
         draws=1000,
         tune=1000,
-        seed=11,
+        random_state=11,
         progressbar=False,
     )
     rhat = az.rhat(dataset(res.samples))["x"].values
@@ -230,7 +232,7 @@ def test_hmc_mass_adaptation_on_badly_scaled_50d_gaussian():
         method="hmc",
         draws=300,
         tune=300,
-        seed=11,
+        random_state=11,
         progressbar=False,
         adapt_mass=False,
     )
@@ -246,7 +248,7 @@ def test_seed_reproducibility(method):
             method=method,
             draws=50,
             tune=60,
-            seed=seed,
+            random_state=seed,
             progressbar=False,
         )
 
@@ -288,7 +290,7 @@ def test_forbidden_region_never_entered_and_no_nan(method):
         method=method,
         draws=600,
         tune=400,
-        seed=1,
+        random_state=1,
         progressbar=False,
     )
     assert bool(torch.isfinite(res.samples).all()) and bool(torch.isfinite(res.log_prob).all())
@@ -311,7 +313,7 @@ def test_hmc_flags_divergences_in_nan_region():
         method=kernel,
         draws=200,
         tune=0,
-        seed=0,
+        random_state=0,
         progressbar=False,
     )
     assert bool(res.diverging.any())
@@ -393,7 +395,7 @@ def test_keyboard_interrupt_returns_draws_so_far():
             method="rwm",
             draws=100,
             tune=tune,
-            seed=0,
+            random_state=0,
             progressbar=False,
         )
     assert res.samples.shape == (3, stop_after, 2)
@@ -412,12 +414,89 @@ def test_trajectory_length_float32_thin_and_progressbar():
         draws=30,
         tune=30,
         thin=2,
-        seed=0,
+        random_state=0,
         progressbar=True,
     )
     assert res.samples.dtype == torch.float32 and res.samples.shape == (4, 30, 3)
     assert res.thin == 2
     assert bool((res.n_steps >= 2).all())  # thin=2 transitions of >= 1 leapfrog step each
+
+
+@pytest.mark.parametrize("method", ["hmc", "nuts"])
+def test_energy_on_standard_normal_mean_and_bfmi(method):
+    # Unit mass and log_prob = -|theta|^2 / 2 (no normalising constant): at stationarity both
+    # -log_prob and the fresh momentum's kinetic energy are chi^2_d / 2, so E[energy] = d.
+    dim = 5
+    res = sample(
+        std_normal_log_prob,
+        randn_init(8, dim, seed=6),
+        method=method,
+        draws=1000,
+        tune=300,
+        random_state=8,
+        progressbar=False,
+        adapt_mass=False,
+    )
+    assert res.energy.shape == (8, 1000)
+    energy = res.sample_stats()["energy"]
+    assert energy.dtype == np.float64 and bool(np.isfinite(energy).all())
+    mcse = math.sqrt(energy.var() / az.ess(energy))
+    assert abs(energy.mean() - dim) < K_SIGMA * mcse
+    assert energy.var() == pytest.approx(dim, rel=0.15)  # Var = d/2 + d/2
+    # Momentum resampling explores the whole energy distribution of a Gaussian: BFMI ~ 1.
+    bfmi = az.bfmi(res.to_inference_data())
+    assert bfmi.shape == (8,) and bool(((bfmi > 0.8) & (bfmi < 1.5)).all())
+
+
+def _funnel(theta: torch.Tensor) -> torch.Tensor:
+    v, x = theta[:, 0], theta[:, 1:]
+    return -(v**2) / 18 - 0.5 * (x**2).sum(-1) * torch.exp(-v) - 0.5 * x.shape[1] * v
+
+
+@pytest.mark.filterwarnings("ignore:.*diverged:RuntimeWarning")
+def test_energy_bfmi_flags_a_funnel():
+    # Neal's funnel in 20-D: one momentum draw cannot move the energy across the scale of the
+    # funnel, the textbook case of a low BFMI (PyMC and ArviZ warn below 0.3). HMC only: NUTS
+    # records the same quantity (tested above) but builds deep, slow trees here.
+    res = sample(
+        _funnel, 0.1 * randn_init(4, 20, seed=6), method="hmc", draws=500, tune=300,
+        random_state=1, progressbar=False,
+    )  # fmt: skip
+    assert bool(np.isfinite(res.sample_stats()["energy"]).all())
+    assert bool((az.bfmi(res.to_inference_data()) < 0.3).all())
+
+
+@pytest.mark.parametrize("method", ["hmc", "nuts"])
+def test_energy_is_the_hamiltonian_at_the_start_of_the_transition(method):
+    inv_mass = torch.tensor([0.5, 2.0, 1.0], dtype=DT)
+    kernel = {"hmc": HMC, "nuts": NUTS}[method](step_size=0.3, inv_mass=inv_mass)
+    state = kernel.init_state(
+        std_normal_log_prob, randn_init(4, 3, seed=2), generator=torch.Generator().manual_seed(3)
+    )
+    # Replay the generator: HMC draws its length jitter first, then both draw the momentum.
+    replay = torch.Generator().manual_seed(0)
+    replay.set_state(state.generator.get_state())
+    if method == "hmc":
+        torch.rand((), generator=replay, dtype=DT)
+    momentum = torch.randn((4, 3), generator=replay, dtype=DT) / inv_mass.sqrt()
+    expected = -state.log_prob + 0.5 * (momentum * momentum * inv_mass).sum(-1)
+    _, info = kernel.step(state)
+    assert torch.equal(info.energy, expected)
+
+
+@pytest.mark.parametrize("method", ["rwm", "mala", "hmc", "nuts"])
+def test_sample_stats_use_the_schema_names(method):
+    res = sample(
+        std_normal_log_prob, randn_init(3, 2), method=method, draws=5, tune=100, thin=2,
+        random_state=0, progressbar=False,
+    )  # fmt: skip
+    stats = res.sample_stats()
+    assert set(stats) <= set(SAMPLE_STATS)
+    assert all(v.shape == (3, 5) for v in stats.values())
+    # Only the Hamiltonian kernels have a momentum, hence an energy.
+    assert ("energy" in stats) == (method in ("hmc", "nuts"))
+    assert (res.energy is None) == (method in ("rwm", "mala"))
+    assert set(res.to_inference_data().sample_stats.data_vars) == set(stats)
 
 
 def test_per_chain_step_sizes_without_tuning():
@@ -429,7 +508,7 @@ def test_per_chain_step_sizes_without_tuning():
         step_size=steps,
         draws=10,
         tune=0,
-        seed=0,
+        random_state=0,
         progressbar=False,
     )
     assert torch.equal(res.step_size, steps)
@@ -442,7 +521,7 @@ def test_to_inference_data_splits_variables():
         method="hmc",
         draws=20,
         tune=20,
-        seed=0,
+        random_state=0,
         progressbar=False,
     )
     idata = res.to_inference_data(names=["a", "b", "c"], shapes=[(), (2, 2), (2,)])
@@ -470,7 +549,7 @@ def test_to_inference_data_splits_variables():
         method="rwm",
         draws=5,
         tune=0,
-        seed=0,
+        random_state=0,
         progressbar=False,
     )
     assert "n_steps" not in rwm.to_inference_data(names=["x", "y"]).sample_stats
@@ -494,7 +573,7 @@ def test_to_inference_data_bad_layout(names, shapes, error):
         method="rwm",
         draws=3,
         tune=0,
-        seed=0,
+        random_state=0,
         progressbar=False,
     )
     with pytest.raises(error):
@@ -525,6 +604,18 @@ def _nan_at_init(theta):
         (std_normal_log_prob, torch.zeros(2, 2), {"tune": "10"}, TypeError, "tune"),
         (std_normal_log_prob, torch.zeros(2, 2), {"tune": True}, TypeError, "tune"),
         (std_normal_log_prob, torch.zeros(2, 2), {"thin": 0}, ValueError, "thin"),
+        (std_normal_log_prob, torch.zeros(2, 2), {"random_state": -1}, ValueError, "random_state"),
+        (std_normal_log_prob, torch.zeros(2, 2), {"random_state": "1"}, TypeError, "random_state"),
+        (std_normal_log_prob, torch.zeros(2, 2), {"progressbar": 1}, TypeError, "progressbar"),
+        # The old names are gone: `seed` reaches the kernel and is rejected there.
+        (std_normal_log_prob, torch.zeros(2, 2), {"seed": 1}, TypeError, "seed"),
+        (
+            std_normal_log_prob,
+            torch.zeros(2, 2),
+            {"method": "nuts", "max_tree_depth": 5},
+            TypeError,
+            "max_tree_depth",
+        ),
         (std_normal_log_prob, torch.zeros(2, 2), {"step_size": 0.0}, ValueError, "step_size"),
         (std_normal_log_prob, torch.zeros(2, 2), {"step_size": -1.0}, ValueError, "step_size"),
         (

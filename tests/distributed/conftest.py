@@ -17,7 +17,7 @@ def _warm_up():
     from bayesphys.gp import GPRegression
 
     X = np.linspace(0.0, 1.0, 8)[:, None]
-    GPRegression().fit(X, np.sin(X[:, 0]), random_seed=0)
+    GPRegression(random_state=0).fit(X, np.sin(X[:, 0]))
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import torch
 
 from bayesphys.bnn import BayesianNeuralNetwork
 from bayesphys.gp import GPRegression
+from bayesphys.inference import HMC, NUTS
 from bayesphys.priors import LogNormal
 from bayesphys.samplers import sample
 
@@ -24,12 +25,12 @@ def banana(theta: torch.Tensor) -> torch.Tensor:
 
 def _sample(client=None, **kwargs):
     init = torch.randn(4, 2, dtype=DT, generator=torch.Generator().manual_seed(0))
-    options = {"method": "nuts", "draws": 60, "tune": 60, "seed": 3, "progressbar": False}
+    options = {"method": "nuts", "draws": 60, "tune": 60, "random_state": 3, "progressbar": False}
     return sample(banana, init, client=client, **(options | kwargs))
 
 
 def _assert_same_run(a, b):
-    for name in ["samples", "log_prob", "step_size", "inv_mass", "n_steps", "tree_depth"]:
+    for name in ["samples", "log_prob", "step_size", "inv_mass", "n_steps", "tree_depth", "energy"]:
         assert torch.equal(getattr(a, name), getattr(b, name)), name
 
 
@@ -46,14 +47,13 @@ def test_sampler_survives_a_killed_worker(client, tmp_path):
     _assert_same_run(result, reference)
 
 
-def _bnn_fit(client=None, **kwargs):
+def _bnn_fit(client=None, chain_groups=None):
     rng = np.random.default_rng(1)
     X = rng.uniform(-2, 2, size=(20, 1))
     y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=20)
-    options = {"method": "hmc", "chains": 2, "draws": 20, "tune": 30, "progressbar": False}
-    return BayesianNeuralNetwork(hidden=(3,)).fit(
-        X, y, random_seed=5, client=client, **(options | kwargs)
-    )
+    method = HMC(chains=2, draws=20, tune=30, chain_groups=chain_groups)
+    model = BayesianNeuralNetwork(hidden=(3,), method=method, random_state=5)
+    return model.fit(X, y, progressbar=False, client=client)
 
 
 def test_bnn_chains_on_workers_are_the_in_process_groups(client):
@@ -68,19 +68,18 @@ def test_bnn_chains_on_workers_are_the_in_process_groups(client):
     np.testing.assert_array_equal(lockstep.predict([[0.3]]), _bnn_fit().predict([[0.3]]))
 
 
-def _gp_fit(client=None, **kwargs):
+def _gp_fit(client=None, chain_groups=None, progressbar=False):
     rng = np.random.default_rng(2)
     X = rng.uniform(-3, 3, size=(40, 1))
     y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=40)
     priors = {"lengthscale": LogNormal(0.0, 1.0), "outputscale": LogNormal(0.0, 1.0)}
-    options = {"method": "nuts", "chains": 2, "draws": 25, "tune": 50}  # with pilot draws
-    return GPRegression(priors=priors, noise=LogNormal(-2.0, 1.0)).fit(
-        X, y, random_seed=4, client=client, **(options | kwargs)
-    )
+    method = NUTS(chains=2, draws=25, tune=50, chain_groups=chain_groups)  # with pilot draws
+    model = GPRegression(priors=priors, noise=LogNormal(-2.0, 1.0), method=method, random_state=4)
+    return model.fit(X, y, progressbar=progressbar, client=client)
 
 
 def _assert_same_gp_fit(a, b):
-    for group in ["posterior", "sample_stats", "log_likelihood"]:
+    for group in ["posterior", "sample_stats", "log_likelihood", "posterior_predictive"]:
         for name, values in getattr(a.idata_, group).items():
             np.testing.assert_array_equal(getattr(b.idata_, group)[name], values, err_msg=name)
     np.testing.assert_array_equal(a.predict([[0.3]], return_std=True), b.predict([[0.3]], True))

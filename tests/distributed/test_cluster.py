@@ -12,6 +12,8 @@ from bayesphys.bma import MassModelAveraging
 from bayesphys.cli import main
 from bayesphys.core.distributed import map_tasks, worker_count
 from bayesphys.data.masses import load_ame, new_measurements
+from bayesphys.gp import GPRegression
+from bayesphys.inference import MAP
 from bayesphys.studies import run_study
 
 distributed = pytest.importorskip("dask.distributed")
@@ -28,8 +30,8 @@ models = ["FRDM95", "DUZU"]
 z_max = 30
 drip_elements = [8, 20]
 """
-SETTINGS = {"observable": "S2n", "hyperparameters": "map", "weights": "predictive"}
 SEED = 11  # the study's
+SETTINGS = {"observable": "S2n", "weights": "predictive", "random_state": SEED}
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,7 @@ def test_bma_fit_and_predict_match_in_process(client, data, in_process):
     train, test = data
     reference = in_process.result["bma"]
     expected = (reference, reference.predict(test))
-    bma = MassModelAveraging(MODELS, **SETTINGS).fit(train, test, random_seed=SEED, client=client)
+    bma = MassModelAveraging(MODELS, **SETTINGS).fit(train, test, client=client)
     _assert_same(bma, bma.predict(test, client=client), expected)
     # Fitted on the workers, predicted here (and the other way round): same state.
     _assert_same(bma, bma.predict(test), expected)
@@ -128,10 +130,14 @@ def test_bma_survives_a_killed_worker(client, data, tmp_path):
     train, test = data
     # Lighter settings: the surviving worker fits every task while the other one restarts.
     # One optimiser restart drawn from the priors: the fits depend on each task's seed.
-    light = {"weights": "uniform", "fit_options": {"n_restarts": 1}}
-    reference = MassModelAveraging(MODELS[:1], **light).fit(train, random_seed=5)
+    light = {
+        "weights": "uniform",
+        "residual_model": GPRegression(method=MAP(n_restarts=1)),
+        "random_state": 5,
+    }
+    reference = MassModelAveraging(MODELS[:1], **light).fit(train)
     # The last of the four fits kills its worker: that task and the finished fits whose results
     # the dead worker held are redone on the other one (or on the restarted worker).
     with killing_once(client, tmp_path, "bma-fit-residual", "-3"):
-        bma = MassModelAveraging(MODELS[:1], **light).fit(train, random_seed=5, client=client)
+        bma = MassModelAveraging(MODELS[:1], **light).fit(train, client=client)
     _assert_same(bma, bma.predict(test), (reference, reference.predict(test)))

@@ -35,8 +35,8 @@ def test_spawn_seeds_are_reproducible_independent_streams():
     [
         (1, -1, ValueError, "n must be"),
         (1, 2.5, TypeError, "n must be"),
-        (-3, 2, ValueError, "seed must be"),
-        ("x", 2, TypeError, "seed must be"),
+        (-3, 2, ValueError, "random_state must be"),
+        ("x", 2, TypeError, "random_state must be"),
     ],
 )
 def test_spawn_seeds_bad_input(seed, n, error, match):

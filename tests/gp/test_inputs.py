@@ -5,6 +5,7 @@ import pytest
 
 from bayesphys.core.base import NotFittedError, clone
 from bayesphys.gp import RBF, GPRegression, Linear, Matern, Periodic
+from bayesphys.inference import MAP, NUTS, SGPR, SVGP
 from bayesphys.priors import HalfNormal, LogNormal, Normal
 
 
@@ -17,21 +18,24 @@ def data():
 
 @pytest.fixture(scope="module")
 def fitted(data):
-    return GPRegression().fit(*data, random_seed=0)
+    return GPRegression(random_state=0).fit(*data)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"X": "nan"}, "X contains 1 NaN"),
-        ({"y": "nan"}, "y contains 1 NaN"),
-        ({"y": "short"}, "different numbers of rows"),
-        ({"X": "1d"}, "X must be 2-D"),
+        ({"X": "nan"}, "Input X contains NaN"),
+        ({"y": "nan"}, "Input y contains NaN"),
+        ({"y": "short"}, "inconsistent numbers of samples"),
+        ({"X": "1d"}, "Expected 2D array"),
         ({"y_err": "zero"}, "y_err must be > 0"),
         ({"y_err": "negative"}, "y_err must be > 0"),
         ({"y_err": "short"}, "y_err must have shape"),
-        ({"method": "laplace"}, "method must be one of"),
-        ({"n_restarts": -1}, "n_restarts must be >= 0"),
+        ({"method": "laplace"}, r"does not support method='laplace'; supported: \['map', 'nuts'"),
+        ({"method": MAP(n_restarts=-1)}, r"MAP.n_restarts must be >= 0"),
+        ({"method": MAP(max_iter=0)}, r"MAP.max_iter must be >= 1"),
+        ({"max_predict_draws": 0}, "max_predict_draws must be >= 1"),
+        ({"num_threads": 0}, "num_threads must be >= 1"),
     ],
 )
 def test_bad_fit_arguments_raise_value_error(data, kwargs, match):
@@ -44,7 +48,7 @@ def test_bad_fit_arguments_raise_value_error(data, kwargs, match):
     if kwargs.get("y") == "short":
         y = y[:-1]
     kwargs.pop("y", None)
-    if "X" in match and "2-D" in match:
+    if "2D" in match:
         X = X[:, 0]
     err = kwargs.pop("y_err", None)
     if err == "zero":
@@ -54,7 +58,7 @@ def test_bad_fit_arguments_raise_value_error(data, kwargs, match):
     elif err == "short":
         y_err = y_err[:5]
     with pytest.raises(ValueError, match=match):
-        GPRegression().fit(X, y, y_err=y_err, **kwargs)
+        GPRegression(**kwargs).fit(X, y, y_err=y_err)
 
 
 @pytest.mark.parametrize(
@@ -87,17 +91,42 @@ def test_kernel_specs_combine_and_validate():
 
 def test_nuts_needs_proper_priors(data):
     with pytest.raises(ValueError, match="flat"):
-        GPRegression(priors={"lengthscale": None}).fit(*data, method="nuts")
+        GPRegression(priors={"lengthscale": None}, method="nuts").fit(*data)
     fixed = {"lengthscale": 1.0, "outputscale": 1.0}
     with pytest.raises(ValueError, match="at least one free"):
-        GPRegression(priors=fixed, noise=0.1).fit(*data, method="nuts")
+        GPRegression(priors=fixed, noise=0.1, method="nuts").fit(*data)
+
+
+def test_prior_predictive_needs_proper_priors(data):
+    flat = GPRegression(priors={"lengthscale": None}, random_state=0).fit(*data)
+    with pytest.raises(ValueError, match=r"proper prior.*\['lengthscale'\].*improper"):
+        flat.sample_prior_predictive(data[0][:3], draws=5, random_state=0)
+
+
+@pytest.mark.parametrize(
+    ("method", "error", "match"),
+    [
+        (NUTS(chains=2, chain_groups=3), ValueError, "NUTS.chain_groups=3 exceeds chains=2"),
+        (NUTS(target_accept=1.0), ValueError, r"NUTS.target_accept must be in \(0, 1\)"),
+        (NUTS(max_treedepth=0), ValueError, "NUTS.max_treedepth must be >= 1"),
+        (SGPR(n_inducing=0), ValueError, "SGPR.n_inducing must be >= 1"),
+        (SGPR(inducing="grid"), ValueError, "SGPR.inducing must be one of"),
+        (SVGP(batch_size=2.5), TypeError, "SVGP.batch_size must be an integer"),
+        (SVGP(learning_rate=-0.1), ValueError, "SVGP.learning_rate must be > 0"),
+        ("sparse", ValueError, "does not support method='sparse'"),
+        (42, TypeError, "method must be a string shortcut"),
+    ],
+)
+def test_bad_methods_raise_at_fit(data, method, error, match):
+    with pytest.raises(error, match=match):
+        GPRegression(method=method).fit(*data)
 
 
 def test_predict_checks(fitted, data):
     X = data[0]
-    with pytest.raises(ValueError, match="3 features"):
+    with pytest.raises(ValueError, match="X has 3 features"):
         fitted.predict(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="X contains"):
+    with pytest.raises(ValueError, match="X contains NaN"):
         fitted.predict(np.array([[np.nan, 0.0]]))
     with pytest.raises(ValueError, match="cannot both"):
         fitted.predict(X, return_std=True, return_cov=True)
@@ -105,6 +134,14 @@ def test_predict_checks(fitted, data):
         clone(fitted).predict(X)
     with pytest.raises(ValueError, match="n must be >= 1"):
         fitted.sample_y(X, 0)
+    with pytest.raises(ValueError, match="draws must be >= 1"):
+        fitted.sample_prior_predictive(X, draws=0)
+    with pytest.raises(ValueError, match="y_err must have shape"):
+        fitted.sample_posterior_predictive(X, y_err=np.ones(3))
+    with pytest.raises(TypeError, match="random_state must be"):
+        fitted.sample_y(X, 2, random_state="seed")
+    with pytest.raises(NotFittedError):
+        clone(fitted).sample_posterior_predictive(X)
 
 
 def test_callable_mean_must_return_one_value_per_row(data):

@@ -65,8 +65,8 @@ def test_invalid_kernel_in_a_fit_raises_after_jitter():
 
 def test_hyperparameters_and_evidence_are_in_original_units():
     X, y = _data(seed=1)
-    a = GPRegression().fit(X, y, random_seed=0)
-    b = GPRegression().fit(X, 10.0 * y, random_seed=0)
+    a = GPRegression(random_state=0).fit(X, y)
+    b = GPRegression(random_state=0).fit(X, 10.0 * y)
     ha, hb = a.hyperparameters_, b.hyperparameters_
     np.testing.assert_allclose(hb["outputscale"], 100 * ha["outputscale"], rtol=1e-4)
     np.testing.assert_allclose(hb["noise"], 10 * ha["noise"], rtol=1e-4)
@@ -96,7 +96,7 @@ def test_learned_linear_mean_extrapolates_the_trend():
     rng = np.random.default_rng(3)
     X = rng.uniform(0, 5, size=(40, 1))
     y = 2.0 + 3.0 * X[:, 0] + 0.05 * rng.normal(size=40)
-    gp = GPRegression(mean="linear").fit(X, y, random_seed=0)
+    gp = GPRegression(mean="linear", random_state=0).fit(X, y)
     np.testing.assert_allclose(gp.hyperparameters_["mean_coef"], 3.0, rtol=0.02)
     # Far outside the data the GP reverts to its mean function, here the line.
     np.testing.assert_allclose(gp.predict([[20.0]]), 62.0, rtol=0.02)
@@ -104,15 +104,15 @@ def test_learned_linear_mean_extrapolates_the_trend():
 
 def test_sample_y_moments_match_predict():
     X, y = _data(seed=4)
-    gp = GPRegression().fit(X, y, random_seed=0)
+    gp = GPRegression(random_state=0).fit(X, y)
     X_new = np.array([[0.5], [1.5], [3.5]])
-    draws = gp.sample_y(X_new, 4000, random_seed=1)
+    draws = gp.sample_y(X_new, 4000, random_state=1)
     assert draws.shape == (3, 4000)
     mean, cov = gp.predict(X_new, return_cov=True)
     se = np.sqrt(np.diag(cov) / 4000)
     assert np.all(np.abs(draws.mean(1) - mean) < 4 * se)
     np.testing.assert_allclose(np.cov(draws), cov, atol=6 * np.max(np.diag(cov)) / np.sqrt(4000))
-    np.testing.assert_array_equal(draws, gp.sample_y(X_new, 4000, random_seed=1))
+    np.testing.assert_array_equal(draws, gp.sample_y(X_new, 4000, random_state=1))
 
 
 def test_loo_densities_match_brute_force():

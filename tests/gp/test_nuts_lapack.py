@@ -6,11 +6,12 @@ import torch
 
 from bayesphys import results
 from bayesphys.core.samplers import sample
-from bayesphys.gp import GPRegression, _posterior
+from bayesphys.gp import GPRegression, _posterior, regression
 from bayesphys.gp._exact import loo_log_predictive
 from bayesphys.gp._model import GPModel
 from bayesphys.gp._predict import Predictor
 from bayesphys.gp.kernels import RBF, Linear, compile_kernel, kernel_from_string
+from bayesphys.inference import NUTS
 
 
 def _model(kernel="rbf", mean="zero", n=30, y_err=False, seed=0):
@@ -92,29 +93,24 @@ def test_chain_threads_do_not_change_the_draws(n, chain_groups):
     rng = np.random.default_rng(3)
     X = rng.uniform(0, 5, size=(n, 1))
     y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=n)
+    nuts = NUTS(draws=20, tune=30, chains=2, chain_groups=chain_groups)
     fits = [
-        GPRegression(ard=False).fit(
-            X,
-            y,
-            method="nuts",
-            draws=20,
-            tune=30,
-            chains=2,
-            random_seed=4,
-            chain_threads=t,
-            chain_groups=chain_groups,
+        GPRegression(ard=False, method=nuts, random_state=4, chain_threads=t).fit(
+            X, y, progressbar=False
         )
         for t in (1, 2)
     ]
-    for name, value in fits[0].idata_.posterior.items():
-        np.testing.assert_array_equal(value.values, fits[1].idata_.posterior[name].values)
+    for group in ("posterior", "log_likelihood", "posterior_predictive"):
+        for name, value in fits[0].idata_[group].items():
+            np.testing.assert_array_equal(value.values, fits[1].idata_[group][name].values)
     assert fits[0].idata_.log_likelihood["y"].shape == (2, 20, n)
+    assert fits[0].idata_.posterior_predictive["y"].shape == (2, 20, n)
 
 
 def _nuts_fit(**kwargs):
     X, y = _small_data()
-    options = {"method": "nuts", "draws": 20, "tune": 50, "chains": 2, "random_seed": 4}
-    return GPRegression(ard=False).fit(X, y, **(options | kwargs))
+    nuts = NUTS(**({"draws": 20, "tune": 50, "chains": 2} | kwargs))
+    return GPRegression(ard=False, method=nuts, random_state=4).fit(X, y, progressbar=False)
 
 
 def test_default_chain_groups_below_200_points_is_one_lockstep_group():
@@ -152,22 +148,26 @@ def test_interrupted_nuts_keeps_the_draws_of_every_chain(monkeypatch):
     for name, value in cut.idata_.posterior.items():
         np.testing.assert_array_equal(value.values, full.idata_.posterior[name].values[:, :kept])
     assert cut.idata_.log_likelihood["y"].shape == (2, kept, 25)
+    assert cut.idata_.posterior_predictive["y"].shape == (2, kept, 25)
 
 
-def test_chain_groups_and_client_are_checked():
+def test_chain_groups_and_client_are_checked(monkeypatch):
     X, y = _small_data()
-    with pytest.raises(ValueError, match=r"chain_groups \(3\) exceeds the number of chains"):
-        GPRegression().fit(X, y, method="nuts", chains=2, chain_groups=3)
-    with pytest.raises(ValueError, match="method='map' runs in this process"):
-        GPRegression().fit(X, y, chain_groups=1)
+    with pytest.raises(ValueError, match=r"NUTS.chain_groups=3 exceeds chains=2"):
+        GPRegression(method=NUTS(chains=2, chain_groups=3)).fit(X, y)
     with pytest.raises(TypeError, match="client"):
-        GPRegression().fit(X, y, method="nuts", client="tcp://127.0.0.1:8786")
+        GPRegression(method="nuts").fit(X, y, client="tcp://127.0.0.1:8786")
+    # Any client passes the type check here: the fit must refuse before using it.
+    monkeypatch.setattr(regression, "check_client", lambda client: client)
+    for method in ("map", "sgpr", "svgp"):
+        with pytest.raises(ValueError, match=f"method='{method}' runs in this process"):
+            GPRegression(method=method).fit(X, y, client=object())
 
 
 def test_chain_threads_must_be_positive():
     X, y = np.arange(5.0)[:, None], np.arange(5.0)
     with pytest.raises(ValueError, match="chain_threads"):
-        GPRegression().fit(X, y, method="nuts", chain_threads=0)
+        GPRegression(method="nuts", chain_threads=0).fit(X, y)
 
 
 def _small_data(seed=5):
@@ -179,9 +179,12 @@ def _small_data(seed=5):
 def test_posterior_moments_match_quadrature_of_the_autograd_density():
     """Lengthscale and noise free: the reference density integrated on a grid is the truth."""
     X, y = _small_data()
-    gp = GPRegression(ard=False, priors={"outputscale": 1.0}).fit(
-        X, y, method="nuts", draws=500, tune=150, chains=2, random_seed=6
-    )
+    gp = GPRegression(
+        ard=False,
+        priors={"outputscale": 1.0},
+        method=NUTS(draws=500, tune=150, chains=2),
+        random_state=6,
+    ).fit(X, y, progressbar=False)
     draws = np.log(np.stack([gp.idata_.posterior[k].values for k in ("lengthscale", "noise")], -1))
     compiled = compile_kernel(kernel_from_string("rbf"), 1, False)
     model = GPModel(compiled, "zero", {"outputscale": 1.0}, None, X, y, None)
@@ -206,8 +209,8 @@ def test_posterior_moments_match_quadrature_of_the_autograd_density():
 def test_posterior_means_agree_with_the_lockstep_autograd_sampler():
     """Same posterior as the previous implementation, within Monte Carlo error."""
     X, y = _small_data()
-    gp = GPRegression(ard=False).fit(
-        X, y, method="nuts", draws=500, tune=300, chains=4, random_seed=6
+    gp = GPRegression(ard=False, method=NUTS(draws=500, tune=300, chains=4), random_state=6).fit(
+        X, y, progressbar=False
     )
     names = ("outputscale", "lengthscale", "noise")
     new = np.log(np.stack([gp.idata_.posterior[k].values for k in names], -1))
@@ -217,7 +220,13 @@ def test_posterior_means_agree_with_the_lockstep_autograd_sampler():
     rng = np.random.default_rng(7)
     init = torch.as_tensor(new.reshape(-1, 3).mean(0) + 0.1 * rng.normal(size=(4, 3)))
     old = sample(
-        _reference(model), init, method="nuts", draws=500, tune=300, seed=7, progressbar=False
+        _reference(model),
+        init,
+        method="nuts",
+        draws=500,
+        tune=300,
+        random_state=7,
+        progressbar=False,
     )
     old = old.samples.numpy()
     for k in range(3):

@@ -6,6 +6,7 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process import kernels as sk
 
 from bayesphys.gp import RBF, GPRegression, Linear, Matern, Periodic, RationalQuadratic
+from bayesphys.inference import MAP
 
 
 def _data(n=40, p=2, seed=0):
@@ -106,7 +107,7 @@ def test_sum_and_product_kernels_match_sklearn():
 def test_map_with_flat_priors_reaches_sklearn_optimum():
     X, y, _ = _data(n=60, seed=4)
     flat = {"lengthscale": None, "outputscale": None, "noise": None}
-    gp = GPRegression(priors=flat).fit(X, y, random_seed=0, n_restarts=2)
+    gp = GPRegression(priors=flat, method=MAP(n_restarts=2), random_state=0).fit(X, y)
     kernel = sk.ConstantKernel(1.0, (1e-5, 1e5)) * sk.RBF([1.0, 1.0], (1e-5, 1e5))
     kernel = kernel + sk.WhiteKernel(0.1, (1e-10, 1e5))
     ref = GaussianProcessRegressor(kernel, n_restarts_optimizer=5, random_state=0).fit(X, y)
@@ -128,8 +129,8 @@ def test_map_with_flat_priors_reaches_sklearn_optimum():
 def test_map_with_default_priors_is_near_the_likelihood_optimum():
     # The default priors are weak: they cost little marginal likelihood on well-identified data.
     X, y, _ = _data(n=60, seed=4)
-    gp = GPRegression().fit(X, y, random_seed=0)
-    flat = GPRegression(priors={"lengthscale": None, "outputscale": None, "noise": None})
-    flat.fit(X, y, random_seed=0)
+    gp = GPRegression(random_state=0).fit(X, y)
+    flat_priors = {"lengthscale": None, "outputscale": None, "noise": None}
+    flat = GPRegression(priors=flat_priors, random_state=0).fit(X, y)
     assert flat.log_marginal_likelihood_ - 1.0 < gp.log_marginal_likelihood_
     assert gp.log_marginal_likelihood_ <= flat.log_marginal_likelihood_ + 1e-6

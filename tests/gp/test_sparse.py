@@ -5,6 +5,7 @@ import pytest
 
 from bayesphys.gp import GPRegression
 from bayesphys.gp._sparse import select_inducing
+from bayesphys.inference import SGPR
 
 
 def _truth(X):
@@ -27,8 +28,8 @@ def test_inducing_points_at_the_data_reproduce_the_exact_gp():
     y_err = np.random.default_rng(1).uniform(0.1, 0.3, size=40)
     fixed = {"lengthscale": [0.9, 1.4], "outputscale": 1.3}
     exact = GPRegression(priors=fixed, noise=0.1).fit(X, y, y_err=y_err)
-    sparse = GPRegression(priors=fixed, noise=0.1).fit(
-        X, y, y_err=y_err, method="sparse", n_inducing=40, random_seed=0
+    sparse = GPRegression(priors=fixed, noise=0.1, method=SGPR(n_inducing=40), random_state=0).fit(
+        X, y, y_err=y_err
     )
     # With Z = X the Nystrom approximation is exact and the trace term vanishes.
     np.testing.assert_allclose(sparse.inducing_points_, X)
@@ -47,8 +48,10 @@ def test_bound_is_below_the_exact_evidence_with_fewer_inducing_points():
     fixed = {"lengthscale": [0.9, 1.4], "outputscale": 1.3}
     exact = GPRegression(priors=fixed, noise=0.2).fit(X, y)
     bounds = [
-        GPRegression(priors=fixed, noise=0.2)
-        .fit(X, y, method="sparse", n_inducing=m, inducing="random", random_seed=0)
+        GPRegression(
+            priors=fixed, noise=0.2, method=SGPR(n_inducing=m, inducing="random"), random_state=0
+        )
+        .fit(X, y)
         .log_marginal_likelihood_
         for m in (10, 40, 300)
     ]
@@ -67,8 +70,8 @@ def test_kmeans_inducing_points_spread_over_the_data():
 
 def test_sparse_fit_is_close_to_the_exact_fit():
     X, y, X_test = _data(2000, 4)
-    sparse = GPRegression().fit(X, y, method="sparse", n_inducing=64, random_seed=0)
-    exact = GPRegression().fit(X[:400], y[:400], random_seed=0)
+    sparse = GPRegression(method=SGPR(n_inducing=64), random_state=0).fit(X, y)
+    exact = GPRegression(random_state=0).fit(X[:400], y[:400])
     # The sparse fit sees five times more data through 64 inducing points: it is at least as
     # accurate as the exact GP on a subset it can afford.
     assert _rmse(sparse, X_test) < 1.1 * _rmse(exact, X_test)
@@ -81,6 +84,6 @@ def test_sparse_fit_is_close_to_the_exact_fit():
 @pytest.mark.slow
 def test_fifty_thousand_points_match_an_exact_gp_on_a_subset():
     X, y, X_test = _data(50_000, 5)
-    sparse = GPRegression().fit(X, y, method="sparse", random_seed=0)
-    exact = GPRegression().fit(X[:2000], y[:2000], random_seed=0)
+    sparse = GPRegression(method="sgpr", random_state=0).fit(X, y)
+    exact = GPRegression(random_state=0).fit(X[:2000], y[:2000])
     assert _rmse(sparse, X_test) < 1.1 * _rmse(exact, X_test)

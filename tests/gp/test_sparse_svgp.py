@@ -7,6 +7,7 @@ import torch
 from bayesphys.gp import GPRegression, _svgp
 from bayesphys.gp._model import GPModel
 from bayesphys.gp.kernels import compile_kernel
+from bayesphys.inference import SGPR, SVGP
 
 FIXED = {"lengthscale": [0.9, 1.4], "outputscale": 1.3}
 
@@ -26,12 +27,12 @@ def test_svgp_with_fixed_hyperparameters_equals_sgpr():
     # q(u) to its optimum, where the ELBO is the collapsed bound and predictions coincide.
     X, y, X_test = _data(300, 0)
     y_err = np.random.default_rng(1).uniform(0.1, 0.3, size=300)
-    common = {"method": "sparse", "n_inducing": 20, "inducing": "random", "random_seed": 0}
-    common["learn_inducing"] = False
-    sgpr = GPRegression(priors=FIXED, noise=0.1).fit(X, y, y_err=y_err, **common)
-    svgp = GPRegression(priors=FIXED, noise=0.1).fit(
-        X, y, y_err=y_err, sparse="svgp", batch_size=64, max_iter=20, **common
-    )
+    common = {"n_inducing": 20, "inducing": "random", "learn_inducing": False}
+    sgpr = GPRegression(priors=FIXED, noise=0.1, method=SGPR(**common), random_state=0)
+    sgpr.fit(X, y, y_err=y_err)
+    svgp = GPRegression(
+        priors=FIXED, noise=0.1, method=SVGP(batch_size=64, steps=20, **common), random_state=0
+    ).fit(X, y, y_err=y_err, progressbar=False)
     np.testing.assert_array_equal(svgp.inducing_points_, sgpr.inducing_points_)
     np.testing.assert_allclose(
         svgp.log_marginal_likelihood_, sgpr.log_marginal_likelihood_, rtol=1e-10
@@ -63,19 +64,12 @@ def test_minibatch_elbo_averages_to_the_full_elbo():
 
 def test_svgp_with_minibatches_agrees_with_sgpr_and_the_exact_gp():
     X, y, X_test = _data(400, 3)
-    exact = GPRegression().fit(X, y, random_seed=0)
-    sgpr = GPRegression().fit(X, y, method="sparse", n_inducing=40, random_seed=0)
-    svgp = GPRegression().fit(
-        X,
-        y,
-        method="sparse",
-        sparse="svgp",
-        n_inducing=40,
-        batch_size=100,
-        max_iter=500,
-        learning_rate=0.02,
-        random_seed=0,
-    )
+    exact = GPRegression(random_state=0).fit(X, y)
+    sgpr = GPRegression(method=SGPR(n_inducing=40), random_state=0).fit(X, y)
+    svgp = GPRegression(
+        method=SVGP(n_inducing=40, batch_size=100, steps=500, learning_rate=0.02),
+        random_state=0,
+    ).fit(X, y, progressbar=False)
     mean_e, std_e = exact.predict(X_test, return_std=True)
     for fit in (sgpr, svgp):
         mean, std = fit.predict(X_test, return_std=True)
@@ -94,23 +88,23 @@ def test_svgp_with_minibatches_agrees_with_sgpr_and_the_exact_gp():
 
 def test_learned_inducing_inputs_raise_the_bound():
     X, y, _ = _data(1000, 4)
-    gp = GPRegression(priors=FIXED, noise=0.2)
-    kw = {"method": "sparse", "n_inducing": 12, "random_seed": 1}
-    fixed = gp.fit(X, y, learn_inducing=False, **kw)
+    kw = {"priors": FIXED, "noise": 0.2, "random_state": 1}
+    fixed = GPRegression(method=SGPR(n_inducing=12, learn_inducing=False), **kw).fit(X, y)
     bound_fixed, Z_fixed = fixed.log_marginal_likelihood_, fixed.inducing_points_
-    learned = GPRegression(priors=FIXED, noise=0.2).fit(X, y, **kw)
+    learned = GPRegression(method=SGPR(n_inducing=12), **kw).fit(X, y)
     assert learned.log_marginal_likelihood_ > bound_fixed + 1.0
     assert not np.allclose(learned.inducing_points_, Z_fixed)
     # Seeded: the same seed gives the same fit.
-    again = GPRegression(priors=FIXED, noise=0.2).fit(X, y, **kw)
+    again = GPRegression(method=SGPR(n_inducing=12), **kw).fit(X, y)
     np.testing.assert_array_equal(again.inducing_points_, learned.inducing_points_)
 
 
 def test_svgp_is_seeded_and_ctrl_c_keeps_the_current_state(monkeypatch):
     X, y, X_test = _data(300, 5)
-    kw = {"method": "sparse", "sparse": "svgp", "n_inducing": 15, "batch_size": 50}
-    a = GPRegression().fit(X, y, random_seed=3, max_iter=30, **kw).predict(X_test)
-    b = GPRegression().fit(X, y, random_seed=3, max_iter=30, **kw).predict(X_test)
+    kw = {"n_inducing": 15, "batch_size": 50}
+    fit = {"progressbar": False}
+    a = GPRegression(method=SVGP(steps=30, **kw), random_state=3).fit(X, y, **fit).predict(X_test)
+    b = GPRegression(method=SVGP(steps=30, **kw), random_state=3).fit(X, y, **fit).predict(X_test)
     np.testing.assert_array_equal(a, b)
 
     calls = {"n": 0}
@@ -124,35 +118,37 @@ def test_svgp_is_seeded_and_ctrl_c_keeps_the_current_state(monkeypatch):
 
     monkeypatch.setattr(_svgp.SVGP, "step", interrupted)
     with pytest.warns(RuntimeWarning, match="interrupted after 5 of 1000 steps"):
-        gp = GPRegression().fit(X, y, random_seed=3, max_iter=1000, **kw)
+        gp = GPRegression(method=SVGP(steps=1000, **kw), random_state=3).fit(X, y, **fit)
     mean, std = gp.predict(X_test, return_std=True)
     assert np.all(np.isfinite(mean)) and np.all(std > 0)
     assert np.isfinite(gp.log_marginal_likelihood_)
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error", "match"),
+    ("method", "error", "match"),
     [
-        ({"sparse": "vfe"}, ValueError, "sparse must be one of"),
-        ({"n_inducing": 0}, ValueError, "n_inducing must be >= 1"),
-        ({"inducing": "grid"}, ValueError, "inducing must be one of"),
-        ({"max_iter": 0}, ValueError, "max_iter must be >= 1"),
-        ({"sparse": "svgp", "batch_size": 0}, ValueError, "batch_size must be >= 1"),
-        ({"sparse": "svgp", "batch_size": 2.5}, TypeError, "batch_size must be an integer"),
-        ({"sparse": "svgp", "learning_rate": -0.1}, ValueError, "learning_rate must be"),
-        ({"sparse": "svgp", "learning_rate": "fast"}, TypeError, "learning_rate must be"),
+        ("vfe", ValueError, "does not support method='vfe'"),
+        (SGPR(n_inducing=0), ValueError, "SGPR.n_inducing must be >= 1"),
+        (SGPR(inducing="grid"), ValueError, "SGPR.inducing must be one of"),
+        (SGPR(max_iter=0), ValueError, "SGPR.max_iter must be >= 1"),
+        (SGPR(learn_inducing=1), TypeError, "SGPR.learn_inducing must be True or False"),
+        (SVGP(steps=0), ValueError, "SVGP.steps must be >= 1"),
+        (SVGP(batch_size=0), ValueError, "SVGP.batch_size must be >= 1"),
+        (SVGP(batch_size=2.5), TypeError, "SVGP.batch_size must be an integer"),
+        (SVGP(learning_rate=-0.1), ValueError, "SVGP.learning_rate must be"),
+        (SVGP(learning_rate="fast"), TypeError, "SVGP.learning_rate must be"),
     ],
 )
-def test_bad_sparse_arguments_raise(kwargs, error, match):
+def test_bad_sparse_arguments_raise(method, error, match):
     X, y, _ = _data(30, 6)
     with pytest.raises(error, match=match):
-        GPRegression().fit(X, y, method="sparse", **kwargs)
+        GPRegression(method=method).fit(X, y)
 
 
 def test_bad_data_raise_value_error_for_svgp():
     X, y, _ = _data(30, 7)
     X[2, 0] = np.nan
-    with pytest.raises(ValueError, match="X contains 1 NaN"):
-        GPRegression().fit(X, y, method="sparse", sparse="svgp")
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        GPRegression(method="svgp").fit(X, y)
     with pytest.raises(ValueError, match="y_err must be > 0"):
-        GPRegression().fit(X[3:], y[3:], y_err=np.zeros(27), method="sparse", sparse="svgp")
+        GPRegression(method="svgp").fit(X[3:], y[3:], y_err=np.zeros(27))

@@ -24,7 +24,7 @@ def coverages():
     out = []
     for seed in range(N_DATASETS):
         X, f, y, y_err = _draw_dataset(seed)
-        gp = GPRegression(noise=0.0).fit(X[:N_TRAIN], y, y_err=y_err, random_seed=seed)
+        gp = GPRegression(noise=0.0, random_state=seed).fit(X[:N_TRAIN], y, y_err=y_err)
         mean, std = gp.predict(X[N_TRAIN:], return_std=True)
         out.append(np.mean(np.abs(f[N_TRAIN:] - mean) <= 1.959964 * std))
     return np.array(out)
@@ -42,10 +42,10 @@ def test_latent_95_percent_intervals_cover_95_percent(coverages):
 
 def test_errors_only_versus_extra_noise():
     X, _, y, y_err = _draw_dataset(99)
-    errors_only = GPRegression(noise=0.0).fit(X[:N_TRAIN], y, y_err=y_err, random_seed=0)
+    errors_only = GPRegression(noise=0.0, random_state=0).fit(X[:N_TRAIN], y, y_err=y_err)
     assert errors_only.hyperparameters_["noise"] == 0.0
     # A learned extra noise on top of exact errors is small compared with the errors.
-    extra = GPRegression().fit(X[:N_TRAIN], y, y_err=y_err, random_seed=0)
+    extra = GPRegression(random_state=0).fit(X[:N_TRAIN], y, y_err=y_err)
     assert extra.hyperparameters_["noise"] < 0.5 * np.median(y_err)
     # The errors are stored with the fit.
     np.testing.assert_array_equal(extra.idata_.constant_data["y_err"].values, y_err)

@@ -5,6 +5,7 @@ import pytest
 from scipy import integrate, special, stats
 
 from bayesphys import BayesianLinearRegression
+from bayesphys.inference import Conjugate
 from bayesphys.likelihoods import Gaussian
 from bayesphys.priors import InverseGamma, Normal
 
@@ -38,8 +39,9 @@ def test_fixed_noise_flat_intercept_matches_textbook(data, use_err):
     X, y, y_err = data
     sigma = 0.4
     err = y_err if use_err else None
-    model = BayesianLinearRegression(Normal(0.2, 3.0), noise=sigma).fit(
-        X, y, y_err=err, draws=50, chains=2, random_seed=0
+    # method="auto" picks the closed form for a Normal prior at fixed noise.
+    model = BayesianLinearRegression(Normal(0.2, 3.0), noise=sigma, random_state=0).fit(
+        X, y, y_err=err
     )
     assert model.method_ == "conjugate"
     var = sigma**2 + (y_err**2 if use_err else np.zeros(len(y)))
@@ -65,15 +67,19 @@ def test_fixed_noise_flat_intercept_matches_textbook(data, use_err):
     f_mean, f_std = model.predict(Xs, return_std=True, include_noise=False)
     np.testing.assert_allclose(f_mean, As @ mean, rtol=1e-10)
     np.testing.assert_allclose(f_std, np.sqrt(np.einsum("ij,jk,ik->i", As, cov, As)), rtol=1e-9)
-    _, y_std = model.predict(Xs, return_std=True)
+    _, y_std = model.predict(Xs, return_std=True, include_noise=True)
     np.testing.assert_allclose(y_std, np.sqrt(f_std**2 + sigma**2), rtol=1e-10)
 
 
 def test_proper_intercept_prior_evidence_is_marginal_gaussian(data):
     X, y, _ = data
     model = BayesianLinearRegression(
-        Normal(0.0, 2.0), noise=0.5, intercept_prior=Normal(1.0, 3.0)
-    ).fit(X, y, draws=20, chains=1, random_seed=0)
+        Normal(0.0, 2.0),
+        noise=0.5,
+        intercept_prior=Normal(1.0, 3.0),
+        method=Conjugate(draws=20, chains=1),
+        random_state=0,
+    ).fit(X, y)
     cov = 0.25 * np.eye(len(y)) + 4.0 * X @ X.T + 9.0
     expected = stats.multivariate_normal(np.ones(len(y)), cov).logpdf(y)
     np.testing.assert_allclose(model.log_evidence_, expected, rtol=1e-10)
@@ -87,7 +93,9 @@ def test_normal_inverse_gamma_matches_multivariate_t(data):
         intercept_prior=Normal(0.0, 5.0),
         likelihood=Gaussian(variance=InverseGamma(a0, b0)),
         coef_prior_scaled_by_noise=True,
-    ).fit(X, y, draws=2000, chains=2, random_seed=3)
+        method=Conjugate(draws=2000, chains=2),
+        random_state=3,
+    ).fit(X, y)
     assert model.method_ == "conjugate"
     A = np.column_stack([np.ones(len(y)), X])
     V0 = np.diag([25.0, 4.0, 4.0, 4.0])
@@ -120,12 +128,18 @@ def test_nig_flat_intercept_is_fixed_noise_evidence_averaged_over_sigma(data):
         Normal(0.0, 2.0),
         likelihood=Gaussian(variance=InverseGamma(a0, b0)),
         coef_prior_scaled_by_noise=True,
-    ).fit(X, y, draws=10, chains=1)
+        method=Conjugate(draws=10, chains=1),
+        random_state=0,
+    ).fit(X, y)
 
     def integrand(log_s2):
         fixed = BayesianLinearRegression(
-            Normal(0.0, 2.0), noise=float(np.exp(0.5 * log_s2)), coef_prior_scaled_by_noise=True
-        ).fit(X, y, draws=1, chains=1)
+            Normal(0.0, 2.0),
+            noise=float(np.exp(0.5 * log_s2)),
+            coef_prior_scaled_by_noise=True,
+            method=Conjugate(draws=1, chains=1),
+            random_state=0,
+        ).fit(X, y)
         s2 = np.exp(log_s2)
         log_prior = stats.invgamma(a0, scale=b0).logpdf(s2) + log_s2  # ds2 = s2 dlog_s2
         return np.exp(fixed.log_evidence_ + log_prior - nig.log_evidence_)
@@ -136,9 +150,9 @@ def test_nig_flat_intercept_is_fixed_noise_evidence_averaged_over_sigma(data):
 
 def test_exact_draws_match_posterior_moments(data):
     X, y, _ = data
-    model = BayesianLinearRegression(Normal(0, 10), noise=0.5).fit(
-        X, y, draws=4000, chains=2, random_seed=11
-    )
+    model = BayesianLinearRegression(
+        Normal(0, 10), noise=0.5, method=Conjugate(draws=4000, chains=2), random_state=11
+    ).fit(X, y)
     coef = model.idata_.posterior["coef"].values.reshape(-1, 3)
     se = np.sqrt(np.diag(model.coef_cov_) / len(coef))
     assert np.all(np.abs(coef.mean(axis=0) - model.coef_) < 5 * se)

@@ -5,6 +5,7 @@ import pytest
 from scipy import stats
 
 from bayesphys import BayesianLinearRegression
+from bayesphys.inference import Conjugate
 from bayesphys.likelihoods import Gaussian
 from bayesphys.linear import compare_models, polynomial_features
 from bayesphys.priors import InverseGamma, Normal
@@ -16,9 +17,9 @@ def test_evidence_and_loo_pick_the_true_polynomial_degree():
     y_err = rng.uniform(0.05, 0.15, 60)
     y = 0.5 - x + 2.0 * x**3 + y_err * rng.normal(size=60)
     models = {
-        f"degree {d}": BayesianLinearRegression(Normal(0, 5), noise=0.0).fit(
-            polynomial_features(x, d), y, y_err=y_err, draws=500, chains=2, random_seed=d
-        )
+        f"degree {d}": BayesianLinearRegression(
+            Normal(0, 5), noise=0.0, method=Conjugate(draws=500, chains=2), random_state=d
+        ).fit(polynomial_features(x, d), y, y_err=y_err)
         for d in range(1, 7)
     }
     table = compare_models(models)
@@ -33,8 +34,11 @@ def test_evidence_and_loo_pick_the_true_polynomial_degree():
 def test_compare_models_rejects_different_data():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20, 1))
-    a = BayesianLinearRegression(noise=1.0).fit(X, X[:, 0], draws=50, chains=1)
-    b = BayesianLinearRegression(noise=1.0).fit(X, 2 * X[:, 0], draws=50, chains=1)
+    make = lambda: BayesianLinearRegression(  # noqa: E731
+        noise=1.0, method=Conjugate(draws=50, chains=1), random_state=0
+    )
+    a = make().fit(X, X[:, 0])
+    b = make().fit(X, 2 * X[:, 0])
     with pytest.raises(ValueError, match="same observations"):
         compare_models({"a": a, "b": b})
 
@@ -43,7 +47,8 @@ def _sbc_ranks(make_model, simulate, n_sims, n_draws, rng):
     ranks = []
     for _ in range(n_sims):
         truth, X, y = simulate(rng)
-        model = make_model().fit(X, y, draws=n_draws, chains=1, random_seed=rng)
+        model = make_model().set_params(method=Conjugate(draws=n_draws, chains=1), random_state=rng)
+        model.fit(X, y)
         post = model.idata_.posterior
         draws = np.column_stack(
             [post["coef"].values.reshape(n_draws, -1)]
@@ -95,8 +100,8 @@ def test_compare_models_needs_pointwise_log_likelihood():
     x = rng.uniform(-1, 1, 30)
     y = x + 0.1 * rng.normal(size=30)
     fits = {
-        d: BayesianLinearRegression(Normal(0, 5), noise=0.1).fit(
-            polynomial_features(x, d), y, method="map"
+        d: BayesianLinearRegression(Normal(0, 5), noise=0.1, method="map").fit(
+            polynomial_features(x, d), y
         )
         for d in (1, 2)
     }

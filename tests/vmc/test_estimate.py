@@ -21,7 +21,9 @@ SAMPLERS = {
 @pytest.mark.parametrize("sampler", sorted(SAMPLERS))
 def test_exact_gaussian_zero_variance(sampler):
     system = vmc.HarmonicTrap(3, 2, omega=1.5)
-    est = vmc.estimate(vmc.GaussianJastrow(0.75), system, SAMPLERS[sampler](), 200, 64, 20, seed=1)
+    est = vmc.estimate(
+        vmc.GaussianJastrow(0.75), system, SAMPLERS[sampler](), 200, 64, 20, random_state=1
+    )
     assert est.energy == pytest.approx(3 * 2 * 1.5 / 2, abs=1e-12)
     assert est.variance < 1e-20 and est.stderr < 1e-10
     assert 0.1 < est.acceptance < 0.95
@@ -31,7 +33,7 @@ def test_elliptic_trap_exact_energy_per_particle():
     ref = REFERENCES["elliptic_free"]
     system = vmc.HarmonicTrap(5, 3, gamma=ref["gamma"])
     wf = vmc.GaussianJastrow(0.5, beta_z=ref["gamma"])
-    est = vmc.estimate(wf, system, vmc.Metropolis(0.5), 100, 32, 20, seed=2)
+    est = vmc.estimate(wf, system, vmc.Metropolis(0.5), 100, 32, 20, random_state=2)
     assert est.energy / 5 == pytest.approx(ref["energy_per_particle"], abs=1e-6)
     assert est.variance < 1e-20
 
@@ -44,7 +46,7 @@ def test_samplers_reproduce_known_non_eigenstate_energy(sampler):
     exact = n * d * (alpha / 2 + omega**2 / (8 * alpha))
     est = vmc.estimate(
         vmc.GaussianJastrow(alpha), vmc.HarmonicTrap(n, d, omega), SAMPLERS[sampler](),
-        n_walkers=500, n_steps=400, burn_in=200, seed=3,
+        n_walkers=500, n_steps=400, burn_in=200, random_state=3,
     )  # fmt: skip
     assert abs(est.energy - exact) < 4 * est.stderr
     assert est.kinetic == pytest.approx(n * d * alpha / 2, abs=5 * est.kinetic_stderr)
@@ -78,7 +80,7 @@ def test_energy_never_below_exact_ground_state(sampler):
     exact = REFERENCES["dot2_2d"]["exact"]
     system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
     wf = vmc.GaussianJastrow(0.494, "pade", beta=0.4)
-    est = vmc.estimate(wf, system, SAMPLERS[sampler](), 1000, 300, 100, seed=4)
+    est = vmc.estimate(wf, system, SAMPLERS[sampler](), 1000, 300, 100, random_state=4)
     assert not _below_exact_by_3_stderr(est, exact)
     assert est.energy < REFERENCES["dot2_2d"]["pade_band"][1] + 4 * est.stderr
 
@@ -88,7 +90,7 @@ def test_bug_detector_catches_a_biased_sampler():
     # puts the energy visibly below the exact ground state.
     system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
     wf = vmc.GaussianJastrow(0.494, "pade", beta=0.4)
-    est = vmc.estimate(wf, system, _Unadjusted(0.5), 1000, 300, 100, seed=4)
+    est = vmc.estimate(wf, system, _Unadjusted(0.5), 1000, 300, 100, random_state=4)
     assert _below_exact_by_3_stderr(est, REFERENCES["dot2_2d"]["exact"])
 
 
@@ -97,7 +99,9 @@ def correlated_estimate():
     # Small steps make the chain correlated (tau ~ 10 steps) so that the error bar matters.
     system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
     wf = vmc.GaussianJastrow(0.45, "pade", beta=0.3)
-    return vmc.estimate(wf, system, vmc.Metropolis(0.5, adapt=False), 200, 2048, 300, seed=5)
+    return vmc.estimate(
+        wf, system, vmc.Metropolis(0.5, adapt=False), 200, 2048, 300, random_state=5
+    )
 
 
 def test_blocking_error_agrees_with_arviz_mcse(correlated_estimate):
@@ -127,7 +131,9 @@ def test_inference_data_diagnostics(correlated_estimate):
 def test_observables_and_virial():
     # Non-interacting exact state: <r12> and the density are known in closed form.
     system = vmc.HarmonicTrap(2, 2, 1.0)
-    est = vmc.estimate(vmc.GaussianJastrow(0.5), system, vmc.Langevin(0.3), 2000, 100, 50, seed=6)
+    est = vmc.estimate(
+        vmc.GaussianJastrow(0.5), system, vmc.Langevin(0.3), 2000, 100, 50, random_state=6
+    )
     # r_ij = |r_i - r_j| is Rayleigh with sigma^2 = 2 * 1/2: mean sqrt(pi/2).
     assert est.r12 == pytest.approx(np.sqrt(np.pi / 2), rel=0.02)
     # Virial theorem for a harmonic potential: <T> = <V>.
@@ -143,11 +149,21 @@ def test_observables_and_virial():
 
 def test_same_seed_same_result_and_validation():
     system, wf = vmc.HarmonicTrap(2, 2, 1.0, "coulomb"), vmc.GaussianJastrow(0.45, "pade")
-    a = vmc.estimate(wf, system, vmc.Metropolis(), 50, 32, 10, seed=7)
-    b = vmc.estimate(wf, system, vmc.Metropolis(), 50, 32, 10, seed=7)
+    a = vmc.estimate(wf, system, vmc.Metropolis(), 50, 32, 10, random_state=7)
+    b = vmc.estimate(wf, system, vmc.Metropolis(), 50, 32, 10, random_state=7)
     assert a.energy == b.energy
     with pytest.raises(ValueError, match="n_steps"):
         vmc.estimate(wf, system, vmc.Metropolis(), 50, 8, 10)
+    with pytest.raises(ValueError, match="random_state"):
+        vmc.estimate(wf, system, vmc.Metropolis(), 50, 32, 10, random_state=-1)
+    with pytest.raises(TypeError, match="random_state"):
+        vmc.estimate(wf, system, vmc.Metropolis(), 50, 32, 10, random_state=2.5)
+    with pytest.raises(TypeError, match="progressbar"):
+        vmc.estimate(wf, system, vmc.Metropolis(), 50, 32, 10, progressbar="yes")
+    with pytest.raises(TypeError, match="positional"):  # the seed is keyword-only now
+        vmc.estimate(wf, system, vmc.Metropolis(), 50, 32, 10, 7)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        vmc.estimate(wf, system, vmc.Metropolis(), 50, 32, 10, seed=7)
     with pytest.raises(TypeError, match="sampler"):
         vmc.estimate(wf, system, "metropolis", 50, 32, 10)
     with pytest.raises(ValueError, match="moves"):
@@ -159,6 +175,13 @@ def test_same_seed_same_result_and_validation():
         repr(a)
 
 
+@pytest.mark.parametrize(("progressbar", "shown"), [(None, True), (True, True), (False, False)])
+def test_progressbar_is_on_unless_false(progressbar, shown, capsys):
+    system, wf = vmc.HarmonicTrap(2, 2, 1.0, "coulomb"), vmc.GaussianJastrow(0.45, "pade")
+    vmc.estimate(wf, system, vmc.Metropolis(), 20, 16, 2, progressbar=progressbar)
+    assert ("vmc estimate" in capsys.readouterr().err) == shown
+
+
 def test_hard_sphere_bosons_elliptic_trap():
     # N = 10, a = 0.0043, gamma = 2.82843 at alpha = 1/2, beta_z = gamma: E/N ~ 2.44 (VMC);
     # the repulsion must lift it above the non-interacting 2.414215.
@@ -166,7 +189,7 @@ def test_hard_sphere_bosons_elliptic_trap():
     gamma, a = free["gamma"], 0.0043
     system = vmc.HarmonicTrap(10, 3, 1.0, "hard_sphere", a=a, gamma=gamma)
     wf = vmc.GaussianJastrow(0.5, "hard_sphere", a=a, beta_z=gamma)
-    est = vmc.estimate(wf, system, vmc.Langevin(0.1), 500, 256, 100, seed=8)
+    est = vmc.estimate(wf, system, vmc.Langevin(0.1), 500, 256, 100, random_state=8)
     per_particle, err = est.energy / 10, est.stderr / 10
     assert per_particle > free["energy_per_particle"] + 3 * err
     assert per_particle == pytest.approx(ref["energy_per_particle"], abs=0.005 + 3 * err)

@@ -84,7 +84,7 @@ def test_randn_fallback_gives_the_same_chain(monkeypatch):
 def test_estimate_and_optimize_agree_with_the_generic_path():
     system = vmc.QuantumDot(2)
     wf = vmc.GaussianJastrow(0.47, "pade", beta=0.35)
-    kw = {"n_walkers": 200, "n_steps": 64, "burn_in": 20, "seed": 5}
+    kw = {"n_walkers": 200, "n_steps": 64, "burn_in": 20, "random_state": 5}
     a = vmc.estimate(wf, system, vmc.Metropolis(fused=False), **kw)
     b = vmc.estimate(wf, system, vmc.Metropolis(), **kw)
     c = vmc.estimate(wf, system, vmc.Metropolis(), method="analytic", **kw)  # generic energies
@@ -93,7 +93,13 @@ def test_estimate_and_optimize_agree_with_the_generic_path():
         assert other.kinetic == pytest.approx(a.kinetic, abs=1e-12)
         assert other.stderr == pytest.approx(a.stderr, rel=1e-8)
         assert other.acceptance == pytest.approx(a.acceptance, abs=1e-12)
-    kw = {"n_iterations": 4, "n_walkers": 200, "lr": 0.3, "seed": 6, "burn_in": 20}
+    kw = {
+        "n_iterations": 4,
+        "n_walkers": 200,
+        "learning_rate": 0.3,
+        "random_state": 6,
+        "burn_in": 20,
+    }
     fit_a = vmc.optimize(wf, system, vmc.Metropolis(fused=False), "sr", **kw, progressbar=False)
     fit_b = vmc.optimize(wf, system, vmc.Metropolis(), "sr", **kw, progressbar=False)
     cols = ["energy", "variance", "factors.0.alpha", "factors.1.beta"]
@@ -178,11 +184,17 @@ def test_prefetch_gives_the_same_chain_and_leaves_the_generator_as_found():
     for prefetch in (False, True):
         gen = torch.Generator().manual_seed(5)
         sampler = vmc.Metropolis(prefetch=prefetch)
-        results.append(vmc.estimate(wf, system, sampler, 300, 32, 10, seed=gen))
+        results.append(vmc.estimate(wf, system, sampler, 300, 32, 10, random_state=gen))
         states.append(gen.get_state())
     assert torch.equal(states[0], states[1])  # the draw made ahead at the end was rewound
     assert (results[0].local_energies == results[1].local_energies).all()
-    kw = {"n_iterations": 3, "n_walkers": 200, "lr": 0.3, "seed": 6, "burn_in": 20}
+    kw = {
+        "n_iterations": 3,
+        "n_walkers": 200,
+        "learning_rate": 0.3,
+        "random_state": 6,
+        "burn_in": 20,
+    }
     fits = [
         vmc.optimize(wf, system, vmc.Metropolis(prefetch=p), "sr", **kw, progressbar=False)
         for p in (False, True)

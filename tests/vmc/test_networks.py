@@ -12,7 +12,7 @@ DOT2 = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
 @pytest.mark.parametrize("power", [0.5, 1.0])
 @pytest.mark.parametrize("jastrow", [None, "pade"])
 def test_rbm_analytic_matches_autograd(power, jastrow):
-    wf = vmc.RBM(2, 2, n_hidden=3, jastrow=jastrow, power=power, init_scale=0.5, seed=1)
+    wf = vmc.RBM(2, 2, n_hidden=3, jastrow=jastrow, power=power, init_scale=0.5, random_state=1)
     assert wf.analytic
     R = torch.randn(20, 2, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     a = vmc.local_energy(wf, DOT2, R, "analytic")
@@ -37,17 +37,32 @@ def test_rbm_validation():
         vmc.RBM(2, 2).log_psi(torch.zeros(1, 3, 2, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("make", [lambda **kw: vmc.RBM(2, 2, **kw), vmc.NeuralJastrow])
+def test_random_state_seeds_the_initial_weights(make):
+    def weights(**kw):
+        return torch.cat([p.detach().flatten() for p in make(**kw).parameters()])
+
+    assert torch.equal(weights(random_state=3), weights(random_state=3))
+    assert not torch.equal(weights(random_state=3), weights(random_state=4))
+    assert torch.equal(weights(), weights(random_state=0))  # the default seed is 0
+    with pytest.raises(ValueError, match="random_state"):
+        make(random_state=-1)
+    with pytest.raises(TypeError, match="seed"):  # the old name is gone
+        make(seed=1)
+
+
 def test_neural_jastrow_starts_as_pade_and_learns():
     wf = vmc.NeuralJastrow(0.494, hidden=8, beta=0.3)
     assert not wf.analytic
     R = torch.randn(5, 2, 2, dtype=torch.float64)
     pade = vmc.GaussianJastrow(0.494, "pade", beta=0.3)
     torch.testing.assert_close(wf.log_psi(R), pade.log_psi(R))  # zero last layer: u = 0
-    res = vmc.optimize(wf, DOT2, vmc.Metropolis(), "adam", 30, 300, 0.01, seed=1, progressbar=False)
+    res = vmc.optimize(wf, DOT2, vmc.Metropolis(), "adam", 30, 300, learning_rate=0.01,
+                       random_state=1, progressbar=False)  # fmt: skip
     first, last = res.history["variance"].iloc[:5].mean(), res.history["variance"].iloc[-5:].mean()
     assert last < first
     exact = REFERENCES["dot2_2d"]["exact"]
-    est = vmc.estimate(res.wavefunction, DOT2, vmc.Metropolis(), 500, 200, 50, seed=2)
+    est = vmc.estimate(res.wavefunction, DOT2, vmc.Metropolis(), 500, 200, 50, random_state=2)
     assert est.energy > exact - 3 * est.stderr
 
 
@@ -55,8 +70,9 @@ def test_neural_jastrow_starts_as_pade_and_learns():
 def test_rbm_pade_reaches_exact_band():
     ref = REFERENCES["rbm_2d"]
     wf = vmc.RBM(2, 2, n_hidden=2, jastrow="pade", sigma=0.5**0.5)
-    res = vmc.optimize(wf, DOT2, vmc.Metropolis(), "sr", 200, 1000, 0.2, seed=1, progressbar=False)
-    est = vmc.estimate(res.wavefunction, DOT2, vmc.Metropolis(), 2000, 500, 100, seed=2)
+    res = vmc.optimize(wf, DOT2, vmc.Metropolis(), "sr", 200, 1000, learning_rate=0.2,
+                       random_state=1, progressbar=False)  # fmt: skip
+    est = vmc.estimate(res.wavefunction, DOT2, vmc.Metropolis(), 2000, 500, 100, random_state=2)
     low, high = ref["rbm_pade_band"]
     assert low - 3 * est.stderr < est.energy < high + 3 * est.stderr
 
@@ -82,10 +98,11 @@ def test_plain_rbm_near_published_energy():
     ref = REFERENCES["rbm_2d"]
     wf = vmc.RBM(2, 2, n_hidden=2, sigma=0.5**0.5)
     res = vmc.optimize(
-        wf, DOT2, vmc.Metropolis(), "adam", 200, 1000, 0.02, seed=1, progressbar=False
-    )
+        wf, DOT2, vmc.Metropolis(), "adam", 200, 1000, learning_rate=0.02, random_state=1,
+        progressbar=False,
+    )  # fmt: skip
     opt = res.wavefunction
-    est = vmc.estimate(opt, DOT2, vmc.Metropolis(), 2000, 500, 100, seed=2)
+    est = vmc.estimate(opt, DOT2, vmc.Metropolis(), 2000, 500, 100, random_state=2)
     assert 3.0 + 0.03 < est.energy < ref["rbm"] + 0.03
     R = 1.2 * torch.randn(2000, 2, 2, generator=torch.Generator().manual_seed(3)).double()
     analytic = vmc.local_energy(opt, DOT2, R, "analytic").total

@@ -24,10 +24,13 @@ def test_two_electrons_2d_pade_jastrow(opt):
     system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
     start = vmc.GaussianJastrow(0.45, "pade", beta=0.2)
     lr = {"adam": 0.02, "sr": 0.3}[opt]
-    res = optimize(start, system, vmc.Metropolis(), opt, 80, 1000, lr, seed=1, progressbar=False)
+    res = optimize(
+        start, system, vmc.Metropolis(), opt, 80, 1000, learning_rate=lr, random_state=1,
+        progressbar=False,
+    )  # fmt: skip
     assert res.n_iterations == 80 and len(res.history) == 80
     assert res.history["energy"].iloc[:5].mean() > res.history["energy"].iloc[-20:].mean()
-    est = vmc.estimate(res.wavefunction, system, vmc.Langevin(0.2), 2000, 500, 100, seed=2)
+    est = vmc.estimate(res.wavefunction, system, vmc.Langevin(0.2), 2000, 500, 100, random_state=2)
     _check_band(est, ref["exact"], ref["pade_band"])
     assert est.variance < 0.003
     # The start is untouched; the optimum sits near alpha ~ 0.494, beta ~ 0.4.
@@ -41,15 +44,16 @@ def test_two_electrons_3d_half_omega():
     ref = REFERENCES["dot2_3d"]
     system = vmc.HarmonicTrap(2, 3, 0.5, "coulomb")
     start = vmc.GaussianJastrow(0.2, "pade", beta=0.3)
-    res = optimize(start, system, vmc.Langevin(0.3), "sr", 40, 1000, 0.3, seed=3, progressbar=False)
-    est = vmc.estimate(res.wavefunction, system, vmc.Langevin(0.3), 2000, 400, 100, seed=4)
+    res = optimize(start, system, vmc.Langevin(0.3), "sr", 40, 1000, learning_rate=0.3,
+                   random_state=3, progressbar=False)  # fmt: skip
+    est = vmc.estimate(res.wavefunction, system, vmc.Langevin(0.3), 2000, 400, 100, random_state=4)
     _check_band(est, ref["exact"], ref["pade_band"])
 
 
 def test_checkpoint_resume_equals_uninterrupted_run(tmp_path):
     system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
     wf = vmc.GaussianJastrow(0.45, "pade", beta=0.3)
-    kw = {"n_walkers": 200, "lr": 0.02, "seed": 5, "progressbar": False}
+    kw = {"n_walkers": 200, "learning_rate": 0.02, "random_state": 5, "progressbar": False}
     full = optimize(wf, system, vmc.Metropolis(), "adam", n_iterations=8, **kw)
     path = tmp_path / "opt.pt"
     first = optimize(wf, system, vmc.Metropolis(), "adam", n_iterations=5, checkpoint=path,
@@ -80,7 +84,7 @@ def test_keyboard_interrupt_returns_completed_iterations(monkeypatch):
     system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
     with pytest.warns(RuntimeWarning, match="interrupted: returning 3 of 10"):
         res = optimize(vmc.GaussianJastrow(0.45, "pade"), system, vmc.Metropolis(), "sgd", 10,
-                       100, 0.01, seed=0, progressbar=False)  # fmt: skip
+                       100, learning_rate=0.01, random_state=0, progressbar=False)  # fmt: skip
     assert res.interrupted and res.n_iterations == 3 and math.isfinite(res.energy)
 
 
@@ -89,8 +93,20 @@ def test_validation():
     wf = vmc.GaussianJastrow(0.45, "pade")
     with pytest.raises(ValueError, match="optimizer"):
         optimize(wf, system, vmc.Metropolis(), "lbfgs")
-    with pytest.raises(ValueError, match="lr"):
-        optimize(wf, system, vmc.Metropolis(), lr=-1.0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        optimize(wf, system, vmc.Metropolis(), learning_rate=-1.0)
+    with pytest.raises(TypeError, match="learning_rate"):
+        optimize(wf, system, vmc.Metropolis(), learning_rate="0.1")
+    with pytest.raises(ValueError, match="random_state"):
+        optimize(wf, system, vmc.Metropolis(), random_state=-1)
+    with pytest.raises(TypeError, match="progressbar"):
+        optimize(wf, system, vmc.Metropolis(), progressbar="no")
+    # The old names are gone, and the renamed arguments are keyword-only.
+    for old in ({"lr": 0.01}, {"seed": 0}):
+        with pytest.raises(TypeError, match="unexpected keyword"):
+            optimize(wf, system, vmc.Metropolis(), **old)
+    with pytest.raises(TypeError, match="positional"):
+        optimize(wf, system, vmc.Metropolis(), "adam", 1, 10, 0.01)
     with pytest.raises(TypeError, match="wf"):
         optimize("psi", system, vmc.Metropolis())
     with warnings.catch_warnings():
@@ -98,10 +114,22 @@ def test_validation():
         optimize(wf, system, vmc.Metropolis(), n_iterations=0, n_walkers=10, progressbar=False)
 
 
+@pytest.mark.parametrize(("progressbar", "shown"), [(None, True), (True, True), (False, False)])
+def test_progressbar_is_on_unless_false(progressbar, shown, capsys):
+    _small(n_iterations=1, n_walkers=20, burn_in=2, progressbar=progressbar)
+    assert ("vmc optimize" in capsys.readouterr().err) == shown
+
+
 def _small(**kwargs):
     system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
     wf = vmc.GaussianJastrow(0.45, "pade", beta=0.3)
-    options = {"n_walkers": 120, "lr": 0.02, "seed": 5, "progressbar": False, "burn_in": 50}
+    options = {
+        "n_walkers": 120,
+        "learning_rate": 0.02,
+        "random_state": 5,
+        "progressbar": False,
+        "burn_in": 50,
+    }
     return optimize(wf, system, vmc.Metropolis(), "adam", **(options | kwargs))
 
 

@@ -55,9 +55,9 @@ def test_six_electron_dot():
     ref = REFERENCES["dot6_2d"]
     system = vmc.QuantumDot(6)
     start = vmc.SlaterJastrow(6, alpha=0.47, beta=0.55)
-    fit = vmc.optimize(start, system, vmc.Metropolis(), "sr", 40, 1000, 0.2, seed=1,
-                       progressbar=False)  # fmt: skip
-    est = vmc.estimate(fit.wavefunction, system, vmc.Langevin(0.1), 1000, 400, 100, seed=2)
+    fit = vmc.optimize(start, system, vmc.Metropolis(), "sr", 40, 1000, learning_rate=0.2,
+                       random_state=1, progressbar=False)  # fmt: skip
+    est = vmc.estimate(fit.wavefunction, system, vmc.Langevin(0.1), 1000, 400, 100, random_state=2)
     assert est.energy > ref["dmc"] - 3 * est.stderr  # variational: above the DMC energy
     assert est.energy < ref["vmc"] + 0.01 + 3 * est.stderr
 
@@ -68,8 +68,8 @@ def test_twelve_electron_dot():
     low, high = REFERENCES["dot12_2d"]["vmc_band"]
     system = vmc.QuantumDot(12)
     start = vmc.SlaterJastrow(12, alpha=0.45, beta=0.5)
-    fit = vmc.optimize(start, system, vmc.Metropolis(), "sr", 50, 1000, 0.2, seed=1,
-                       progressbar=False)  # fmt: skip
-    est = vmc.estimate(fit.wavefunction, system, vmc.Langevin(0.05), 1000, 400, 100, seed=2)
+    fit = vmc.optimize(start, system, vmc.Metropolis(), "sr", 50, 1000, learning_rate=0.2,
+                       random_state=1, progressbar=False)  # fmt: skip
+    est = vmc.estimate(fit.wavefunction, system, vmc.Langevin(0.05), 1000, 400, 100, random_state=2)
     assert est.energy > REFERENCES["dot12_2d"]["dmc"] - 3 * est.stderr
     assert low - 3 * est.stderr < est.energy < high + 3 * est.stderr

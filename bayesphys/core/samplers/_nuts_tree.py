@@ -10,13 +10,13 @@ and, because every chain is at the same leaf, all indices are Python integers.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from bayesphys.core.samplers.base import LogProbFn, all_finite, evaluate, select_rows
+from bayesphys.core.samplers._hamiltonian import leapfrog
+from bayesphys.core.samplers.base import LogProbFn
 
 
 @dataclass(frozen=True)
@@ -88,26 +88,15 @@ class Subtree:
     diverged: Tensor
 
 
-def leapfrog(
+def leaf_leapfrog(
     fn: LogProbFn, leaf: Leaf, half_eps: Tensor, eps_m: Tensor
 ) -> tuple[Leaf, Tensor | None]:
-    """One leapfrog step; returns the new leaf and ``None`` or a mask of finite new positions.
+    """:func:`~bayesphys.core.samplers._hamiltonian.leapfrog` from a leaf to a new leaf.
 
-    ``half_eps`` is half the signed step size ``(chains, 1)``, ``eps_m`` the signed step times
-    ``M^{-1}`` ``(chains, dim)``. Chains whose new position overflowed are evaluated at their
-    current position instead (and must be rejected by the caller), so that ``fn`` only ever
-    sees finite input.
+    Returns the new leaf and ``None`` or the mask of chains whose new position is finite (the
+    others stayed put and must be rejected by the caller).
     """
-    x, p, g = leaf.x, leaf.p, leaf.g
-    p_half = torch.addcmul(p, half_eps, g)
-    x_new = torch.addcmul(x, eps_m, p_half)
-    # One host sync to skip the per-chain mask in the (usual) all-finite case.
-    ok_x = None
-    if not math.isfinite(float(x_new.sum())):
-        ok_x = all_finite(x_new)
-        x_new = select_rows(ok_x, x_new, x)
-    lp, g_new = evaluate(fn, x_new, with_grad=True)
-    p_new = torch.addcmul(p_half, half_eps, g_new)
+    x_new, p_new, lp, g_new, ok_x = leapfrog(fn, leaf.x, leaf.p, leaf.g, half_eps, eps_m)
     return make_leaf(x_new, p_new, lp, g_new), ok_x
 
 
@@ -164,7 +153,7 @@ def build_subtree(
     n_steps = torch.zeros((n_chains,), dtype=torch.long, device=start.z.device)
     diverged = torch.zeros_like(building)
     for n in range(n_leaves):
-        new, ok_x = leapfrog(fn, leaf, half_eps, eps_m)
+        new, ok_x = leaf_leapfrog(fn, leaf, half_eps, eps_m)
         p_new = new.p
         ps = inv_mass * p_new
         # log of the leaf's multinomial weight exp(H0 - H); -inf or NaN for non-finite values.

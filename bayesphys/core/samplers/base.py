@@ -58,7 +58,9 @@ class StepInfo:
     """Per-chain diagnostics of one kernel step (all tensors of shape ``(chains,)``).
 
     ``tree_depth`` (completed trajectory doublings) is only set by tree-building kernels
-    (:class:`~bayesphys.core.samplers.nuts.NUTS`); it is ``None`` for the others.
+    (:class:`~bayesphys.core.samplers.nuts.NUTS`); it is ``None`` for the others. ``energy``, the
+    Hamiltonian ``-log_prob + p^T M^{-1} p / 2`` at the start of the transition (after the
+    momentum draw), is only set by the Hamiltonian kernels (HMC, NUTS); ``None`` for the others.
     """
 
     accept_prob: Tensor
@@ -66,6 +68,7 @@ class StepInfo:
     diverging: Tensor
     n_steps: Tensor
     tree_depth: Tensor | None = None
+    energy: Tensor | None = None
 
 
 def as_positions(theta: object, name: str = "init") -> Tensor:

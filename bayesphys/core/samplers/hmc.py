@@ -9,12 +9,12 @@ from dataclasses import replace
 import torch
 from torch import Tensor
 
+from bayesphys.core.samplers._hamiltonian import draw_momentum, kinetic_energy, leapfrog
 from bayesphys.core.samplers.base import (
     ChainState,
     Kernel,
     StepInfo,
     all_finite,
-    evaluate,
     metropolis_accept,
     select_rows,
     unit_dim_scale,
@@ -46,7 +46,10 @@ class HMC(Kernel):
 
     A trajectory that meets a non-finite log density, gradient or position is stopped and
     rejected, and flagged as diverging, as is one whose energy error exceeds
-    ``max_energy_error``.
+    ``max_energy_error``; ``log_prob`` only ever sees finite input.
+
+    ``StepInfo.energy`` is the Hamiltonian ``H0`` at the start of the transition (with the freshly
+    drawn momentum), as Stan and PyMC report it for the BFMI diagnostic.
 
     Parameters
     ----------
@@ -63,8 +66,8 @@ class HMC(Kernel):
         Cap on the number of leapfrog steps per transition.
     max_energy_error : float
         Energy error above which a transition is flagged as diverging.
-    target_accept : float, optional
-        Target of step-size adaptation, default 0.8.
+    target_accept : float
+        Target of step-size adaptation.
     adapt_step_size, adapt_mass : bool
         Adapt step size / diagonal mass matrix during tuning (both default True).
     inv_mass : Tensor, optional
@@ -85,7 +88,7 @@ class HMC(Kernel):
         jitter: float = 0.5,
         max_leapfrog: int = 1024,
         max_energy_error: float = 1000.0,
-        target_accept: float | None = None,
+        target_accept: float = 0.8,
         adapt_step_size: bool = True,
         adapt_mass: bool | None = None,
         inv_mass: Tensor | None = None,
@@ -138,27 +141,28 @@ class HMC(Kernel):
         theta, grad, inv_mass, gen = state.theta, state.grad, state.inv_mass, state.generator
         if grad is None:
             raise ValueError("HMC needs a state with gradients; build it with HMC.init_state")
-        opts = {"dtype": theta.dtype, "device": theta.device}
         n_chains = theta.shape[0]
         eps = state.step_size
         n_steps = self._draw_n_steps(eps, gen)
-        # One host sync per transition: the leapfrog loop needs a Python bound.
+        # A host sync per transition: the leapfrog loop needs a Python bound (the position
+        # guard of each leapfrog step syncs too, as in NUTS).
         n_max = int(n_steps.max())
 
-        momentum = torch.randn(theta.shape, generator=gen, **opts) / inv_mass.sqrt()
-        h0 = -state.log_prob + 0.5 * (momentum * momentum * inv_mass).sum(-1)
+        momentum = draw_momentum(theta, inv_mass, gen)
+        h0 = -state.log_prob + kinetic_energy(momentum, inv_mass)
         x, p, lp, g = theta, momentum, state.log_prob, grad
         half_eps = 0.5 * eps.unsqueeze(-1)
         eps_m = eps.unsqueeze(-1) * inv_mass
         alive = torch.ones(n_chains, dtype=torch.bool, device=theta.device)
         fixed_length = self.trajectory_length is None
         for i in range(n_max):
-            p_half = p + half_eps * g
-            x_new = x + eps_m * p_half
-            lp_new, g_new = evaluate(state.log_prob_fn, x_new, with_grad=True)
-            p_new = p_half + half_eps * g_new
+            x_new, p_new, lp_new, g_new, ok_x = leapfrog(
+                state.log_prob_fn, x, p, g, half_eps, eps_m, fused=False
+            )
             # A non-finite gradient makes p_new non-finite, so g_new needs no separate check.
             finite = all_finite(lp_new, x_new + p_new)
+            if ok_x is not None:
+                finite = finite & ok_x
             # A chain that hits a non-finite value stops where it was (so log_prob only ever
             # sees finite input) and is rejected at the end.
             if fixed_length:
@@ -174,7 +178,7 @@ class HMC(Kernel):
             g = torch.where(move_rows, g_new, g)
             lp = torch.where(move, lp_new, lp)
 
-        h1 = -lp + 0.5 * (p * p * inv_mass).sum(-1)
+        h1 = -lp + kinetic_energy(p, inv_mass)
         energy_error = h1 - h0
         diverging = ~alive | ~torch.isfinite(energy_error)
         diverging = diverging | (energy_error > self.max_energy_error)
@@ -186,7 +190,7 @@ class HMC(Kernel):
             log_prob=torch.where(accepted, lp, state.log_prob),
             grad=select_rows(accepted, g, grad),
         )
-        info = StepInfo(accept_prob, accepted, diverging, n_steps)
+        info = StepInfo(accept_prob, accepted, diverging, n_steps, energy=h0)
         return new_state, info
 
     def __repr__(self) -> str:

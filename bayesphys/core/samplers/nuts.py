@@ -7,6 +7,7 @@ from dataclasses import replace
 import torch
 from torch import Tensor
 
+from bayesphys.core.samplers._hamiltonian import draw_momentum, kinetic_energy
 from bayesphys.core.samplers._nuts_tree import (
     Leaf,
     build_subtree,
@@ -20,7 +21,7 @@ from bayesphys.core.samplers.hmc import _positive_int
 
 # 2**30 leapfrog steps per transition is far beyond any practical budget; the bound keeps
 # `1 << depth` and the checkpoint stack sane.
-_MAX_TREE_DEPTH_BOUND = 30
+_MAX_TREEDEPTH_BOUND = 30
 # Rows of the stacked velocities (far end, near end, new end, new first leaf) that form the
 # two ends of the three U-turn checks of a merge.
 _FAR_FAR_NEAR = torch.tensor([0, 0, 1])
@@ -35,7 +36,7 @@ class NUTS(Kernel):
     chain and doubling) until the generalised U-turn criterion of Betancourt (2017, appendix A)
     holds for the whole trajectory, for any of the balanced subtrees built inside a doubling,
     or across the boundary of two merged subtrees (the extra checks of Stan >= 2.26), or until
-    ``2**max_tree_depth - 1`` steps. The new state is drawn from the trajectory with weights
+    ``2**max_treedepth - 1`` steps. The new state is drawn from the trajectory with weights
     ``exp(-H)``: uniformly-progressive within a subtree and biased towards the newest subtree
     when merging (Betancourt 2017).
 
@@ -51,19 +52,20 @@ class NUTS(Kernel):
 
     The step-size adaptation statistic (``StepInfo.accept_prob``) is the mean over all
     leapfrog steps of the transition of ``min(1, exp(H0 - H))`` (Stan's ``accept_stat``);
-    ``StepInfo.tree_depth`` is the number of completed doublings and ``n_steps`` the number of
-    gradient evaluations.
+    ``StepInfo.tree_depth`` is the number of completed doublings, ``n_steps`` the number of
+    gradient evaluations and ``energy`` the Hamiltonian ``H0`` at the start of the transition
+    (with the freshly drawn momentum), as Stan and PyMC report it for the BFMI diagnostic.
 
     Parameters
     ----------
     step_size : float or Tensor, optional
         Leapfrog step size (scalar or per chain). Default ``dim**(-1/4)``; adapted in tuning.
-    max_tree_depth : int
+    max_treedepth : int
         Maximum number of doublings per transition (default 10, i.e. at most 1023 steps).
     max_energy_error : float
         Energy error above which a leapfrog step counts as divergent (default 1000, as Stan).
-    target_accept : float, optional
-        Target of the dual-averaging step-size adaptation, default 0.8.
+    target_accept : float
+        Target of the dual-averaging step-size adaptation.
     adapt_step_size, adapt_mass : bool
         Adapt step size / diagonal mass matrix during tuning (both default True).
     inv_mass : Tensor, optional
@@ -82,8 +84,8 @@ class NUTS(Kernel):
     >>> def log_prob(theta):  # theta: (chains, 2) -> (chains,)
     ...     return -0.5 * ((theta / scales) ** 2).sum(-1)
     >>> init = torch.zeros(4, 2, dtype=torch.float64)
-    >>> result = sample(log_prob, init, method=NUTS(max_tree_depth=8), draws=300, tune=300,
-    ...                 seed=1, progressbar=False)
+    >>> result = sample(log_prob, init, method=NUTS(max_treedepth=8), draws=300, tune=300,
+    ...                 random_state=1, progressbar=False)
     >>> result.samples.shape, int(result.tree_depth.max()) <= 8
     (torch.Size([4, 300, 2]), True)
     >>> bool(abs(result.samples[..., 1].std() - 10.0) < 2.0)
@@ -99,9 +101,9 @@ class NUTS(Kernel):
         self,
         step_size: float | Tensor | None = None,
         *,
-        max_tree_depth: int = 10,
+        max_treedepth: int = 10,
         max_energy_error: float = 1000.0,
-        target_accept: float | None = None,
+        target_accept: float = 0.8,
         adapt_step_size: bool = True,
         adapt_mass: bool | None = None,
         inv_mass: Tensor | None = None,
@@ -113,10 +115,10 @@ class NUTS(Kernel):
             adapt_mass=adapt_mass,
             inv_mass=inv_mass,
         )
-        max_tree_depth = _positive_int(max_tree_depth, "max_tree_depth")
-        if max_tree_depth > _MAX_TREE_DEPTH_BOUND:
+        max_treedepth = _positive_int(max_treedepth, "max_treedepth")
+        if max_treedepth > _MAX_TREEDEPTH_BOUND:
             raise ValueError(
-                f"max_tree_depth must be <= {_MAX_TREE_DEPTH_BOUND}, got {max_tree_depth}"
+                f"max_treedepth must be <= {_MAX_TREEDEPTH_BOUND}, got {max_treedepth}"
             )
         try:
             max_energy_error = float(max_energy_error)
@@ -126,7 +128,7 @@ class NUTS(Kernel):
             ) from None
         if not max_energy_error > 0:  # also rejects NaN
             raise ValueError(f"max_energy_error must be > 0, got {max_energy_error}")
-        self.max_tree_depth = max_tree_depth
+        self.max_treedepth = max_treedepth
         self.max_energy_error = max_energy_error
 
     def default_step_size(self, dim: int) -> float:
@@ -140,10 +142,10 @@ class NUTS(Kernel):
             raise ValueError("NUTS needs a state with gradients; build it with NUTS.init_state")
         opts = {"dtype": theta.dtype, "device": theta.device}
         n_chains = theta.shape[0]
-        momentum = torch.randn(theta.shape, generator=gen, **opts) / inv_mass.sqrt()
-        h0 = -state.log_prob + 0.5 * (momentum * momentum * inv_mass).sum(-1)
+        momentum = draw_momentum(theta, inv_mass, gen)
+        h0 = -state.log_prob + kinetic_energy(momentum, inv_mass)
         left = right = proposal = make_leaf(theta, momentum, state.log_prob, grad)
-        checkpoints = checkpoint_buffer(self.max_tree_depth, theta)
+        checkpoints = checkpoint_buffer(self.max_treedepth, theta)
         rho = momentum
         log_w = torch.zeros((n_chains,), **opts)  # the start point has weight exp(H0 - H0)
         active = torch.ones((n_chains,), dtype=torch.bool, device=theta.device)
@@ -151,7 +153,7 @@ class NUTS(Kernel):
         n_steps = torch.zeros_like(depth)
         accept_sum = torch.zeros((n_chains,), **opts)
         diverged = torch.zeros_like(active)
-        for j in range(self.max_tree_depth):
+        for j in range(self.max_treedepth):
             forward = torch.rand((n_chains,), generator=gen, **opts) < 0.5
             fwd_rows = forward.unsqueeze(-1)
             eps = torch.where(
@@ -207,11 +209,11 @@ class NUTS(Kernel):
             grad=proposal.g.contiguous(),
         )
         accepted = (theta_new != theta).any(-1)
-        info = StepInfo(accept_prob, accepted, diverged, n_steps, tree_depth=depth)
+        info = StepInfo(accept_prob, accepted, diverged, n_steps, tree_depth=depth, energy=h0)
         return new_state, info
 
     def __repr__(self) -> str:
         return (
-            f"NUTS(step_size={self.step_size}, max_tree_depth={self.max_tree_depth}, "
+            f"NUTS(step_size={self.step_size}, max_treedepth={self.max_treedepth}, "
             f"target_accept={self.target_accept}, adapt_mass={self.adapt_mass})"
         )

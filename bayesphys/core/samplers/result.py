@@ -46,8 +46,13 @@ class SamplerResult:
     tree_depth : Tensor or None
         NUTS only: completed trajectory doublings of the transition leading to each draw
         (the maximum over the ``thin`` transitions), ``(chains, draws)``; else ``None``.
-    max_tree_depth : int or None
+    max_treedepth : int or None
         NUTS only: the kernel's cap on ``tree_depth``.
+    energy : Tensor or None
+        HMC and NUTS only: the Hamiltonian ``-log_prob + p^T M^{-1} p / 2`` at the start of the
+        (last) transition leading to each draw, with the momentum drawn for it, ``(chains,
+        draws)``, as Stan and PyMC report it (ArviZ ``bfmi``, ``plot_energy``); else ``None``.
+        Like ``log_prob``, it is defined up to the normalising constant of the target.
     """
 
     samples: Tensor
@@ -61,7 +66,8 @@ class SamplerResult:
     method: str
     thin: int = 1
     tree_depth: Tensor | None = None
-    max_tree_depth: int | None = None
+    max_treedepth: int | None = None
+    energy: Tensor | None = None
 
     @property
     def n_chains(self) -> int:
@@ -109,6 +115,7 @@ class SamplerResult:
 
         inv_mass = torch.cat([r.inv_mass.expand(r.n_chains, r.dim) for r in results])
         depth = None if first.tree_depth is None else cat("tree_depth")
+        energy = None if first.energy is None else cat("energy")
         return cls(
             samples=cat("samples"),
             log_prob=cat("log_prob"),
@@ -121,7 +128,8 @@ class SamplerResult:
             method=first.method,
             thin=first.thin,
             tree_depth=depth,
-            max_tree_depth=first.max_tree_depth,
+            max_treedepth=first.max_treedepth,
+            energy=energy,
         )
 
     def split(
@@ -153,9 +161,10 @@ class SamplerResult:
     def sample_stats(self) -> dict[str, np.ndarray]:
         """Per-draw statistics ``(chains, draws)`` under ArviZ's names.
 
-        ``lp``, ``acceptance_rate``, ``step_size``, ``diverging``; for NUTS/HMC ``n_steps``;
-        for NUTS ``tree_depth`` and ``reached_max_treedepth`` (the transition stopped at
-        ``max_tree_depth``, not at a U-turn: a sign of inefficient sampling).
+        ``lp``, ``acceptance_rate``, ``step_size``, ``diverging``; for NUTS/HMC ``n_steps`` and
+        ``energy``; for NUTS ``tree_depth`` and ``reached_max_treedepth`` (the transition
+        stopped at ``max_treedepth``, not at a U-turn: a sign of inefficient sampling). MALA
+        and random-walk Metropolis have no momentum, hence no ``energy``.
         """
         n_chains, n_draws = self.n_chains, self.n_draws
         step = self.step_size.detach().cpu().numpy()
@@ -167,10 +176,12 @@ class SamplerResult:
         }
         if self.method in ("hmc", "nuts"):
             stats["n_steps"] = self.n_steps.detach().cpu().numpy()
+        if self.energy is not None:
+            stats["energy"] = self.energy.detach().cpu().numpy()
         if self.tree_depth is not None:
             stats["tree_depth"] = self.tree_depth.detach().cpu().numpy()
-            if self.max_tree_depth is not None:
-                stats["reached_max_treedepth"] = stats["tree_depth"] >= self.max_tree_depth
+            if self.max_treedepth is not None:
+                stats["reached_max_treedepth"] = stats["tree_depth"] >= self.max_treedepth
         return stats
 
     def to_inference_data(

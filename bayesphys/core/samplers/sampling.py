@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -15,6 +17,7 @@ from bayesphys.core.distributed import (
     check_groups,
     group_seeds,
     run_groups,
+    spawn_seeds,
     split_sizes,
 )
 from bayesphys.core.samplers.adaptation import WindowAdaptation
@@ -24,7 +27,7 @@ from bayesphys.core.samplers.mala import MALA
 from bayesphys.core.samplers.metropolis import RandomWalkMetropolis
 from bayesphys.core.samplers.nuts import NUTS
 from bayesphys.core.samplers.result import SamplerResult
-from bayesphys.core.validation import check_positive_int
+from bayesphys.core.validation import check_positive_int, check_progressbar
 
 KERNELS: dict[str, type[Kernel]] = {
     "hmc": HMC,
@@ -36,6 +39,28 @@ KERNELS: dict[str, type[Kernel]] = {
 
 # Progress-bar postfix refreshes force a device sync, so they are rationed.
 _POSTFIX_EVERY = 50
+
+RandomState = int | torch.Generator | np.random.Generator | np.random.SeedSequence | None
+
+
+def validate_random_state(random_state: object, name: str = "random_state") -> None:
+    """Raise a TypeError/ValueError naming ``name`` unless ``random_state`` is a valid seed.
+
+    Valid: ``None``, an int >= 0, a ``torch.Generator``, a numpy ``Generator`` or
+    ``SeedSequence``. Checked up front so that the error names the caller's argument whether
+    the run has one chain group (seeded directly) or several (seeds spawned).
+    """
+    if random_state is None or isinstance(
+        random_state, torch.Generator | np.random.Generator | np.random.SeedSequence
+    ):
+        return
+    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
+        raise TypeError(
+            f"{name} must be None, an int, a torch.Generator, a numpy Generator or a "
+            f"SeedSequence, got {type(random_state).__name__}"
+        )
+    if random_state < 0:
+        raise ValueError(f"{name} must be >= 0, got {random_state}")
 
 
 def make_kernel(method: str | Kernel, **kernel_kwargs: object) -> Kernel:
@@ -52,15 +77,22 @@ def make_kernel(method: str | Kernel, **kernel_kwargs: object) -> Kernel:
     return KERNELS[method.lower()](**kernel_kwargs)
 
 
-def make_generator(seed: int | torch.Generator | None, device: torch.device) -> torch.Generator:
-    """A ``torch.Generator`` on ``device``: seeded from ``seed``, or from OS entropy if None."""
-    if isinstance(seed, torch.Generator):
-        return seed
+def make_generator(random_state: RandomState, device: torch.device) -> torch.Generator:
+    """A ``torch.Generator`` on ``device`` from ``random_state``.
+
+    An int seeds it; ``None`` seeds it from OS entropy; a ``torch.Generator`` is used as is; a
+    numpy ``SeedSequence`` or ``Generator`` contributes one 63-bit seed (see
+    :func:`~bayesphys.core.distributed.spawn_seeds`).
+    """
+    if isinstance(random_state, torch.Generator):
+        return random_state
     generator = torch.Generator(device=device)
-    if seed is None:
+    if random_state is None:
         generator.seed()
+    elif isinstance(random_state, np.random.SeedSequence | np.random.Generator):
+        generator.manual_seed(spawn_seeds(random_state, 1)[0])
     else:
-        generator.manual_seed(check_positive_int(seed, "seed", minimum=0))
+        generator.manual_seed(check_positive_int(random_state, "random_state", minimum=0))
     return generator
 
 
@@ -72,8 +104,8 @@ def sample(
     draws: int = 1000,
     tune: int = 1000,
     thin: int = 1,
-    seed: int | torch.Generator | None = None,
-    progressbar: bool = True,
+    random_state: RandomState = None,
+    progressbar: bool | None = None,
     chain_groups: int | None = None,
     client=None,
     compute_convergence_checks: bool = True,
@@ -99,27 +131,30 @@ def sample(
         discarded.
     thin : int
         Transitions per kept draw.
-    seed : int or torch.Generator, optional
-        Seed of the sampler's own ``torch.Generator``; the same seed gives identical results.
-    progressbar : bool
-        Show a tqdm progress bar (with a client: one bar counting finished chain groups).
+    random_state : int, torch.Generator, numpy Generator or SeedSequence, optional
+        Seed of the sampler's own ``torch.Generator`` (a ``torch.Generator`` is used as is);
+        the same seed gives identical results. ``None``: fresh OS entropy.
+    progressbar : bool, optional
+        Show a tqdm progress bar (with a client: one bar counting finished chain groups);
+        ``None`` (default) shows it, as for every MCMC run.
     chain_groups : int, optional
         Split the chains into this many groups of (almost) equal size, each tuned and run on
-        its own (own step sizes and mass matrix) from its own seed, spawned from ``seed`` by
+        its own (own step sizes and mass matrix) from its own seed, spawned from
+        ``random_state`` by
         :func:`~bayesphys.core.distributed.spawn_seeds`. The draws depend on ``chain_groups``
         but not on where the groups run: the same value gives bit-for-bit the same draws
         in-process and on any number of Dask workers. Default: 1 in-process (all chains in
-        lockstep, seeded with ``seed``), one group per chain with a ``client``.
+        lockstep, seeded with ``random_state``), one group per chain with a ``client``.
     client : dask.distributed.Client, optional
         Run the chain groups as tasks on this Dask cluster (``log_prob`` must be picklable
         with cloudpickle). A group lost with its worker is rerun with the same seed.
     compute_convergence_checks : bool
         Warn (``RuntimeWarning``) about divergent transitions after tuning and about NUTS
-        trees cut at ``max_tree_depth`` (see :func:`transition_warnings`). R-hat and ESS are
+        trees cut at ``max_treedepth`` (see :func:`transition_warnings`). R-hat and ESS are
         :func:`bayesphys.results.convergence_warnings`' job.
     **kernel_kwargs
-        Passed to the kernel class, e.g. ``step_size``, ``n_leapfrog``, ``max_tree_depth``,
-        ``target_accept``.
+        Passed to the kernel class, e.g. ``step_size``, ``n_leapfrog``, ``max_treedepth``,
+        ``target_accept`` (default 0.8 for HMC and NUTS).
 
     Returns
     -------
@@ -138,7 +173,7 @@ def sample(
     >>> def log_prob(theta):  # standard normal in 2-D; theta has shape (chains, 2)
     ...     return -0.5 * (theta**2).sum(-1)
     >>> init = torch.zeros(4, 2, dtype=torch.float64)
-    >>> result = sample(log_prob, init, draws=300, tune=300, seed=0, progressbar=False)
+    >>> result = sample(log_prob, init, draws=300, tune=300, random_state=0, progressbar=False)
     >>> result.samples.shape
     torch.Size([4, 300, 2])
     >>> bool(abs(result.samples.mean()) < 0.2)
@@ -146,12 +181,16 @@ def sample(
     >>> idata = result.to_inference_data(names=["x", "y"])
     >>> sorted(idata.posterior.data_vars)
     ['x', 'y']
+    >>> float(idata.sample_stats.energy.mean()) > 0  # Hamiltonian at each transition's start
+    True
     """
     kernel = make_kernel(method, **kernel_kwargs)
     init = as_positions(init, "init")
     draws = check_positive_int(draws, "draws", minimum=0)
     tune = check_positive_int(tune, "tune", minimum=0)
     thin = check_positive_int(thin, "thin")
+    progressbar = check_progressbar(progressbar)
+    validate_random_state(random_state)
     client = check_client(client)
     n_chains = init.shape[0]
     default = 1 if client is None else n_chains
@@ -171,7 +210,7 @@ def sample(
         for i, (rows, group_seed) in enumerate(
             zip(
                 torch.split(init, split_sizes(n_chains, n_groups)),
-                group_seeds(seed, n_groups),
+                group_seeds(random_state, n_groups),
                 strict=True,
             )
         )
@@ -204,14 +243,14 @@ class ChainGroupTask:
     draws: int
     tune: int
     thin: int
-    seed: int | torch.Generator | None
+    random_state: RandomState
     progressbar: bool
     label: str = ""
 
 
 def run_chain_group(task: ChainGroupTask) -> SamplerResult:
     """Tune and draw all chains of ``task`` in lockstep (runs in-process or on a worker)."""
-    generator = make_generator(task.seed, task.init.device)
+    generator = make_generator(task.random_state, task.init.device)
     log_prob, init, kernel = task.log_prob, task.init, task.kernel
     draws, tune, thin, progressbar = task.draws, task.tune, task.thin, task.progressbar
     state = kernel.init_state(log_prob, init, generator=generator)
@@ -223,7 +262,8 @@ def run_chain_group(task: ChainGroupTask) -> SamplerResult:
     accept = torch.empty((n_chains, draws), dtype=init.dtype, device=dev)
     diverging = torch.zeros((n_chains, draws), dtype=torch.bool, device=dev)
     n_steps = torch.zeros((n_chains, draws), dtype=torch.long, device=dev)
-    tree_depth = None  # allocated at the first draw of a tree-building kernel
+    # Allocated at the first draw of a tree-building (tree_depth) or Hamiltonian (energy) kernel.
+    tree_depth = energy = None
 
     adaptation = WindowAdaptation(kernel, state, tune)
     tuned = kept = 0
@@ -246,7 +286,7 @@ def run_chain_group(task: ChainGroupTask) -> SamplerResult:
                 div_any = div_any | info.diverging
                 steps = steps + info.n_steps
                 if info.tree_depth is not None:
-                    # The deepest tree of the thinned transitions: what max_tree_depth caps.
+                    # The deepest tree of the thinned transitions: what max_treedepth caps.
                     depth = (
                         info.tree_depth if depth is None else torch.maximum(depth, info.tree_depth)
                     )
@@ -260,6 +300,11 @@ def run_chain_group(task: ChainGroupTask) -> SamplerResult:
                 if tree_depth is None:
                     tree_depth = torch.zeros((n_chains, draws), dtype=torch.long, device=dev)
                 tree_depth[:, j] = depth
+            if info.energy is not None:
+                # The last transition's: the energy of the chain's path at this draw.
+                if energy is None:
+                    energy = torch.zeros((n_chains, draws), dtype=info.energy.dtype, device=dev)
+                energy[:, j] = info.energy
             kept += 1
     except KeyboardInterrupt:
         if tuned < tune:
@@ -283,6 +328,8 @@ def run_chain_group(task: ChainGroupTask) -> SamplerResult:
         diverging, n_steps = diverging[:, :kept].clone(), n_steps[:, :kept].clone()
         if tree_depth is not None:
             tree_depth = tree_depth[:, :kept].clone()
+        if energy is not None:
+            energy = energy[:, :kept].clone()
     return SamplerResult(
         samples=samples,
         log_prob=lps,
@@ -295,7 +342,8 @@ def run_chain_group(task: ChainGroupTask) -> SamplerResult:
         method=kernel.name,
         thin=thin,
         tree_depth=tree_depth,
-        max_tree_depth=None if tree_depth is None else getattr(kernel, "max_tree_depth", None),
+        max_treedepth=None if tree_depth is None else getattr(kernel, "max_treedepth", None),
+        energy=energy,
     )
 
 

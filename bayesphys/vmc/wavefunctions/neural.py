@@ -23,15 +23,16 @@ class NeuralPairFactor(WaveFunction):
     ----------
     hidden : int
         Width of the two hidden layers.
-    seed : int
+    random_state : int
         Seed of the weight initialisation.
     """
 
-    def __init__(self, hidden: int = 16, *, seed: int = 0) -> None:
+    def __init__(self, hidden: int = 16, *, random_state: int = 0) -> None:
         super().__init__()
         hidden = check_positive_int(hidden, "hidden")
+        random_state = check_positive_int(random_state, "random_state", minimum=0)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seed))
+            torch.manual_seed(random_state)
             self.net = nn.Sequential(
                 nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
                 nn.Linear(hidden, 1),
@@ -63,7 +64,7 @@ class NeuralJastrow(Product):
         Include the Pade cusp factor.
     beta : float
         Pade parameter.
-    seed : int
+    random_state : int
         Seed of the network initialisation.
     """
 
@@ -74,12 +75,12 @@ class NeuralJastrow(Product):
         *,
         jastrow: str | None = "pade",
         beta: float = 0.5,
-        seed: int = 0,
+        random_state: int = 0,
     ) -> None:
         factors: list[WaveFunction] = [Gaussian(alpha)]
         if jastrow == "pade":
             factors.append(PadeJastrow(beta))
         elif jastrow is not None:
             raise ValueError(f"jastrow must be None or 'pade', got {jastrow!r}")
-        factors.append(NeuralPairFactor(hidden, seed=seed))
+        factors.append(NeuralPairFactor(hidden, random_state=random_state))
         super().__init__(factors)

@@ -37,7 +37,7 @@ class RBMFactor(WaveFunction):
         ``psi = F^power``: 0.5 or 1.
     init_scale : float
         Standard deviation of the random initial weights and biases.
-    seed : int
+    random_state : int
         Seed of the initialisation.
     """
 
@@ -52,7 +52,7 @@ class RBMFactor(WaveFunction):
         sigma: float | None = None,
         power: float = 0.5,
         init_scale: float = 0.01,
-        seed: int = 0,
+        random_state: int = 0,
     ) -> None:
         super().__init__()
         self.n_particles = check_positive_int(n_particles, "n_particles")
@@ -64,7 +64,8 @@ class RBMFactor(WaveFunction):
         if not sigma > 0:
             raise ValueError(f"sigma must be > 0, got {sigma}")
         self.power, self.sigma2 = float(power), float(sigma) ** 2
-        g = torch.Generator().manual_seed(int(seed))
+        random_state = check_positive_int(random_state, "random_state", minimum=0)
+        g = torch.Generator().manual_seed(random_state)
         M = self.n_particles * self.dim
 
         def init(*shape: int) -> nn.Parameter:
@@ -112,7 +113,7 @@ class RBM(Product):
         Add ``PadeJastrow(beta)`` (electron cusps) to the RBM.
     beta : float
         Initial Pade parameter.
-    sigma, power, init_scale, seed
+    sigma, power, init_scale, random_state
         See :class:`RBMFactor`.
 
     Examples
@@ -134,7 +135,7 @@ class RBM(Product):
         sigma: float | None = None,
         power: float = 0.5,
         init_scale: float = 0.01,
-        seed: int = 0,
+        random_state: int = 0,
     ) -> None:
         factors: list[WaveFunction] = [
             RBMFactor(
@@ -144,7 +145,7 @@ class RBM(Product):
                 sigma=sigma,
                 power=power,
                 init_scale=init_scale,
-                seed=seed,
+                random_state=random_state,
             )
         ]
         if jastrow == "pade":
