@@ -17,6 +17,7 @@ DOCTEST_MODULES = [
     "bayesphys.core.likelihoods",
     "bayesphys.core.blocking",
     "bayesphys.core.results",
+    "bayesphys.core.interrupts",
     "bayesphys.inference",
     "bayesphys.core.samplers.sampling",
     "bayesphys.report",
