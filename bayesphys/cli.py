@@ -20,11 +20,40 @@ from tqdm.auto import tqdm
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+RUN_DESCRIPTION = """\
+Run a case study and write its figures, posteriors and report.md into --out.
+
+Settings, lowest precedence first: the study's config.toml; under --fast its [fast] table;
+the --config file (a key it sets beats the same key in [fast]; a [fast] key it sets itself
+is used under --fast); --seed. An unknown key or a value of the wrong type is an error.
+
+Outputs move into --out only when the whole study has finished. An interruption (Ctrl-C,
+SIGINT or SIGTERM) at any point exits with status 130 and leaves --out as it was; partial
+outputs, if any, are kept in --out/interrupted-<time>/ with a report.md saying so. Usage
+errors exit with status 2."""
+
 
 def _version() -> str:
     from bayesphys import __version__
 
     return __version__
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors: ``bayesphys run: error: ... (see --help)``, exit 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -38,19 +67,35 @@ def _positive_int(text: str) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bayesphys", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="bayesphys", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"bayesphys {_version()}")
     parser.add_argument(
         "--studies", type=Path, default=None, help="case-study folder (default: ./case_studies)"
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     commands.add_parser("list", help="one line per case study")
-    run = commands.add_parser("run", help="run a case study end to end")
+    run = commands.add_parser(
+        "run",
+        help="run a case study end to end",
+        description=RUN_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("name", help="case-study name, as `bayesphys list` prints it")
-    run.add_argument("--fast", action="store_true", help="reduced settings (a few minutes)")
+    run.add_argument(
+        "--fast",
+        action="store_true",
+        help="smoke-test settings: the study's [fast] table (fewer draws, iterations and "
+        "nuclei); every step runs, but the numbers are rough",
+    )
     run.add_argument("--out", type=Path, default=None, help="output folder (default: out/NAME)")
-    run.add_argument("--seed", type=int, default=None, help="random seed (default: config's)")
-    run.add_argument("--config", type=Path, default=None, help="TOML file of setting overrides")
+    run.add_argument("--seed", type=_seed, default=None, help="random seed (default: config's)")
+    run.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML file of setting overrides, in the sections of the study's config.toml; "
+        "its values beat the [fast] table under --fast",
+    )
     where = run.add_mutually_exclusive_group()
     where.add_argument(
         "--scheduler",
@@ -86,37 +131,53 @@ def _list(args) -> int:
 
 
 def _run(args) -> int:
+    from bayesphys.studies import interrupt_signals
+
+    # SIGTERM raises KeyboardInterrupt from the start, so it ends as Ctrl-C does: exit 130.
+    with interrupt_signals():
+        return _run_study(args)
+
+
+def _run_study(args) -> int:
     from bayesphys.core.distributed import open_client
-    from bayesphys.studies import run_study, supports_client
+    from bayesphys.studies import RunInterrupted, prepare_run, run_prepared
 
     out = args.out if args.out is not None else Path("out") / args.name
+    # Every check first: a usage error is one line on stderr, before any progress bar.
+    prepared = prepare_run(args.name, out, config=args.config, root=args.studies)
     scheduler, workers = args.scheduler, args.workers
-    if (scheduler, workers) != (None, None) and not supports_client(args.name, args.studies):
+    if (scheduler, workers) != (None, None) and not prepared.supports_client:
         print(f"bayesphys: note: {args.name} runs in-process (no Dask support)", file=sys.stderr)
         scheduler = workers = None
     bar_format = "{desc}: {n} steps [{elapsed}] {postfix}"
-    with contextlib.ExitStack() as stack:
-        try:
-            client = stack.enter_context(open_client(scheduler, workers))
-        except (OSError, ImportError) as err:
-            # Unreachable scheduler or no dask installed: a usage error, not a crash.
-            raise ValueError(str(err)) from err
-        bar = stack.enter_context(tqdm(desc=args.name, unit="step", bar_format=bar_format))
+    try:
+        with contextlib.ExitStack() as stack:
+            try:
+                client = stack.enter_context(open_client(scheduler, workers))
+            except (OSError, ImportError) as err:
+                # Unreachable scheduler or no dask installed: a usage error, not a crash.
+                raise ValueError(str(err)) from err
+            bar = stack.enter_context(tqdm(desc=args.name, unit="step", bar_format=bar_format))
 
-        def progress(step: str) -> None:
-            bar.set_postfix_str(step)
-            bar.update()
+            def progress(step: str) -> None:
+                bar.set_postfix_str(step)
+                bar.update()
 
-        outcome = run_study(
-            args.name,
-            out,
-            fast=args.fast,
-            seed=args.seed,
-            config=args.config,
-            root=args.studies,
-            progress=progress,
-            client=client,
+            outcome = run_prepared(
+                prepared,
+                fast=args.fast,
+                seed=args.seed,
+                progress=progress,
+                client=client,
+            )
+    except RunInterrupted as err:
+        kept = f"; partial outputs in {err.kept}" if err.kept is not None else ""
+        print(
+            f"bayesphys: interrupted ({err.reason}); {prepared.out_dir} keeps its earlier "
+            f"outputs{kept}",
+            file=sys.stderr,
         )
+        return EXIT_INTERRUPTED
     print(f"{len(outcome.files)} files written to {outcome.out_dir}; see report.md")
     return 0
 
@@ -124,8 +185,10 @@ def _run(args) -> int:
 def _load(path: Path):
     from bayesphys.core import results
 
-    if not path.is_file():
+    if not path.exists():
         raise ValueError(f"file: {path} does not exist")
+    if not path.is_file():
+        raise ValueError(f"file: {path} is not a file")
     try:
         return results.load(path)
     except (OSError, ValueError) as err:
@@ -168,9 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bayesphys: interrupted; completed outputs are intact", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (ValueError, FileNotFoundError, KeyError) as err:
+    except (ValueError, TypeError, OSError, KeyError) as err:
+        # The library's bad-input errors (ValueError/TypeError naming the argument), missing
+        # or unwritable files: one line, never a traceback.
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"bayesphys: error: {message}", file=sys.stderr)
+        text = " ".join(str(message).split())
+        print(f"bayesphys: error: {text}", file=sys.stderr)
         return EXIT_USAGE
 
 

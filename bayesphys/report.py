@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 import os
 from collections.abc import Mapping
@@ -142,5 +143,35 @@ def write_report(
         table, warnings = posterior_table(nc)
         lines += ["", f"### `{nc.name}`", "", table]
         lines += [f"\n- warning: {w}" for w in warnings]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_interrupted_report(path: Path, study: Any, reason: str) -> Path:
+    """Write ``report.md`` of an interrupted run: it says so first, then lists the partial files.
+
+    A report the study had already written (the run was stopped later) is kept below the notice.
+    """
+    folder = path.parent
+    stamp = _dt.datetime.now().isoformat(timespec="seconds")
+    files = sorted(
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.is_file() and p != path and ".bayesphys-previous" not in p.parts
+    )
+    lines = [
+        f"# {study.name}: INTERRUPTED, partial outputs",
+        "",
+        f"This run was interrupted ({reason}) at {stamp}. The files in this folder are what it",
+        "had produced by then: they are partial and are not the results of the study. The",
+        "output folder above still holds the outputs of the previous complete run, if any.",
+        "",
+        "## Files",
+        "",
+        *([f"- `{name}`" for name in files] or ["(none)"]),
+    ]
+    earlier = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if earlier:
+        lines += ["", "## Report written before the interruption (partial)", "", earlier.strip()]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -11,6 +11,13 @@ import pandas as pd
 from sklearn.base import clone
 
 from bayesphys.core.distributed import map_tasks, spawn_seeds
+from bayesphys.data._derived import (
+    DataCoverageWarning,
+    check_nucleon_numbers,
+    check_table,
+    check_uncertainty,
+    real_column,
+)
 from bayesphys.data.masses import separation_energy
 
 # Even/odd Z and N nuclei have different pairing contributions, so their residuals are
@@ -20,8 +27,10 @@ PARITY_CLASSES = ("ee", "eo", "oe", "oo")
 
 def parity_class(Z, N) -> np.ndarray:
     """``"ee"``, ``"eo"``, ``"oe"`` or ``"oo"`` (Z parity first) for each nucleus."""
-    z = np.asarray(Z, dtype=int) % 2
-    n = np.asarray(N, dtype=int) % 2
+    z = check_nucleon_numbers(Z, "Z") % 2
+    n = check_nucleon_numbers(N, "N") % 2
+    if z.shape != n.shape:
+        raise ValueError(f"Z and N must have the same length, got {len(z)} and {len(n)}")
     return np.array(PARITY_CLASSES)[2 * z + n]
 
 
@@ -33,35 +42,66 @@ def observable_for(observable: str, N) -> np.ndarray:
     return np.full(n.shape, observable)
 
 
-def observable_table(table: pd.DataFrame, observable: str, name: str) -> pd.DataFrame:
+def observable_table(
+    table: pd.DataFrame, observable: str, name: str, *, stacklevel: int = 2
+) -> pd.DataFrame:
     """Columns Z, N, ``value``, ``uncertainty`` (0 where unknown) of the observable.
 
     ``table`` is a mass table (``mass_excess``; the observable is derived) or already holds the
-    observable as a column (e.g. from :func:`bayesphys.data.masses.new_measurements`).
+    observable as a column (e.g. from :func:`bayesphys.data.masses.new_measurements`), with
+    integer ``Z``, ``N`` and optionally ``<observable>_uncertainty``. Uncertainties must be
+    finite and >= 0 (NaN means unknown, e.g. AME2003, and becomes 0: the residual model's
+    learned noise then carries the scatter). Rows whose observable is NaN are dropped with a
+    :class:`~bayesphys.data.masses.DataCoverageWarning` (``stacklevel`` as in
+    ``warnings.warn``, counted from the caller); infinite values are refused.
     """
     if not isinstance(table, pd.DataFrame):
         raise TypeError(f"{name} must be a pandas DataFrame, got {type(table).__name__}")
+    if table.empty:
+        raise ValueError(
+            f"{name} is empty: pass a table of nuclei (Z, N and mass_excess, or the observable)"
+        )
     kinds = ("S2n", "S1n") if observable == "auto" else (observable,)
     parts = []
+    dropped = 0
     for kind in kinds:
         if kind in table.columns:
             frame = table
+            missing = [c for c in ("Z", "N") if c not in frame.columns]
+            if missing:
+                raise ValueError(f"{name} lacks column(s) {missing}; it has {list(frame.columns)}")
         elif "mass_excess" in table.columns:
-            frame = separation_energy(table, kind)
+            frame = separation_energy(check_table(table, name), kind)
         else:
             raise ValueError(
                 f"{name} needs a mass_excess column or a {kind} column; it has {list(table)}"
             )
-        unc = frame.get(f"{kind}_uncertainty", pd.Series(0.0, index=frame.index))
+        Z = check_nucleon_numbers(frame["Z"], f"{name}: column Z")
+        N = check_nucleon_numbers(frame["N"], f"{name}: column N")
+        value = real_column(frame[kind], name, kind)
+        if np.isinf(value).any():
+            raise ValueError(
+                f"{name}: column {kind} has {int(np.isinf(value).sum())} infinite value(s); "
+                "drop or fix those rows"
+            )
+        unc_col = f"{kind}_uncertainty"
+        unc = np.zeros(len(frame))
+        if unc_col in frame.columns:
+            unc = real_column(frame[unc_col], name, unc_col)
+            check_uncertainty(unc, name, unc_col)
+        used = observable_for(observable, N) == kind
+        keep = used & np.isfinite(value)
+        dropped += int((used & ~keep).sum())
         part = pd.DataFrame(
-            {
-                "Z": frame["Z"].to_numpy(int),
-                "N": frame["N"].to_numpy(int),
-                "value": frame[kind].to_numpy(float),
-                "uncertainty": np.nan_to_num(unc.to_numpy(float)),
-            }
+            {"Z": Z, "N": N, "value": value, "uncertainty": np.nan_to_num(unc, nan=0.0)}
         )
-        parts.append(part[observable_for(observable, part["N"]) == kind])
+        parts.append(part[keep])
+    if dropped:
+        warnings.warn(
+            f"{name}: {dropped} row(s) with a NaN {observable} value dropped",
+            DataCoverageWarning,
+            stacklevel=stacklevel + 1,
+        )
     out = pd.concat(parts, ignore_index=True).sort_values(["Z", "N"]).reset_index(drop=True)
     if out.empty:
         raise ValueError(f"{name} gives no {observable} values")
@@ -205,7 +245,17 @@ class CorrectedModel:
         for cls, seed in zip(PARITY_CLASSES, seeds, strict=True):
             rows = classes == cls
             if rows.sum() < 3:
-                continue  # e.g. odd-N classes under a pure S2n protocol restricted by the user
+                # e.g. odd-N classes under a pure S2n protocol restricted by the user: no
+                # residual model, so this model predicts nothing for the class.
+                if rows.sum() > 0:
+                    warnings.warn(
+                        f"model {self.name}: only {int(rows.sum())} training nuclei in parity "
+                        f"class {cls!r} (< 3): no residual model is fitted for it and this "
+                        "model gives no prediction (NaN) for its nuclei",
+                        DataCoverageWarning,
+                        stacklevel=4,
+                    )
+                continue
             err = data.loc[rows, "uncertainty"].to_numpy(float)
             y_err = np.where(err > 0, err, np.nan)
             # Known errors only where every point has one; else the learned noise carries all.
@@ -258,6 +308,16 @@ def fit_corrected(
     numbers whichever worker fits it.
     """
     corrected = {name: CorrectedModel(name, theory) for name, theory in theories.items()}
+    covered = np.zeros(len(train), dtype=bool)
+    for theory in theories.values():
+        covered |= _rows_in(train, theory)
+    if not covered.all():
+        warnings.warn(
+            f"train_table: {int((~covered).sum())} of {len(train)} nuclei are in no mass "
+            "model's table and are left out of every residual fit",
+            DataCoverageWarning,
+            stacklevel=3,
+        )
     seeds = spawn_seeds(seed, len(corrected) * len(PARITY_CLASSES))
     tasks = []
     for k, model in enumerate(corrected.values()):
@@ -269,11 +329,19 @@ def fit_corrected(
     return corrected
 
 
+def _rows_in(table: pd.DataFrame, other: pd.DataFrame) -> np.ndarray:
+    """Which (Z, N) rows of ``table`` are also in ``other``."""
+    index = pd.MultiIndex.from_frame(other[["Z", "N"]])
+    return pd.MultiIndex.from_frame(table[["Z", "N"]]).isin(index)
+
+
 def predict_corrected(
     models: Sequence[CorrectedModel], Z, N, client=None
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """``(mean, std, bare)`` of each corrected model at (Z, N); one task per model and class."""
-    Z, N = np.asarray(Z, dtype=int), np.asarray(N, dtype=int)
+    Z, N = check_nucleon_numbers(Z, "Z"), check_nucleon_numbers(N, "N")
+    if Z.shape != N.shape:
+        raise ValueError(f"Z and N must have the same length, got {len(Z)} and {len(N)}")
     query = pd.DataFrame({"Z": Z, "N": N})
     classes = parity_class(Z, N)
     plans, jobs = [], []

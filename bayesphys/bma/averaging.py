@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -25,8 +27,9 @@ from bayesphys.bma.weights import (
 )
 from bayesphys.core import results
 from bayesphys.core.distributed import check_client
-from bayesphys.core.validation import check_choice, check_random_state
-from bayesphys.data.masses import load_model
+from bayesphys.core.validation import check_random_state
+from bayesphys.data._derived import DataCoverageWarning, check_nucleon_numbers
+from bayesphys.data.masses import available_models, load_model
 
 OBSERVABLES = ("S2n", "S1n", "auto")
 
@@ -91,14 +94,36 @@ class MassModelAveraging(BaseEstimator):
     def _theories(self) -> dict[str, pd.DataFrame]:
         if isinstance(self.models, Mapping):
             tables = dict(self.models)
+            names = list(tables)
         elif isinstance(self.models, Sequence) and not isinstance(self.models, str):
-            tables = {name: load_model(name, warn=False) for name in self.models}
+            names = list(self.models)
+            for i, name in enumerate(names):
+                if not isinstance(name, str):
+                    raise TypeError(
+                        f"models[{i}] must be a model name (str), got {name!r}; available "
+                        f"models: {', '.join(available_models())}"
+                    )
+            tables = None
         else:
-            raise TypeError("models must be a list of model names or a {name: table} mapping")
-        if len(tables) < 1:
+            raise TypeError(
+                "models must be a list of model names or a {name: table} mapping, got "
+                f"{type(self.models).__name__}"
+            )
+        if len(names) < 1:
             raise ValueError("models is empty: pass at least one mass model")
+        for name in names:
+            if not isinstance(name, str):
+                raise TypeError(f"models: the keys must be model names (str), got {name!r}")
+        # Names become column names of predict's output: two equal ones would collide.
+        upper = [name.strip().upper() for name in names]
+        repeated = sorted({n for n, u in zip(names, upper, strict=True) if upper.count(u) > 1})
+        if repeated:
+            raise ValueError(f"models names a model more than once: {repeated}")
+        if tables is None:
+            tables = {name: load_model(name, warn=False) for name in names}
         return {
-            k: observable_table(v, self.observable, f"models[{k!r}]") for k, v in tables.items()
+            k: observable_table(v, self.observable, f"models[{k!r}]", stacklevel=3)
+            for k, v in tables.items()
         }
 
     def fit(
@@ -127,8 +152,8 @@ class MassModelAveraging(BaseEstimator):
         -------
         self
         """
-        check_choice(self.observable, "observable", OBSERVABLES)
-        check_choice(self.weights, "weights", WEIGHT_KINDS)
+        _check_option(self.observable, "observable", OBSERVABLES)
+        _check_option(self.weights, "weights", WEIGHT_KINDS)
         estimator = resolve_residual_model(self.residual_model)
         if self.weights in ("predictive", "stacking") and validation_table is None:
             raise ValueError(f"weights={self.weights!r} needs a validation_table of later data")
@@ -142,7 +167,13 @@ class MassModelAveraging(BaseEstimator):
                 "weights='predictive', 'stacking' or 'uniform'"
             )
         client = check_client(client)
-        train = observable_table(train_table, self.observable, "train_table")
+        train = observable_table(train_table, self.observable, "train_table", stacklevel=2)
+        valid = None
+        if self.weights in ("predictive", "stacking"):
+            # Checked before the residual fits, so that a bad table fails at once.
+            valid = observable_table(
+                validation_table, self.observable, "validation_table", stacklevel=2
+            )
         seed = int(check_random_state(self.random_state).integers(2**31 - 1))
         self.corrected_ = fit_corrected(self._theories(), train, estimator, seed, client)
         names = list(self.corrected_)
@@ -153,7 +184,7 @@ class MassModelAveraging(BaseEstimator):
         elif self.weights == "uniform":
             w = uniform_weights(len(names))
         else:
-            log_density = self._validation_log_density(validation_table, client)
+            log_density = self._validation_log_density(valid, client)
             scores = log_density.sum(axis=0)
             w = normalise_log_weights(scores) if self.weights == "predictive" else None
             w = stacking_weights(log_density) if w is None else w
@@ -167,9 +198,11 @@ class MassModelAveraging(BaseEstimator):
         )
         return self
 
-    def _validation_log_density(self, table, client) -> np.ndarray:
-        """(n_points, n_models) log predictive densities on nuclei every model covers."""
-        valid = observable_table(table, self.observable, "validation_table")
+    def _validation_log_density(self, valid: pd.DataFrame, client) -> np.ndarray:
+        """(n_points, n_models) log predictive densities on nuclei every model covers.
+
+        ``valid`` is the :func:`observable_table` of the validation table.
+        """
         models = list(self.corrected_.values())
         per_model = []
         for mean, std, _ in predict_corrected(models, valid["Z"], valid["N"], client):
@@ -179,6 +212,14 @@ class MassModelAveraging(BaseEstimator):
         covered = np.isfinite(log_density).all(axis=1)
         if not covered.any():
             raise ValueError("no validation nucleus is covered by every model")
+        if not covered.all():
+            # Scores over different nuclei would not be comparable: keep the common ones.
+            warnings.warn(
+                f"validation_table: {int((~covered).sum())} of {len(covered)} nuclei are not "
+                "covered by every model and are left out of the weights",
+                DataCoverageWarning,
+                stacklevel=3,
+            )
         return log_density[covered]
 
     def predict(self, nuclei, client=None) -> pd.DataFrame:
@@ -197,7 +238,15 @@ class MassModelAveraging(BaseEstimator):
         DataFrame with Z, N, ``observable`` (the quantity at each nucleus), ``<model>_mean``,
         ``<model>_std``, ``bma_mean``, ``bma_std`` and ``n_models``. A nucleus outside a model's
         table gets NaN for that model and is averaged over the models that cover it (weights
-        renormalised); nuclei no model covers get NaN and ``n_models == 0``.
+        renormalised); nuclei no model covers get NaN and ``n_models == 0``, with a
+        :class:`~bayesphys.data.masses.DataCoverageWarning` giving their count.
+
+        Raises
+        ------
+        ValueError
+            ``nuclei`` is empty, or Z or N are not integers >= 0 (e.g. 20.7), NaN or infinite.
+        TypeError
+            Z or N are not numbers (text, bool, complex).
         """
         check_is_fitted(self)
         client = check_client(client)
@@ -222,19 +271,41 @@ class MassModelAveraging(BaseEstimator):
                 total > 0, np.sqrt(np.maximum(second - bma_mean**2, 0)), np.nan
             )
         out["n_models"] = np.isfinite(mu).sum(axis=0)
+        uncovered = int((out["n_models"] == 0).sum())
+        if uncovered:
+            warnings.warn(
+                f"nuclei: {uncovered} of {len(out)} are covered by no mass model (or no "
+                "fitted parity class): their bma_mean and bma_std are NaN (n_models == 0)",
+                DataCoverageWarning,
+                stacklevel=2,
+            )
         return out
 
     def existence_probability(self, nuclei, *, client=None) -> pd.DataFrame:
         """``p_ex = sum_k w_k P_k(S > 0)``: probability that each nucleus is bound.
 
         Returns a DataFrame with Z, N, ``p_ex`` and ``n_models`` (NaN where no model covers).
-        ``client`` is passed to :meth:`predict`.
+        ``client`` is passed to :meth:`predict`; ``nuclei`` is checked as there.
         """
-        pred = self.predict(nuclei, client)
+        with warnings.catch_warnings():
+            # Raised again below from here, so that it points at the caller's line.
+            warnings.simplefilter("ignore", DataCoverageWarning)
+            pred = self.predict(nuclei, client)
+        uncovered = int((pred["n_models"] == 0).sum())
+        if uncovered:
+            warnings.warn(
+                f"nuclei: {uncovered} of {len(pred)} are covered by no mass model (or no "
+                "fitted parity class): their p_ex is NaN (n_models == 0)",
+                DataCoverageWarning,
+                stacklevel=2,
+            )
         probs, weights = [], []
         for name, w in self.weights_.items():
             mean, std = pred[f"{name}_mean"].to_numpy(), pred[f"{name}_std"].to_numpy()
-            probs.append(norm.cdf(mean / std))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                # A zero sd (a model without noise) is a step at S = 0, not 0/0 = NaN.
+                step = np.where(std == 0, (mean > 0).astype(float), np.nan)
+                probs.append(np.where(std > 0, norm.cdf(mean / std), step))
             weights.append(np.where(np.isfinite(mean), w, 0.0))
         p, w = np.array(probs), np.array(weights)
         total = w.sum(axis=0)
@@ -247,11 +318,26 @@ class MassModelAveraging(BaseEstimator):
 
         For each Z, over the N that the models cover (from the smallest covered N upwards),
         ``N_drip`` is the largest N with ``p_ex >= 0.5``; ``N_low`` and ``N_high`` are the
-        largest N with ``p_ex >= levels[1]`` and ``>= levels[0]`` (a 68% range by default).
+        largest N with ``p_ex >= levels[1]`` and ``>= levels[0]`` (a 68% range by default);
+        each is None when no covered N reaches its level.
+
+        Parameters
+        ----------
+        Z : int or sequence of int
+            Proton numbers (integers >= 0; 20.5 is refused, not rounded).
+        levels : (float, float)
+            ``0 < levels[0] <= 0.5 <= levels[1] < 1``, so that ``N_low <= N_drip <= N_high``.
         """
         check_is_fitted(self)
+        if isinstance(Z, pd.DataFrame):
+            raise TypeError("Z must be an int or a sequence of ints (proton numbers), not a table")
+        elements = check_nucleon_numbers(Z, "Z")
+        if elements.size == 0:
+            raise ValueError("Z is empty: pass one or more proton numbers")
+        levels = _check_levels(levels)
         rows = []
-        for z in np.atleast_1d(np.asarray(Z, dtype=int)):
+        for z in elements:
+            z = int(z)
             candidates = sorted(
                 set().union(
                     *(set(m.theory.loc[m.theory.Z == z, "N"]) for m in self.corrected_.values())
@@ -279,15 +365,50 @@ def _has_evidence(estimator) -> bool:
 
 
 def _nuclei(nuclei) -> tuple[np.ndarray, np.ndarray]:
+    """Z and N of ``nuclei`` (a DataFrame with Z, N or an (n, 2) array) as int64 arrays."""
     if isinstance(nuclei, pd.DataFrame):
         if not {"Z", "N"} <= set(nuclei.columns):
             raise ValueError(f"nuclei needs columns Z and N; it has {list(nuclei.columns)}")
-        Z, N = nuclei["Z"].to_numpy(), nuclei["N"].to_numpy()
+        Z, N = nuclei["Z"], nuclei["N"]
+        names = ("nuclei column Z", "nuclei column N")
     else:
-        arr = np.asarray(nuclei)
+        if isinstance(nuclei, str | bytes):
+            raise TypeError("nuclei must be a DataFrame with Z, N or an (n, 2) array of (Z, N)")
+        try:
+            arr = np.asarray(nuclei)
+        except ValueError:  # ragged rows
+            arr = np.empty(0)
         if arr.ndim != 2 or arr.shape[1] != 2:
-            raise ValueError("nuclei must be a DataFrame with Z, N or an (n, 2) array of (Z, N)")
+            raise ValueError(
+                "nuclei must be a DataFrame with columns Z, N or an (n, 2) array of (Z, N) "
+                f"rows; got shape {arr.shape}"
+            )
         Z, N = arr[:, 0], arr[:, 1]
-    if not (np.all(np.isfinite(Z.astype(float))) and np.all(np.isfinite(N.astype(float)))):
-        raise ValueError("nuclei: Z and N must be finite integers")
-    return Z.astype(int), N.astype(int)
+        names = ("nuclei[:, 0] (Z)", "nuclei[:, 1] (N)")
+    if len(Z) == 0:
+        raise ValueError("nuclei is empty: pass one or more (Z, N)")
+    return check_nucleon_numbers(Z, names[0]), check_nucleon_numbers(N, names[1])
+
+
+def _check_option(value, name: str, choices) -> str:
+    """``value`` if it is one of the strings ``choices``; else a ValueError naming ``name``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
+    return value
+
+
+def _check_levels(levels) -> tuple[float, float]:
+    """Credible levels ``(low, high)`` with ``0 < low <= 0.5 <= high < 1``."""
+    message = (
+        "levels must be two probabilities (low, high) with 0 < low <= 0.5 <= high < 1, "
+        f"e.g. (0.16, 0.84); got {levels!r}"
+    )
+    if isinstance(levels, str) or not hasattr(levels, "__len__") or len(levels) != 2:
+        raise ValueError(message)
+    for level in levels:
+        if isinstance(level, bool) or not isinstance(level, numbers.Real):
+            raise TypeError(message)
+    low, high = float(levels[0]), float(levels[1])
+    if not (0 < low <= 0.5 <= high < 1):
+        raise ValueError(message)
+    return low, high

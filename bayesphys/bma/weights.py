@@ -10,7 +10,7 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp, softmax
 
-from bayesphys.core.validation import check_array
+from bayesphys.core.validation import check_array, check_positive_int
 
 WEIGHT_KINDS = ("evidence", "predictive", "stacking", "uniform")
 
@@ -31,8 +31,7 @@ def normalise_log_weights(log_scores) -> np.ndarray:
 
 def uniform_weights(n_models: int) -> np.ndarray:
     """Equal weights ``1 / n_models``."""
-    if n_models < 1:
-        raise ValueError(f"n_models must be >= 1, got {n_models}")
+    n_models = check_positive_int(n_models, "n_models")
     return np.full(n_models, 1.0 / n_models)
 
 

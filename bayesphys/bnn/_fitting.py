@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,6 +11,7 @@ from torch import Tensor
 
 from bayesphys.bnn._posterior import Posterior
 from bayesphys.core import inference
+from bayesphys.core.interrupts import InterruptedRunWarning
 from bayesphys.core.samplers import HMC, NUTS, sample
 
 # NUTS tree depth for BNNs: the library default is 10 (Stan/PyMC), i.e. up to 1023 leapfrog
@@ -24,11 +26,16 @@ from bayesphys.core.samplers import HMC, NUTS, sample
 
 @dataclass
 class Fit:
-    """Draws ``(chains, draws, dim)`` (unconstrained layout) and per-draw statistics."""
+    """Draws ``(chains, draws, dim)`` (unconstrained layout) and per-draw statistics.
+
+    ``progress`` is ``None`` for a complete run, else how far a run stopped by Ctrl-C got
+    (e.g. "25 of 40 draws per chain"): its draws are what it completed.
+    """
 
     samples: Tensor
     stats: dict[str, np.ndarray] = field(default_factory=dict)
     attrs: dict[str, object] = field(default_factory=dict)
+    progress: str | None = None
 
 
 class Batcher:
@@ -124,18 +131,20 @@ def fit_hmc(
         kernel = NUTS(max_treedepth=method.max_treedepth, target_accept=method.target_accept)
     else:
         raise ValueError(f"method must be HMC or NUTS, got {method!r}")
-    result = sample(
-        post.log_prob,
-        init,
-        method=kernel,
-        draws=method.draws,
-        tune=method.tune,
-        thin=1,
-        random_state=seed,
-        progressbar=progressbar,
-        compute_convergence_checks=False,  # once over all chain groups, by the estimator
-    )
-    if result.n_draws == 0:
-        raise RuntimeError("sampling was interrupted before the first draw; nothing to keep")
+    with warnings.catch_warnings():
+        # The estimator warns once over all chain groups (bayesphys.bnn._run.concatenate).
+        warnings.simplefilter("ignore", InterruptedRunWarning)
+        # Ctrl-C before the first draw re-raises KeyboardInterrupt: nothing to keep.
+        result = sample(
+            post.log_prob,
+            init,
+            method=kernel,
+            draws=method.draws,
+            tune=method.tune,
+            thin=1,
+            random_state=seed,
+            progressbar=progressbar,
+            compute_convergence_checks=False,  # once over all chain groups, by the estimator
+        )
     stats = result.sample_stats()
-    return Fit(result.samples, stats, {"tuning_steps": result.tune})
+    return Fit(result.samples, stats, {"tuning_steps": result.tune}, result.progress)

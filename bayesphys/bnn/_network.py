@@ -179,6 +179,6 @@ def check_hidden(hidden: object) -> tuple[int, ...]:
 
 def check_activation(activation: object) -> str:
     """Validate the activation name."""
-    if activation not in ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     return str(activation)

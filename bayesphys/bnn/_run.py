@@ -12,7 +12,9 @@ from bayesphys.bnn._fitting import Batcher, Fit, fit_hmc, warm_start
 from bayesphys.bnn._posterior import Posterior
 from bayesphys.bnn._stochastic import fit_sghmc, fit_vi
 from bayesphys.core import inference
+from bayesphys.core.distributed import groups_progress
 from bayesphys.core.inference import InferenceMethod
+from bayesphys.core.interrupts import interrupted_attrs, warn_interrupted
 
 _WARM_START_STEPS = 300
 # Friction of SGHMC (alpha in Chen et al.'s notation): the fraction of velocity lost per step.
@@ -100,16 +102,39 @@ def run_group(task: ChainGroup) -> Fit:
 
 
 def group_finished(fit: Fit, task: ChainGroup) -> bool:
-    """Whether a group kept all its draws (not cut short by Ctrl-C)."""
-    return fit.samples.shape[1] == task.method.draws
+    """Whether a group ran to the end (not cut short by Ctrl-C)."""
+    return fit.progress is None and fit.samples.shape[1] == task.method.draws
 
 
-def concatenate(fits: list[Fit]) -> Fit:
-    """Join the chains of several groups (attributes of the first group)."""
+def concatenate(fits: list[Fit], tasks: list[ChainGroup]) -> Fit:
+    """Join the chains of the kept groups (attributes of the first group).
+
+    ``fits`` are what :func:`~bayesphys.core.distributed.run_groups` kept of ``tasks``. If
+    that is less than every group run to the end (Ctrl-C), the joined fit is marked: its
+    ``progress`` and ``attrs`` (:func:`~bayesphys.core.interrupts.interrupted_attrs`) say how
+    far it got, and one :class:`~bayesphys.core.interrupts.InterruptedRunWarning` says so.
+    """
     if len(fits) == 1:
-        return fits[0]
-    stats = {k: np.concatenate([f.stats[k] for f in fits]) for k in fits[0].stats}
-    return Fit(torch.cat([f.samples for f in fits]), stats, dict(fits[0].attrs))
+        fit = Fit(fits[0].samples, fits[0].stats, dict(fits[0].attrs), fits[0].progress)
+    else:
+        stats = {k: np.concatenate([f.stats[k] for f in fits]) for k in fits[0].stats}
+        fit = Fit(torch.cat([f.samples for f in fits]), stats, dict(fits[0].attrs))
+    chains = sum(t.n_chains for t in tasks)
+    kept = int(fit.samples.shape[0])
+    partial = next((f.progress for f in fits if f.progress is not None), None)
+    if partial is None and kept == chains:
+        return fit
+    method = tasks[0].method
+    done = partial or (
+        f"the draws of q after {method.steps} of {method.steps} steps"
+        if isinstance(method, inference.VI)
+        else f"{method.draws} of {method.draws} draws per chain"
+    )
+    fit.progress = groups_progress(kept, chains, len(fits), len(tasks), done)
+    fit.attrs.update(interrupted_attrs(fit.progress))
+    # stacklevel: the user's call of BayesianNeuralNetwork.fit
+    warn_interrupted(f"BayesianNeuralNetwork.fit(method={method.name!r})", fit.progress, 4)
+    return fit
 
 
 def extra_init(post: Posterior, chains: int) -> torch.Tensor:

@@ -6,8 +6,6 @@ Both work on the same flat, unconstrained parameter layout as full-batch HMC (se
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 from torch import Tensor
@@ -90,21 +88,21 @@ def fit_sghmc(
                 kept += 1
             progress.update(1)
     except KeyboardInterrupt:
-        warnings.warn(
-            f"sghmc interrupted: returning {kept} of {draws} draws per chain",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        if kept == 0:
+            raise  # burn-in only: nothing to keep
     finally:
         progress.close()
-    if kept == 0:
-        raise RuntimeError("sghmc was interrupted before the first kept draw; nothing to keep")
     samples = samples[:, :kept].clone()
     stats = {
         "lp": _full_log_prob(post, samples),
         "step_size": np.full((n_chains, kept), lr),
     }
-    return Fit(samples, stats, {"burn_in": burn_in, "thin": thin, "friction": friction})
+    return Fit(
+        samples,
+        stats,
+        {"burn_in": burn_in, "thin": thin, "friction": friction},
+        None if kept == draws else f"{kept} of {draws} draws per chain",
+    )
 
 
 def fit_vi(
@@ -151,11 +149,8 @@ def fit_vi(
             done += 1
             progress.update(1)
     except KeyboardInterrupt:
-        warnings.warn(
-            f"vi interrupted after {done} of {steps} steps; drawing from the current q",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        if done == 0:
+            raise  # q is still its starting point: nothing to keep
     finally:
         progress.close()
     with torch.no_grad():
@@ -163,7 +158,8 @@ def fit_vi(
         eps = torch.randn((mu.shape[0], draws, mu.shape[1]), generator=generator, dtype=mu.dtype)
         samples = mu.detach().unsqueeze(1) + sd.unsqueeze(1) * eps
     stats = {"lp": _full_log_prob(post, samples)}
-    return Fit(samples, stats, {"optimisation_steps": done, "learning_rate": lr})
+    progress = None if done == steps else f"the draws of q after {done} of {steps} steps"
+    return Fit(samples, stats, {"optimisation_steps": done, "learning_rate": lr}, progress)
 
 
 def _full_log_prob(post: Posterior, samples: Tensor) -> np.ndarray:

@@ -216,7 +216,7 @@ class BayesianNeuralNetwork(Estimator):
             name=f"bnn-{method.name}",
             progress=f"bnn {method.name} chain groups" if show else None,
         )
-        fit = _run.concatenate(fits)
+        fit = _run.concatenate(fits, tasks)  # marks and warns if Ctrl-C cut the run short
         # Divergences only: trees at the depth cap are common for BNNs and expected with a
         # small max_treedepth; sample_stats["reached_max_treedepth"] records them.
         divergences = {k: v for k, v in fit.stats.items() if k == "diverging"}
@@ -230,6 +230,7 @@ class BayesianNeuralNetwork(Estimator):
         self._theta = fit.samples.detach().cpu().numpy()
         self._posterior = post.constrained(fit.samples)
         self.method_ = method.name
+        self.interrupted_ = fit.progress is not None
         self.n_weights_ = net.n_params
         self.idata_ = self._build_idata(fit, X, y, y_fit, y_err, rng)
         return self

@@ -10,11 +10,14 @@ import numpy as np
 import torch
 
 from bayesphys.core.priors import Fixed, Prior
+from bayesphys.core.validation import is_complex
 
 __all__ = [
     "Likelihood",
     "NoiseModel",
     "as_array",
+    "broadcast_y_f",
+    "check_f",
     "check_labels",
     "check_y",
     "check_y_err",
@@ -30,11 +33,31 @@ def as_array(value, name: str, owner: str) -> np.ndarray:
     """``value`` (array-like or tensor) as a float64 array, or ``TypeError`` naming it."""
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
+    if is_complex(value):  # float64 conversion would drop the imaginary part
+        raise TypeError(f"{owner}: {name} must be real, got complex values")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{owner}: {name} must be numeric, got {type(value).__name__}") from exc
     return arr
+
+
+def check_f(f, owner: str) -> np.ndarray:
+    """The latent predictor of the numpy paths: finite floats (NaN would give NaN densities)."""
+    arr = as_array(f, "f", owner)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{owner}: f contains NaN or infinite values")
+    return arr
+
+
+def broadcast_y_f(y_shape: tuple[int, ...], f_shape: tuple[int, ...], owner: str):
+    """The broadcast shape of ``y`` and ``f``, or a ValueError naming both."""
+    try:
+        return np.broadcast_shapes(y_shape, f_shape)
+    except ValueError:
+        raise ValueError(
+            f"{owner}: y of shape {y_shape} and f of shape {f_shape} do not broadcast"
+        ) from None
 
 
 def check_y(y, owner: str) -> np.ndarray:
@@ -230,5 +253,7 @@ class NoiseModel(Likelihood):
     def _prepare(self, y, f, y_err, params):
         owner = type(self).__name__
         y = check_y(y, owner)
-        shape = np.broadcast_shapes(y.shape, np.shape(f))
+        if not isinstance(f, torch.Tensor):  # torch paths keep f's graph and device
+            f = check_f(f, owner)
+        shape = broadcast_y_f(y.shape, tuple(f.shape), owner)
         return y, check_y_err(y_err, shape, owner), self._resolve(params)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
+import numbers
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from bayesphys.core.transforms import Exp, Identity, Transform
-from bayesphys.core.validation import check_random_state
+from bayesphys.core.validation import MAX_MAGNITUDE, check_random_state, is_complex
 
 __all__ = ["LOG_2", "LOG_2PI", "LOG_PI", "Prior", "SizeLike", "prior_spec", "softplus"]
 
@@ -63,6 +64,12 @@ def _convert_param(owner: str, name: str, value) -> float | np.ndarray:
     if not np.all(np.isfinite(arr)):
         bad = arr[~np.isfinite(arr)].flat[0]
         raise ValueError(f"{owner}: {name} must be finite, got {_bad(bad, arr)}")
+    if np.any(np.abs(arr) > MAX_MAGNITUDE):  # densities would under/overflow to -inf or NaN
+        bad = arr[np.abs(arr) > MAX_MAGNITUDE].flat[0]
+        raise ValueError(
+            f"{owner}: {name} must be at most {MAX_MAGNITUDE:.0e} in magnitude (as the data: "
+            f"rescale them), got {_bad(bad, arr)}"
+        )
     if arr.ndim == 0:
         return float(arr)
     arr.setflags(write=False)
@@ -156,12 +163,34 @@ class Prior(abc.ABC):
 
         ``-inf`` outside the support (and at ``x = ±inf``).
         """
-        x = np.asarray(x, dtype=np.float64)
+        x = self._check_x(x)
         with np.errstate(all="ignore"):
             out = np.asarray(self._logpdf(x), dtype=np.float64)
         out = np.broadcast_to(out, np.broadcast_shapes(x.shape, self.batch_shape)).copy()
         out[np.broadcast_to(np.isinf(x), out.shape)] = -math.inf
         return out
+
+    def _check_x(self, x) -> np.ndarray:
+        """``x`` as float64, or a ValueError/TypeError naming it (NaN has no density)."""
+        owner = f"{type(self).__name__}.logpdf"
+        if isinstance(x, torch.Tensor):
+            x = x.detach().cpu().numpy()
+        if is_complex(x):
+            raise TypeError(f"{owner}: x must be real, got complex values")
+        try:
+            x = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{owner}: x must be a real number or array ({exc})") from exc
+        if np.any(np.isnan(x)):
+            raise ValueError(f"{owner}: x contains {int(np.sum(np.isnan(x)))} NaN value(s)")
+        try:
+            np.broadcast_shapes(x.shape, self.batch_shape)
+        except ValueError:
+            raise ValueError(
+                f"{owner}: x of shape {x.shape} does not broadcast against the parameters' "
+                f"shape {self.batch_shape}"
+            ) from None
+        return x
 
     def sample(self, size: SizeLike = None, rng=None) -> np.ndarray:
         """Draw samples of shape ``size + batch_shape``.
@@ -173,12 +202,8 @@ class Prior(abc.ABC):
         rng : None, int or numpy.random.Generator
             Random source or seed.
         """
-        if size is None:
-            size = ()
-        elif isinstance(size, int | np.integer):
-            size = (int(size),)
-        shape = tuple(size) + self.batch_shape
-        return np.asarray(self._sample(shape, check_random_state(rng)), dtype=np.float64)
+        shape = _check_size(size, f"{type(self).__name__}.sample") + self.batch_shape
+        return np.asarray(self._sample(shape, check_random_state(rng, "rng")), dtype=np.float64)
 
     @property
     def mean(self) -> np.ndarray:
@@ -264,6 +289,21 @@ class Prior(abc.ABC):
 
     @abc.abstractmethod
     def _variance(self): ...
+
+
+def _check_size(size, owner: str) -> tuple[int, ...]:
+    """``size`` (None, an int or a sequence of ints, all >= 0) as a shape tuple."""
+    if size is None:
+        return ()
+    dims = (size,) if isinstance(size, numbers.Integral) else size
+    if isinstance(dims, str | bytes) or not isinstance(dims, tuple | list):
+        raise TypeError(f"{owner}: size must be None, an int or a tuple of ints, got {size!r}")
+    for dim in dims:
+        if isinstance(dim, bool | np.bool_) or not isinstance(dim, numbers.Integral):
+            raise TypeError(f"{owner}: size must hold integers, got {size!r}")
+        if dim < 0:
+            raise ValueError(f"{owner}: size must hold integers >= 0, got {size!r}")
+    return tuple(int(dim) for dim in dims)
 
 
 def _as_float_tensor(z) -> torch.Tensor:

@@ -17,10 +17,16 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.base import clone as _sklearn_clone
 from sklearn.exceptions import NotFittedError
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.metrics import r2_score
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from bayesphys.core.inference import InferenceMethod, resolve_method, resolve_progressbar
-from bayesphys.core.validation import check_random_state, check_y_err
+from bayesphys.core.validation import (
+    check_magnitude,
+    check_random_state,
+    check_y_err,
+    naming_argument,
+)
 
 __all__ = ["Estimator", "NotFittedError", "clone"]
 
@@ -57,28 +63,61 @@ class Estimator(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ data validation
     def _validate_training_data(self, X, y, y_err=None, *, min_samples: int = 2):
-        """Validate X, y (float64, finite) and y_err; records ``n_features_in_`` (and
-        ``feature_names_in_`` for DataFrames with string column names).
+        """Validate X, y (float64, finite, of a magnitude float64 can square) and y_err;
+        records ``n_features_in_`` (and ``feature_names_in_`` for DataFrames with string
+        column names).
+
+        Every error is a ValueError or TypeError that names the argument (``X``, ``y`` or
+        ``y_err``): scikit-learn's own messages get the name prepended where they lack it.
 
         Returns
         -------
         X : ndarray (n, p), y : ndarray (n,), y_err : ndarray (n,) or None
         """
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=True,
-            dtype=np.float64,
-            y_numeric=True,
-            ensure_min_samples=min_samples,
-        )
-        return X, np.asarray(y, dtype=np.float64), check_y_err(y_err, X.shape[0])
+        options = {"dtype": np.float64, "ensure_min_samples": min_samples}
+        # X alone first, so that an error there is known to be about X; the joint call then
+        # checks y (and its length against X) with scikit-learn's own rules and warnings.
+        with naming_argument("X"):
+            check_array(X, estimator=self, input_name="X", **options)
+        with naming_argument("y"):
+            X, y = validate_data(self, X, y, reset=True, y_numeric=True, **options)
+            y = np.asarray(y, dtype=np.float64)  # string labels pass y_numeric unconverted
+        if not np.all(np.isfinite(y)):  # None in an object array only becomes NaN above
+            raise ValueError(
+                f"Input y contains {int(np.sum(~np.isfinite(y)))} NaN, infinite or missing "
+                "(None) value(s); remove or impute them"
+            )
+        check_magnitude(X, "X")
+        check_magnitude(y, "y")
+        return X, y, check_y_err(y_err, X.shape[0])
 
     def _validate_new_X(self, X) -> np.ndarray:
         """Validate inputs of ``predict``-like methods against what ``fit`` saw."""
         check_is_fitted(self)
-        return validate_data(self, X, reset=False, dtype=np.float64)
+        with naming_argument("X"):
+            X = validate_data(self, X, reset=False, dtype=np.float64)
+        # Inputs near 0 are harmless at prediction time; overflowing ones are not.
+        check_magnitude(X, "X", tiny=False)
+        return X
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Coefficient of determination R^2 of ``predict(X)`` against ``y``.
+
+        As scikit-learn's ``RegressorMixin.score``, with ``y`` validated like the training
+        targets (its errors name ``y``) and at least two samples (R^2 of one is undefined:
+        scikit-learn returns NaN).
+        """
+        y_pred = self.predict(X)
+        with naming_argument("y"):
+            y_true = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+            if y_true.ndim != 1:
+                raise ValueError(f"y must be 1-D, got shape {y_true.shape}")
+            if len(y_true) != len(y_pred):
+                raise ValueError(f"y has {len(y_true)} values but X has {len(y_pred)} rows")
+            if len(y_true) < 2:
+                raise ValueError("R^2 needs at least 2 samples in y")
+        check_magnitude(y_true, "y", tiny=False)
+        return float(r2_score(y_true, y_pred, sample_weight=sample_weight))
 
     def _feature_labels(self) -> list[str]:
         """Feature names for coordinates: the DataFrame's columns, else ``x0, x1, ...``."""

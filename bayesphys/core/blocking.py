@@ -33,6 +33,14 @@ Several chains (e.g. VMC walkers) are pooled: the test statistic and its degrees
 summed over chains, so one level is chosen with the power of all chains together, and the
 variance of the grand mean is ``sum_c Var(mean_c) / chains^2`` at that level.
 
+Frozen chains. A chain whose every value is the same (a sampler that never accepted a move)
+has no within-chain variance, so the pooled estimate above would count it as exactly known,
+and chains that are *all* frozen at different values would give ``stderr = 0``. When some chain
+is constant while the chains differ, the chains are not sampling one distribution ergodically:
+:func:`blocking` then warns and reports ``stderr = max(pooled estimate, std(chain means) /
+sqrt(chains))``, the scatter of the independent chains' means, which stays honest whatever
+the correlation time (one frozen chain alone is a constant series: ``stderr = 0``).
+
 Conventions used throughout this module:
 
 - Non-power-of-two lengths: at a level of odd length the *last* element is dropped before
@@ -89,6 +97,9 @@ class BlockingResult:
         False when no level passed the test or the chosen level had fewer than 16 blocks in
         all chains together (or fewer than 4 per chain): the series is too short for its
         correlation time.
+    frozen_chains : int
+        Chains whose every value is the same while the chains differ (module notes); when
+        > 0, ``stderr`` includes the scatter of the chain means.
     """
 
     mean: float
@@ -102,6 +113,7 @@ class BlockingResult:
     stderr_by_level: np.ndarray
     n_chains: int = 1
     level_found: bool = True
+    frozen_chains: int = 0
 
 
 def _as_series(x: object, axis: int, what: str) -> np.ndarray:
@@ -228,7 +240,8 @@ def blocking(x: object, *, axis: int = -1, alpha: float = 0.01) -> BlockingResul
     RuntimeWarning
         If no level passes the test or the chosen level has fewer than 16 blocks (over all
         chains): the series is too short compared with its autocorrelation time and the
-        standard error is unreliable.
+        standard error is unreliable. Also if some chains are frozen (constant while the
+        chains differ); ``stderr`` then includes the scatter of the chain means.
 
     Notes
     -----
@@ -264,6 +277,21 @@ def blocking(x: object, *, axis: int = -1, alpha: float = 0.01) -> BlockingResul
         )
     n = series.size
     offset, mean, variance = _mean_and_variance(series)
+    frozen = 0
+    if variance > 0.0 and n_chains > 1:
+        frozen = _count_frozen(series)
+        if frozen:
+            means = series.mean(axis=1)
+            between = float(np.std(means - means[0], ddof=1) / np.sqrt(n_chains))
+            stderr = max(stderr, between)
+            warnings.warn(
+                f"blocking: {frozen} of {n_chains} chains are constant while the chains "
+                "differ (frozen chains, e.g. a sampler that never accepts); the standard "
+                "error includes the scatter of the chain means, and the chains have not "
+                "sampled one distribution",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     if variance == 0.0:
         tau, ess = 1.0, float(n)
     elif stderr == 0.0:  # perfectly anticorrelated blocks: the mean is exact at this precision
@@ -283,6 +311,15 @@ def blocking(x: object, *, axis: int = -1, alpha: float = 0.01) -> BlockingResul
         stderr_by_level=stderr_by_level,
         n_chains=n_chains,
         level_found=level_found,
+        frozen_chains=frozen,
+    )
+
+
+def _count_frozen(series: np.ndarray) -> int:
+    """Number of chains whose every value equals their first (in chunks of chains)."""
+    return sum(
+        int(np.all(chunk == chunk[:, :1], axis=1).sum())
+        for chunk in (series[i : i + _CHUNK] for i in range(0, series.shape[0], _CHUNK))
     )
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "check_client",
     "check_groups",
     "group_seeds",
+    "groups_progress",
     "map_tasks",
     "open_client",
     "pin_torch_threads",
@@ -294,15 +295,21 @@ def run_groups(
     """Run group tasks (chains, walkers) and keep what an interruption leaves complete.
 
     Every group is one task of :func:`map_tasks`. A group function that catches
-    ``KeyboardInterrupt`` itself returns a partial result; ``finished(result, task)`` tells
-    whether a result is complete. In-process, the groups after an interrupted one do not start.
+    ``KeyboardInterrupt`` itself returns a partial result (or re-raises it when it has
+    nothing); ``finished(result, task)`` tells whether a result is complete. In-process, the
+    groups after an interrupted one do not start.
+
+    The one rule for groups after Ctrl-C (see :mod:`bayesphys.core.interrupts`): the groups
+    that finished are kept and partial ones dropped; if none finished, the partial result of
+    the first group that started is kept (in-process the groups run one after another, so that
+    is the interrupted group's own work). The caller marks its result interrupted whenever
+    fewer results than tasks come back or one is unfinished (:func:`groups_progress`) and
+    warns once, naming how far it got.
 
     Returns
     -------
     list
-        All results if every group finished. Otherwise (with a ``RuntimeWarning``) the
-        finished groups, or, if none finished, the partial result of the first group that
-        started: an interruption never loses everything that was done.
+        All results if every group finished, else the kept ones (see above).
 
     Raises
     ------
@@ -328,12 +335,25 @@ def run_groups(
         done = [r for r in results if r is not None][:1]
         if not done:
             raise KeyboardInterrupt(f"{name} interrupted before any group produced a result")
-    warnings.warn(
-        f"{name} interrupted: keeping {len(done)} of {len(tasks)} groups",
-        RuntimeWarning,
-        stacklevel=3,
-    )
     return done
+
+
+def groups_progress(kept_chains: int, chains: int, kept_groups: int, groups: int, done: str) -> str:
+    """How far an interrupted run of chain groups got, for :func:`~bayesphys.core.interrupts.
+    warn_interrupted` and the ``interrupted_progress`` attribute.
+
+    ``done`` says how far each kept chain got (e.g. "25 of 40 draws per chain").
+
+    Examples
+    --------
+    >>> groups_progress(4, 6, 2, 3, "50 of 50 draws per chain")
+    '4 of 6 chains (2 of 3 chain groups), 50 of 50 draws per chain'
+    >>> groups_progress(2, 2, 1, 1, "25 of 40 draws per chain")
+    '25 of 40 draws per chain'
+    """
+    if kept_chains == chains:
+        return done
+    return f"{kept_chains} of {chains} chains ({kept_groups} of {groups} chain groups), {done}"
 
 
 def worker_count(client) -> int:

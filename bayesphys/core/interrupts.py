@@ -69,14 +69,14 @@ def is_interrupted(result: Any) -> bool:
     >>> is_interrupted({})
     False
     """
+    groups = getattr(result, "groups", None)
+    if callable(groups):  # InferenceData (itself a Mapping of groups): marked on any group
+        return any(bool(result[g].attrs.get(INTERRUPTED_ATTR, 0)) for g in groups())
     if isinstance(result, Mapping):
         return bool(result.get(INTERRUPTED_ATTR, 0))
     for name in ("interrupted_", "interrupted"):
         value = getattr(result, name, None)
         if isinstance(value, bool):
             return value
-    groups = getattr(result, "groups", None)
-    if callable(groups):  # InferenceData: marked on any group
-        return any(bool(result[g].attrs.get(INTERRUPTED_ATTR, 0)) for g in groups())
     attrs = getattr(result, "attrs", None)
     return isinstance(attrs, Mapping) and bool(attrs.get(INTERRUPTED_ATTR, 0))

@@ -29,6 +29,8 @@ from scipy import special
 from bayesphys.core._likelihood_base import (
     Likelihood,
     NoiseModel,
+    broadcast_y_f,
+    check_f,
     check_labels,
     check_y_err,
     reject_y_err,
@@ -42,6 +44,8 @@ from bayesphys.core.validation import check_random_state
 __all__ = ["Bernoulli", "Categorical", "Gaussian", "Likelihood", "Poisson", "StudentT"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
+# numpy draws Poisson counts up to a rate of about 9.2e18 (int64); exp(43) = 4.7e18.
+MAX_LOG_RATE = 43.0
 
 
 class _DefaultNoise:
@@ -135,11 +139,11 @@ class Gaussian(NoiseModel):
         return -0.5 * (_LOG_2PI + torch.log(var) + r * r / var)
 
     def sample(self, f, *, y_err=None, rng=None, **params) -> np.ndarray:
-        f = np.asarray(f, dtype=np.float64)
+        f = check_f(f, "Gaussian")
         y_err = check_y_err(y_err, f.shape, "Gaussian")
         var = self._total_var_np(y_err, self._resolve(params))
         shape = np.broadcast_shapes(f.shape, var.shape)
-        return check_random_state(rng).normal(f, np.sqrt(var), size=shape)
+        return check_random_state(rng, "rng").normal(f, np.sqrt(var), size=shape)
 
     def to_pymc(self, name: str, f, observed, *, y_err=None, dims=None, **param_rvs):
         import pymc as pm
@@ -203,13 +207,13 @@ class StudentT(NoiseModel):
         return self._logpdf_terms(r, scale, nu, torch.lgamma, torch.log, torch.log1p)
 
     def sample(self, f, *, y_err=None, rng=None, **params) -> np.ndarray:
-        f = np.asarray(f, dtype=np.float64)
+        f = check_f(f, "StudentT")
         y_err = check_y_err(y_err, f.shape, "StudentT")
         p = self._resolve(params)
         scale = np.sqrt(self._total_var_np(y_err, p))
         nu = np.asarray(p["nu"], dtype=np.float64)
         shape = np.broadcast_shapes(f.shape, scale.shape, nu.shape)
-        return f + scale * check_random_state(rng).standard_t(nu, size=shape)
+        return f + scale * check_random_state(rng, "rng").standard_t(nu, size=shape)
 
     def to_pymc(self, name: str, f, observed, *, y_err=None, dims=None, **param_rvs):
         import pymc as pm
@@ -231,7 +235,8 @@ class Bernoulli(Likelihood):
         reject_y_err(y_err, "Bernoulli")
         self._resolve(params)
         y = check_labels(y, "Bernoulli", upper=2, what=self._WHAT)
-        f = np.asarray(f, dtype=np.float64)
+        f = check_f(f, "Bernoulli")
+        broadcast_y_f(y.shape, f.shape, "Bernoulli")
         return y * f - np.logaddexp(0.0, f)  # log sigmoid(f) if y = 1, log sigmoid(-f) if 0
 
     def log_prob(self, y, f, *, y_err=None, **params) -> torch.Tensor:
@@ -245,8 +250,8 @@ class Bernoulli(Likelihood):
     def sample(self, f, *, y_err=None, rng=None, **params) -> np.ndarray:
         reject_y_err(y_err, "Bernoulli")
         self._resolve(params)
-        p = special.expit(np.asarray(f, dtype=np.float64))
-        return (check_random_state(rng).random(p.shape) < p).astype(np.int64)
+        p = special.expit(check_f(f, "Bernoulli"))
+        return (check_random_state(rng, "rng").random(p.shape) < p).astype(np.int64)
 
     def to_pymc(self, name: str, f, observed, *, y_err=None, dims=None, **param_rvs):
         import pymc as pm
@@ -271,10 +276,10 @@ class Categorical(Likelihood):
     def logpdf(self, y, f, *, y_err=None, **params) -> np.ndarray:
         reject_y_err(y_err, "Categorical")
         self._resolve(params)
-        f = np.asarray(f, dtype=np.float64)
+        f = check_f(f, "Categorical")
         y = self._labels(y, f.shape)
         log_p = f - special.logsumexp(f, axis=-1, keepdims=True)
-        batch = np.broadcast_shapes(y.shape, log_p.shape[:-1])
+        batch = broadcast_y_f(y.shape, log_p.shape[:-1], "Categorical")
         log_p = np.broadcast_to(log_p, (*batch, log_p.shape[-1]))
         idx = np.broadcast_to(y, batch)[..., None]
         return np.take_along_axis(log_p, idx, axis=-1)[..., 0]
@@ -292,9 +297,9 @@ class Categorical(Likelihood):
     def sample(self, f, *, y_err=None, rng=None, **params) -> np.ndarray:
         reject_y_err(y_err, "Categorical")
         self._resolve(params)
-        f = np.asarray(f, dtype=np.float64)
+        f = check_f(f, "Categorical")
         # Gumbel-max trick: argmax(f + Gumbel noise) is a draw from softmax(f).
-        return np.argmax(f + check_random_state(rng).gumbel(size=f.shape), axis=-1)
+        return np.argmax(f + check_random_state(rng, "rng").gumbel(size=f.shape), axis=-1)
 
     def to_pymc(self, name: str, f, observed, *, y_err=None, dims=None, **param_rvs):
         import pymc as pm
@@ -325,7 +330,8 @@ class Poisson(Likelihood):
         reject_y_err(y_err, "Poisson")
         self._resolve(params)
         y = check_labels(y, "Poisson", what=self._WHAT).astype(np.float64)
-        f = np.asarray(f, dtype=np.float64)
+        f = check_f(f, "Poisson")
+        broadcast_y_f(y.shape, f.shape, "Poisson")
         return y * f - np.exp(f) - special.gammaln(y + 1.0)
 
     def log_prob(self, y, f, *, y_err=None, **params) -> torch.Tensor:
@@ -339,7 +345,13 @@ class Poisson(Likelihood):
     def sample(self, f, *, y_err=None, rng=None, **params) -> np.ndarray:
         reject_y_err(y_err, "Poisson")
         self._resolve(params)
-        return check_random_state(rng).poisson(np.exp(np.asarray(f, dtype=np.float64)))
+        f = check_f(f, "Poisson")
+        if np.any(f > MAX_LOG_RATE):
+            raise ValueError(
+                f"Poisson: f (the log rate) reaches {float(np.max(f)):.3g}; rates above "
+                f"exp({MAX_LOG_RATE}) cannot be drawn as int64 counts"
+            )
+        return check_random_state(rng, "rng").poisson(np.exp(f))
 
     def to_pymc(self, name: str, f, observed, *, y_err=None, dims=None, **param_rvs):
         import pymc as pm

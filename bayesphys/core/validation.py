@@ -7,18 +7,35 @@ how to fix it, so that nothing downstream silently computes with NaN or a wrong 
 from __future__ import annotations
 
 import numbers
+import re
+from contextlib import contextmanager
 
 import numpy as np
 
 __all__ = [
+    "MAX_MAGNITUDE",
+    "MIN_MAGNITUDE",
     "check_X_y",
     "check_array",
+    "check_bool",
     "check_choice",
+    "check_magnitude",
     "check_positive_int",
     "check_progressbar",
     "check_random_state",
     "check_y_err",
+    "is_complex",
+    "naming_argument",
 ]
+
+#: Largest magnitude accepted in data (X, y, y_err). The fits form squares, sums of squares and
+#: products of these values (X^T X, kernel distances, variances); past about 1e154 a square
+#: overflows float64 and the answer becomes inf or NaN. 1e100 leaves room for sums over many
+#: rows and for products of two such terms, and is far beyond any physical unit system's need.
+MAX_MAGNITUDE = 1e100
+#: Smallest largest-magnitude accepted: data whose every value is below this (but not all zero)
+#: have squares that underflow to 0, so noise and scale estimates collapse.
+MIN_MAGNITUDE = 1e-100
 
 
 def check_array(value, name: str, *, ndim: int | None = None, min_rows: int = 1) -> np.ndarray:
@@ -35,6 +52,9 @@ def check_array(value, name: str, *, ndim: int | None = None, min_rows: int = 1)
     min_rows : int
         Minimum length of the first axis.
     """
+    if is_complex(value):
+        # float64 conversion would drop the imaginary part with only a ComplexWarning.
+        raise TypeError(f"{name} must be real-valued, got complex values")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -54,6 +74,15 @@ def check_array(value, name: str, *, ndim: int | None = None, min_rows: int = 1)
     return arr
 
 
+def is_complex(value) -> bool:
+    """Whether ``value`` converts to a complex array (ragged or odd input: False, so that the
+    conversion that follows reports it)."""
+    try:
+        return bool(np.iscomplexobj(value))
+    except (TypeError, ValueError):
+        return False
+
+
 def check_y_err(y_err, n: int) -> np.ndarray | None:
     """Validate known per-point measurement errors (standard deviations), or pass ``None``."""
     if y_err is None:
@@ -68,7 +97,90 @@ def check_y_err(y_err, n: int) -> np.ndarray | None:
             "y_err must be > 0 (standard deviations of the measurement errors); "
             f"got {int(np.sum(err <= 0))} value(s) <= 0"
         )
+    # Each error enters squared (y_err**2 + sigma**2): every one must keep a normal square.
+    if np.any(err > MAX_MAGNITUDE) or np.any(err < MIN_MAGNITUDE):
+        raise ValueError(
+            f"y_err holds values from {err.min():.3g} to {err.max():.3g}; each must lie in "
+            f"[{MIN_MAGNITUDE:.0e}, {MAX_MAGNITUDE:.0e}], where its square is a normal float64: "
+            "rescale y and y_err together (change units)"
+        )
     return err
+
+
+def check_magnitude(arr: np.ndarray, name: str, *, tiny: bool = True) -> None:
+    """Raise if a finite data array is too large (or, with ``tiny``, too small) for float64.
+
+    Parameters
+    ----------
+    arr : ndarray
+        Finite values (1-D, or 2-D with one column per feature).
+    name : str
+        Argument name used in error messages.
+    tiny : bool
+        Also reject data (a 2-D array: a column) whose largest magnitude is nonzero but below
+        ``MIN_MAGNITUDE``. Training data need this; prediction inputs near 0 are harmless.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` (and the column) with a rescaling hint.
+    """
+    if arr.size == 0:
+        return
+    largest = np.max(np.abs(arr), axis=0)  # per column of a 2-D array
+    huge = largest > MAX_MAGNITUDE
+    if np.any(huge):
+        raise ValueError(
+            f"{name}{_column(huge)} has values up to {float(np.max(largest)):.3g} in "
+            f"magnitude; beyond {MAX_MAGNITUDE:.0e} the squares and sums the fit forms overflow "
+            f"float64 (inf or NaN results): rescale {name} (change units, or divide by a "
+            "typical value such as its standard deviation) and scale the results back"
+        )
+    small = (largest > 0) & (largest < MIN_MAGNITUDE)
+    if tiny and np.any(small):
+        raise ValueError(
+            f"{name}{_column(small)} has no value larger than "
+            f"{float(np.max(np.where(small, largest, 0.0))):.3g} in magnitude; below "
+            f"{MIN_MAGNITUDE:.0e} the squares the fit forms underflow to 0 (noise and scale "
+            f"estimates collapse): rescale {name} (change units, or divide by its largest "
+            "magnitude) and scale the results back"
+        )
+
+
+def _column(flags) -> str:
+    """`` (column j)`` for the first flagged column of a multi-column array, else ``""``."""
+    if np.ndim(flags) == 0 or np.size(flags) == 1:
+        return ""
+    return f" (column {int(np.argmax(flags))})"
+
+
+def check_bool(value, name: str) -> bool:
+    """Return ``value`` as a bool if it is True or False (numpy bools too), else raise.
+
+    Strings such as ``"no"`` are truthy, and ``0``/``None`` may be typos for another
+    parameter: a flag must be a real bool.
+    """
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+@contextmanager
+def naming_argument(name: str):
+    """Re-raise a ValueError/TypeError from inside the block with ``name`` in its message.
+
+    scikit-learn's and numpy's conversion errors ("could not convert string to float",
+    "Complex data not supported", "Expected 2D array") do not say which argument failed; the
+    prefix ``"{name}: "`` does, unless the message names it already. The exception type and
+    the original message are kept (scikit-learn's estimator checks match on them).
+    """
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        message = str(exc)
+        if re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", message):
+            raise
+        raise type(exc)(f"{name}: {message}") from exc
 
 
 def check_X_y(X, y, y_err=None, *, min_samples: int = 1):
@@ -114,6 +226,10 @@ def check_random_state(seed, name: str = "random_state") -> np.random.Generator:
     """Turn None, an int, a SeedSequence or a Generator into a ``numpy.random.Generator``."""
     if isinstance(seed, np.random.Generator):
         return seed
+    if isinstance(seed, bool | np.bool_):  # an int subclass, but never meant as a seed
+        raise TypeError(f"{name} must be None, an int seed or a numpy Generator, got {seed!r}")
+    if isinstance(seed, numbers.Integral) and seed < 0:
+        raise ValueError(f"{name} must be a non-negative int seed, got {seed}")
     if seed is None or isinstance(seed, numbers.Integral | np.random.SeedSequence):
         return np.random.default_rng(seed)
     raise TypeError(

@@ -6,6 +6,7 @@ separation energies and Q values. See ``docs/data.md``.
 
 from bayesphys.data.masses import (
     MODEL_INFO,
+    DataCoverageWarning,
     available_models,
     binding_energy,
     load_ame,
@@ -17,6 +18,7 @@ from bayesphys.data.masses import (
 
 __all__ = [
     "MODEL_INFO",
+    "DataCoverageWarning",
     "available_models",
     "binding_energy",
     "load_ame",

@@ -50,12 +50,21 @@ def load_model_table(path, *, units: str = "MeV", name: str | None = None) -> pd
         raise TypeError(f"path must be a file path (str or Path), got {type(path).__name__}")
     if not isinstance(units, str) or units.lower() not in _UNITS:
         raise ValueError(f"units must be 'MeV' or 'keV', got {units!r}")
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"name must be a str (or None for the file name), got {name!r}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path={str(path)!r}: no such file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"path={str(path)!r} is not a UTF-8 text table (byte {exc.start}); "
+            "save it as plain text (CSV or whitespace-separated)"
+        ) from None
     lines = [
         line.strip()
-        for line in path.read_text().replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
         if line.strip() and not line.lstrip().startswith("#")
     ]
     if not lines:
@@ -78,7 +87,7 @@ def load_model_table(path, *, units: str = "MeV", name: str | None = None) -> pd
                     f"(data row {row + 1}: {frame[col].iloc[row]!r})"
                 )
             frame[col] = values * (scale if col in ("mass_excess", "uncertainty") else 1)
-    check_table(frame, name=f"table in {str(path)!r}")
+    check_table(frame, name=f"path={str(path)!r}")
     frame = frame.astype({"Z": int, "N": int})
     frame.insert(2, "A", frame["Z"] + frame["N"])
     frame = frame.sort_values(["Z", "N"]).reset_index(drop=True)

@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import numbers
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from bayesphys.data._derived import (
     ME_ALPHA,
     ME_HYDROGEN,
     ME_NEUTRON,
+    DataCoverageWarning,
     binding_energy,
     canonical_kind,
     separation_energy,
@@ -41,6 +43,7 @@ __all__ = [
     "ME_HYDROGEN",
     "ME_NEUTRON",
     "MODEL_INFO",
+    "DataCoverageWarning",
     "FittedToDataWarning",
     "ModelInfo",
     "available_models",
@@ -133,9 +136,27 @@ def available_models() -> list[str]:
     return list(MODEL_INFO)
 
 
+def _check_year(year, name: str) -> int:
+    """An AME year as an int, or a ValueError naming ``name`` and listing the valid years."""
+    # Only true integers: 2020.0 or "2020" would otherwise reach a file name.
+    if isinstance(year, bool) or not isinstance(year, numbers.Integral) or year not in AME_YEARS:
+        raise ValueError(
+            f"{name} must be one of {AME_YEARS} (an int), got {year!r} ({type(year).__name__})"
+        )
+    return int(year)
+
+
 @functools.cache
 def _read(relative: str) -> pd.DataFrame:
-    frame = pd.read_csv(DATA_DIR / relative)
+    try:
+        frame = pd.read_csv(DATA_DIR / relative)
+    except FileNotFoundError:
+        # Only a broken installation gets here (the arguments are checked before): say so
+        # without the internal path.
+        raise FileNotFoundError(
+            f"the shipped table {relative!r} is missing from this bayesphys installation; "
+            "reinstall bayesphys"
+        ) from None
     frame.insert(2, "A", frame["Z"] + frame["N"])
     return frame
 
@@ -161,8 +182,7 @@ def load_ame(year: int, *, include_estimated: bool = False) -> pd.DataFrame:
         ``include_estimated``; sorted by Z then N. The free neutron and 1H are included.
         ``attrs["source"]`` names the evaluation.
     """
-    if isinstance(year, bool) or year not in AME_YEARS:
-        raise ValueError(f"year must be one of {AME_YEARS}, got {year!r}")
+    year = _check_year(year, "year")
     if not isinstance(include_estimated, bool):
         raise TypeError(f"include_estimated must be True or False, got {include_estimated!r}")
     table = _read(f"ame{year}.csv.gz")
@@ -193,7 +213,12 @@ def load_model(name: str, *, warn: bool = True) -> pd.DataFrame:
         has none either. ``attrs`` holds ``source``, ``fitted_to_data`` and ``reference``.
     """
     if not isinstance(name, str):
-        raise TypeError(f"name must be a model name (str), got {type(name).__name__}")
+        raise TypeError(
+            f"name must be a model name (str), got {type(name).__name__}; available models: "
+            f"{', '.join(available_models())}"
+        )
+    if not isinstance(warn, bool):
+        raise TypeError(f"warn must be True or False, got {warn!r}")
     canonical = {key.upper(): key for key in (*MODEL_INFO, *_LEFT_OUT)}.get(name.strip().upper())
     if canonical in _LEFT_OUT:
         raise ValueError(
@@ -249,13 +274,10 @@ def new_measurements(
         :func:`separation_energy` of ``new`` restricted to the (Z, N) absent from that of ``old``,
         sorted by Z then N.
     """
-    for arg, year in (("old", old), ("new", new)):
-        if isinstance(year, bool) or year not in AME_YEARS:
-            raise ValueError(f"{arg} must be one of {AME_YEARS}, got {year!r}")
+    old, new = _check_year(old, "old"), _check_year(new, "new")
     if old >= new:
         raise ValueError(f"old must be an earlier evaluation than new, got old={old}, new={new}")
-    if len(z_range) != 2 or z_range[0] > z_range[1]:
-        raise ValueError(f"z_range must be (z_min, z_max) with z_min <= z_max, got {z_range!r}")
+    z_range = _check_z_range(z_range)
     kind = canonical_kind(kind)
     before = separation_energy(load_ame(old), kind)
     after = separation_energy(load_ame(new), kind)
@@ -263,3 +285,18 @@ def new_measurements(
     seen = pd.MultiIndex.from_frame(before[["Z", "N"]])
     fresh = ~pd.MultiIndex.from_frame(after[["Z", "N"]]).isin(seen)
     return after[fresh].reset_index(drop=True)
+
+
+def _check_z_range(z_range) -> tuple[int, int]:
+    """``(z_min, z_max)``: two integers >= 0 with z_min <= z_max."""
+    message = (
+        f"z_range must be (z_min, z_max), two integers >= 0 with z_min <= z_max, got {z_range!r}"
+    )
+    if isinstance(z_range, str) or not hasattr(z_range, "__len__") or len(z_range) != 2:
+        raise ValueError(message)
+    for bound in z_range:
+        if isinstance(bound, bool) or not isinstance(bound, numbers.Integral) or bound < 0:
+            raise ValueError(message)
+    if z_range[0] > z_range[1]:
+        raise ValueError(message)
+    return int(z_range[0]), int(z_range[1])

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from bayesphys.core.inference import MAP, NUTS, SGPR, SVGP
+from bayesphys.core.interrupts import interrupted_attrs, warn_interrupted
 from bayesphys.core.schema import FEATURE_DIM, fit_inference_data
 from bayesphys.gp import _fit, _nuts, _sparse, _svgp
 from bayesphys.gp._dense import DenseObjective, subset_start
@@ -31,6 +32,12 @@ class Outcome:
     log_likelihood: np.ndarray | None = None
     posterior_predictive: np.ndarray | None = None
     draws_z: np.ndarray | None = None  # unconstrained draws (chain, draw, dim) of NUTS
+    progress: str | None = None  # None if complete, else how far Ctrl-C let the fit get
+
+    @property
+    def interrupted(self) -> bool:
+        """The fit was stopped by Ctrl-C and keeps what it completed (marked)."""
+        return self.progress is not None
 
 
 def fit_map(model: GPModel, rng: np.random.Generator, method: MAP) -> Outcome:
@@ -71,7 +78,7 @@ def fit_svgp(
     model: GPModel, rng: np.random.Generator, method: SVGP, *, progressbar: bool
 ) -> Outcome:
     """SVGP: the minibatch ELBO of Hensman et al. (2013) (see :mod:`._svgp`)."""
-    predictor = _svgp.fit_svgp(
+    predictor, progress = _svgp.fit_svgp(
         model,
         rng,
         n_inducing=method.n_inducing,
@@ -83,7 +90,12 @@ def fit_svgp(
         learning_rate=method.learning_rate,
         progressbar=progressbar,
     )
-    return _sparse_outcome(model, predictor)
+    outcome = _sparse_outcome(model, predictor)
+    if progress is not None:
+        outcome.progress = progress
+        # stacklevel: the user's call of GPRegression.fit
+        warn_interrupted("GPRegression.fit (SVGP training)", progress, stacklevel=4)
+    return outcome
 
 
 def _sparse_outcome(model: GPModel, predictor) -> Outcome:
@@ -138,6 +150,7 @@ def fit_nuts(
         log_likelihood=result.log_likelihood,
         posterior_predictive=result.posterior_predictive,
         draws_z=z,
+        progress=result.progress,
     )
 
 
@@ -189,4 +202,5 @@ def build_idata(outcome: Outcome, X, y, y_err, method: str, feature_names: list[
         log_likelihood=outcome.log_likelihood,
         posterior_predictive=outcome.posterior_predictive,
         dims=feature_dims(outcome.posterior),
+        attrs=interrupted_attrs(outcome.progress),
     )

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 import torch
 from scipy.linalg import solve_triangular
 
-from bayesphys.core.distributed import map_tasks, split_sizes
+from bayesphys.core.distributed import groups_progress, map_tasks, split_sizes
+from bayesphys.core.interrupts import InterruptedRunWarning, warn_interrupted
 from bayesphys.core.samplers import sample, warn_transitions
 from bayesphys.gp import _fit
 from bayesphys.gp._dense import DenseObjective, subset_start
@@ -69,6 +71,7 @@ class Draws:
     stats: dict[str, np.ndarray]  # sample_stats of the core sampler
     log_likelihood: np.ndarray | None  # LOO densities (chain, draw, n), original units
     posterior_predictive: np.ndarray | None  # replicated y (chain, draw, n), original units
+    progress: str | None = None  # None if complete, else how far Ctrl-C let it get
 
 
 @dataclasses.dataclass
@@ -100,6 +103,7 @@ class GroupDraws:
     log_likelihood: np.ndarray | None
     posterior_predictive: np.ndarray | None
     step_size: torch.Tensor  # (chain,)
+    interrupted: bool = False  # cut short by Ctrl-C
 
     @property
     def n_draws(self) -> int:
@@ -129,6 +133,10 @@ def sample_hyperparameters(
     sampler run of its own; in-process, up to ``chain_threads`` runs go at once on threads,
     with a ``client`` every run is a task on a worker (with ``num_threads`` threads). The
     draws depend on ``chain_groups`` only.
+
+    Ctrl-C during tuning (the pilot draws included) re-raises ``KeyboardInterrupt``; during
+    the draws it keeps the groups that finished (if none did: every chain with draws, cut to
+    the shortest), marked by ``Draws.progress`` and one ``InterruptedRunWarning``.
     """
     start, _ = subset_start(model, rng, n_restarts=0)
     objective = DenseObjective(model, jacobian=True)
@@ -166,14 +174,18 @@ def sample_hyperparameters(
         pilot = stage.run(
             mode, laplace, inits, pilot_tune, pilot_draws, None, options, loo=False, what="pilot"
         )
-        if any(g is None or g.n_draws < pilot_draws for g in pilot):
-            return _collect(pilot)  # interrupted
+        if any(g is None or g.interrupted for g in pilot):
+            # The pilot draws are tuning (they set the whitening): nothing to keep.
+            raise KeyboardInterrupt("GP NUTS was interrupted during tuning; no draws to keep")
         center, factor = pilot_whitening(np.concatenate([g.z for g in pilot]), laplace)
         inits = [solve_triangular(factor, (g.z[:, -1] - center).T, lower=True).T for g in pilot]
         steps = [g.step_size for g in pilot]
         tune -= pilot_tune + pilot_draws
     final = stage.run(center, factor, inits, tune, draws, steps, options, loo=True, what="draws")
-    result = _collect(final)
+    result = _collect(final, draws, chains)
+    if result.progress is not None:
+        # stacklevel: the user's call of GPRegression.fit
+        warn_interrupted("GPRegression.fit (NUTS)", result.progress, stacklevel=5)
     # stacklevel: the user's call of GPRegression.fit
     warn_transitions(result.stats, "GPRegression.fit (NUTS)", stacklevel=4)
     return result
@@ -227,10 +239,13 @@ class _Stage:
         if stop is not None:
             return _run_on_threads(tasks, self.threads, stop)
         done: list = []
-        for task in tasks:
-            done.append(run_group(task))
-            if done[-1].n_draws < draws:  # interrupted (sample warned): stop here
-                break
+        try:
+            for task in tasks:
+                done.append(run_group(task))
+                if done[-1].interrupted:  # Ctrl-C: the later groups do not start
+                    break
+        except KeyboardInterrupt:  # in a group with no draws yet
+            pass
         return done + [None] * (len(tasks) - len(done))
 
 
@@ -238,19 +253,22 @@ def run_group(task: GroupRun) -> GroupDraws:
     """One group's NUTS run, its draws mapped to ``z`` and, if asked, their LOO densities and
     replicated ``y`` (from a stream seeded by the group's seed: the same wherever it runs)."""
     density = ChainDensity(task.model, task.center, task.factor, task.stop)
-    r = sample(
-        density,
-        torch.as_tensor(task.init),
-        method="nuts",
-        draws=task.draws,
-        tune=task.tune,
-        random_state=task.seed,
-        max_treedepth=task.max_treedepth,
-        step_size=task.step_size,
-        adapt_mass=False,  # the whitening is the metric
-        compute_convergence_checks=False,  # once, over the draws of all groups
-        **task.options,
-    )
+    with warnings.catch_warnings():
+        # sample_hyperparameters warns once over all groups.
+        warnings.simplefilter("ignore", InterruptedRunWarning)
+        r = sample(
+            density,
+            torch.as_tensor(task.init),
+            method="nuts",
+            draws=task.draws,
+            tune=task.tune,
+            random_state=task.seed,
+            max_treedepth=task.max_treedepth,
+            step_size=task.step_size,
+            adapt_mass=False,  # the whitening is the metric
+            compute_convergence_checks=False,  # once, over the draws of all groups
+            **task.options,
+        )
     log_lik = replicates = None
     if task.loo:
         gen = np.random.default_rng([task.seed, PREDICTIVE_STREAM])
@@ -263,6 +281,7 @@ def run_group(task: GroupRun) -> GroupDraws:
         log_lik,
         replicates,
         r.step_size,
+        r.interrupted,
     )
 
 
@@ -293,28 +312,40 @@ def _run_on_threads(tasks: list[GroupRun], workers: int, stop: threading.Event) 
             for future in futures:
                 future.cancel()
             wait(futures)
-    # A run stopped before its first tuning step raised instead of returning draws.
+    # A run stopped before its first draw raised (KeyboardInterrupt) instead of returning.
     return [f.result() if not f.cancelled() and f.exception() is None else None for f in futures]
 
 
-def _collect(groups: list[GroupDraws | None]) -> Draws:
-    """Draws of ``z``, statistics, LOO densities and replicated y of all chains, cut to a
-    common length.
+def _collect(groups: list[GroupDraws | None], draws: int, chains: int) -> Draws:
+    """Draws of ``z``, statistics, LOO densities and replicated y of the kept chains.
 
-    All groups are complete unless sampling was interrupted; then the chains with draws are
-    kept, up to the length of the shortest (without LOO densities and replicates if the pilot
-    was cut).
+    All groups are complete unless sampling was interrupted. Then the one rule of chain groups
+    (:func:`bayesphys.core.distributed.run_groups`) applies: the groups that finished are
+    kept; if none did (the groups run at once on threads, or the only one was interrupted),
+    every chain with draws is kept, cut to the shortest. ``Draws.progress`` says how far the
+    run got.
     """
-    groups = [g for g in groups if g is not None and g.n_draws > 0]
-    if not groups:
-        raise KeyboardInterrupt("NUTS was interrupted before the first draw")
-    kept = min(g.n_draws for g in groups)
+    n_groups = len(groups)
+    started = [g for g in groups if g is not None and g.n_draws > 0]
+    finished = [g for g in started if not g.interrupted and g.n_draws == draws]
+    kept_groups = finished or started
+    if not kept_groups:
+        raise KeyboardInterrupt("GP NUTS was interrupted before the first draw")
+    kept = min(g.n_draws for g in kept_groups)
     stats = {
-        name: np.concatenate([g.stats[name][:, :kept] for g in groups]) for name in groups[0].stats
+        name: np.concatenate([g.stats[name][:, :kept] for g in kept_groups])
+        for name in kept_groups[0].stats
     }
-    log_lik = replicates = None
-    if all(g.log_likelihood is not None for g in groups):
-        log_lik = np.concatenate([g.log_likelihood[:, :kept] for g in groups])
-        replicates = np.concatenate([g.posterior_predictive[:, :kept] for g in groups])
-    z = np.concatenate([g.z[:, :kept] for g in groups])
-    return Draws(z, stats, log_lik, replicates)
+    log_lik = np.concatenate([g.log_likelihood[:, :kept] for g in kept_groups])
+    replicates = np.concatenate([g.posterior_predictive[:, :kept] for g in kept_groups])
+    z = np.concatenate([g.z[:, :kept] for g in kept_groups])
+    progress = None
+    if len(finished) < n_groups:
+        progress = groups_progress(
+            z.shape[0],
+            chains,
+            len(kept_groups),
+            n_groups,
+            f"{kept} of {draws} draws per chain",
+        )
+    return Draws(z, stats, log_lik, replicates, progress)

@@ -17,7 +17,7 @@ import torch
 
 from bayesphys.gp import _fit
 from bayesphys.gp._dense import subset_map
-from bayesphys.gp._exact import cholesky
+from bayesphys.gp._exact import NotPositiveDefiniteError, cholesky
 from bayesphys.gp._inducing import CrossKernel, inducing_cholesky, select_inducing
 from bayesphys.gp._model import GPModel
 
@@ -38,7 +38,7 @@ def collapsed_bound(model: GPModel, cross: CrossKernel, std: dict, Z: torch.Tens
 
     ``v = Lm^{-1} u`` are whitened inducing values; the optimal ``q(v)`` has mean
     ``mu = B^{-1} P D^{-1} r`` and covariance ``B^{-1} = S_half^T S_half`` with
-    ``B = I + P D^{-1} P^T``. Returns None when ``K_mm`` is numerically singular. The data
+    ``B = I + P D^{-1} P^T``. Returns None when ``K_mm`` or ``B`` is numerically singular. The data
     enter through sums over points only, accumulated over chunks of ``CHUNK`` points.
     """
     Lm = inducing_cholesky(cross(std, Z, Z))
@@ -54,7 +54,9 @@ def collapsed_bound(model: GPModel, cross: CrossKernel, std: dict, Z: torch.Tens
         B = B + W @ P.T
         Wr = Wr + W @ resid[chunk]
         trace = trace + (W * P).sum()
-    LB = torch.linalg.cholesky(B)
+    LB, info = torch.linalg.cholesky_ex(B)
+    if bool(info):  # a noise so small that B = I + P D^-1 P^T overflows its precision
+        return None
     c = torch.linalg.solve_triangular(LB, Wr[:, None], upper=False)[:, 0]
     n = model.n
     bound = (
@@ -172,7 +174,11 @@ class SGPRObjective:
             std = space.standardise(space.values(z))
             out = collapsed_bound(self.model, self.cross, std, Z)
         if out is None:
-            raise np.linalg.LinAlgError("the inducing-point covariance is numerically singular")
+            raise NotPositiveDefiniteError(
+                "the sparse GP's inducing-point covariance (or I + P D^-1 P^T) is numerically "
+                "singular at the optimum: set a larger noise (or pass y_err), use fewer "
+                "inducing points (n_inducing) or remove duplicate inputs"
+            )
         return InducingPredictor(
             self.model, Z.detach().numpy().copy(), flat[: space.dim].copy(), float(out[0]), out[1]
         )

@@ -14,7 +14,6 @@ sets ``q`` to its optimum for the final hyperparameters, removing the minibatch 
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import torch
@@ -194,7 +193,8 @@ def train(
     learning_rate: float,
     progressbar: bool,
 ) -> int:
-    """Minibatch training; returns the number of steps done (fewer after Ctrl-C)."""
+    """Minibatch training; returns the number of steps done (fewer after Ctrl-C, which
+    re-raises ``KeyboardInterrupt`` before the first step is done)."""
     model = svgp.model
     n = model.n
     full = batch_size >= n
@@ -224,12 +224,8 @@ def train(
             done = step + 1
             bar.update(1)
     except KeyboardInterrupt:
-        warnings.warn(
-            f"SVGP training interrupted after {done} of {steps} steps: keeping the current "
-            "state (q(u) is still set to its optimum for the current hyperparameters)",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+        if done == 0:
+            raise  # still the initial state: nothing to keep
     finally:
         bar.close()
     return done
@@ -247,14 +243,19 @@ def fit_svgp(
     batch_size: int = DEFAULT_BATCH,
     learning_rate: float = DEFAULT_LEARNING_RATE,
     progressbar: bool = False,
-) -> InducingPredictor:
-    """Initialise (subset MAP, k-means, optimal q), train on minibatches, set q optimal."""
+) -> tuple[InducingPredictor, str | None]:
+    """Initialise (subset MAP, k-means, optimal q), train on minibatches, set q optimal.
+
+    Returns the predictor and ``None``, or, if Ctrl-C stopped the training, how far it got
+    (the state then is that after the completed steps, with ``q(u)`` set to its optimum for
+    the current hyperparameters). Ctrl-C before the first step re-raises ``KeyboardInterrupt``.
+    """
     z0, Z0 = initial_state(
         model, rng, n_inducing=n_inducing, inducing=inducing, n_restarts=n_restarts
     )
     svgp = SVGP(model, z0, Z0, learn_inducing and n_inducing < model.n)
     svgp.natural_step(None, 1.0)
-    train(
+    done = train(
         svgp,
         rng,
         steps=steps,
@@ -265,4 +266,5 @@ def fit_svgp(
     svgp.natural_step(None, 1.0)
     with torch.no_grad():
         bound = float(svgp.elbo())
-    return svgp.predictor(bound)
+    progress = None if done == steps else f"the state after {done} of {steps} steps"
+    return svgp.predictor(bound), progress

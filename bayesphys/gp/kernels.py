@@ -203,7 +203,8 @@ def kernel_from_string(kernel: str | Kernel) -> Kernel:
         return kernel
     if isinstance(kernel, str) and kernel in KERNEL_NAMES:
         return KERNEL_NAMES[kernel]()
-    raise ValueError(
+    error = ValueError if isinstance(kernel, str) else TypeError
+    raise error(
         f"kernel must be one of {sorted(KERNEL_NAMES)} or a bayesphys.gp.kernels spec "
         f"(e.g. RBF() + Periodic()), got {kernel!r}"
     )

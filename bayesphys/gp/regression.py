@@ -2,24 +2,68 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import ClassVar
 
 import numpy as np
+import torch
 
 from bayesphys.core.base import Estimator
 from bayesphys.core.distributed import check_client
 from bayesphys.core.inference import MAP, NUTS, SGPR, SVGP, InferenceMethod
+from bayesphys.core.priors import Fixed, Prior
 from bayesphys.core.schema import OBS_DIM, predictive_inference_data
 from bayesphys.core.validation import (
+    check_bool,
     check_choice,
     check_positive_int,
     check_y_err,
 )
 from bayesphys.gp import _fit, _methods, _predictive
+from bayesphys.gp._exact import NotPositiveDefiniteError
 from bayesphys.gp._model import MEAN_NAMES, GPModel
 from bayesphys.gp.kernels import Kernel, compile_kernel, kernel_from_string
 
 MODEL_NAME = "GPRegression"
+
+
+def _check_noise(noise) -> None:
+    """``noise`` is None, a Prior or one number (arrays are not per-point noises: y_err is)."""
+    if noise is None or isinstance(noise, Prior):
+        return
+    if isinstance(noise, bool | np.bool_) or not isinstance(noise, numbers.Real):
+        raise TypeError(
+            "noise must be one number (a fixed standard deviation), a Prior or None; got "
+            f"{noise!r} (known per-point errors go to fit(..., y_err=...))"
+        )
+
+
+def _fit_sparse(model: GPModel, rng, method, progressbar: bool):
+    """An SGPR or SVGP fit, whose singular matrices raise the documented error.
+
+    Both bounds divide by the noise variance of every point: with the noise fixed at 0 and no
+    ``y_err`` they are undefined, so that case is refused before any work; any other failed
+    factorisation inside (torch's ``LinAlgError``) becomes a ``NotPositiveDefiniteError``.
+    """
+    noise = next(p for p in model.space.params if p.kind == "noise")
+    if model.err2 is None and isinstance(noise.prior, Fixed) and float(noise.prior.value) == 0:
+        raise NotPositiveDefiniteError(
+            f"method={method.name!r} with noise=0 and no y_err: the sparse bound divides by "
+            "the noise variance of every point, which is 0; set a noise > 0 (or a prior on "
+            "it), pass y_err, or use method='map' for an exact noise-free GP"
+        )
+    try:
+        if method.name == "sgpr":
+            return _methods.fit_sgpr(model, rng, method)
+        return _methods.fit_svgp(model, rng, method, progressbar=progressbar)
+    except (torch.linalg.LinAlgError, np.linalg.LinAlgError) as exc:
+        if isinstance(exc, NotPositiveDefiniteError):
+            raise
+        raise NotPositiveDefiniteError(
+            f"method={method.name!r}: a covariance matrix of the sparse fit is not positive "
+            f"definite ({exc}); set a larger noise (or pass y_err), use fewer inducing points "
+            "(n_inducing) or remove duplicate inputs"
+        ) from exc
 
 
 class GPRegression(Estimator):
@@ -212,15 +256,15 @@ class GPRegression(Estimator):
             raise TypeError(f"priors must be a dict or None, got {type(self.priors).__name__}")
         if not callable(self.mean):
             check_choice(self.mean, "mean", MEAN_NAMES)
-        kernel = compile_kernel(kernel_from_string(self.kernel), X.shape[1], bool(self.ard))
+        _check_noise(self.noise)
+        ard = check_bool(self.ard, "ard")
+        kernel = compile_kernel(kernel_from_string(self.kernel), X.shape[1], ard)
         model = GPModel(kernel, self.mean, dict(self.priors or {}), self.noise, X, y, y_err)
         with _fit.torch_threads(num_threads):
             if method.name == "map":
                 outcome = _methods.fit_map(model, rng, method)
-            elif method.name == "sgpr":
-                outcome = _methods.fit_sgpr(model, rng, method)
-            elif method.name == "svgp":
-                outcome = _methods.fit_svgp(model, rng, method, progressbar=progressbar)
+            elif method.name in ("sgpr", "svgp"):
+                outcome = _fit_sparse(model, rng, method, progressbar)
             else:
                 outcome = _methods.fit_nuts(
                     model,
@@ -241,6 +285,7 @@ class GPRegression(Estimator):
         self._draws_z = outcome.draws_z  # NUTS: unconstrained draws, for predictive draws
         self.method_ = method.name
         self.log_marginal_likelihood_ = outcome.log_marginal
+        self.interrupted_ = outcome.interrupted  # Ctrl-C: partial draws or training, marked
         self.hyperparameters_ = _methods.point_values(model.space, outcome.z_hat)
         self.idata_ = _methods.build_idata(
             outcome, X, y, y_err, method.name, self._feature_labels()
@@ -350,12 +395,14 @@ class GPRegression(Estimator):
         y_err = check_y_err(y_err, X.shape[0])
         rng = self._random_generator(random_state)
         space = self._model.space
+        # Checked here too: set_params may have changed it since fit.
+        max_draws = check_positive_int(self.max_predict_draws, "max_predict_draws")
         if self._draws_z is None:  # one hyperparameter value
             z = self._predictor.z.reshape(1, 1, space.dim)
-            per_row = check_positive_int(self.max_predict_draws, "max_predict_draws")
+            per_row = max_draws
         else:
             chains, draws, _ = self._draws_z.shape
-            step = max(1, -(-chains * draws // self.max_predict_draws))
+            step = max(1, -(-chains * draws // max_draws))
             z, per_row = self._draws_z[:, ::step], 1
         with _fit.torch_threads(self._num_threads()):
             f, y = _predictive.posterior_draws(

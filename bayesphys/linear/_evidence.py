@@ -15,6 +15,10 @@ from scipy import optimize
 
 from bayesphys.linear._gaussian import gaussian_posterior, log_evidence_fixed_noise
 
+# A noise below sqrt(machine epsilon) times the scatter of y cannot be told apart from the
+# round-off of an exact fit (which leaves residuals of about 1e-16 of y).
+COLLAPSED_NOISE = float(np.sqrt(np.finfo(np.float64).eps))
+
 
 @dataclass(frozen=True)
 class EvidenceOptimum:
@@ -70,6 +74,35 @@ def maximize_evidence(
     )
     sigma = noise if noise is not None else float(np.exp(res.x[1]))
     return EvidenceOptimum(float(np.exp(res.x[0])), float(sigma), int(res.nit), bool(res.success))
+
+
+def collapsed_noise(y, noise: float, flat_intercept: bool) -> str | None:
+    """Why the evidence has no maximum, if the optimal noise collapsed to round-off; else None.
+
+    Without known errors the evidence of data that the model reproduces exactly (noise-free
+    data, constant ``y``) grows without bound as the noise goes to 0: the fixed point stops at
+    a noise of round-off size and a log evidence of arbitrary size (1e17, -7e272), which must
+    not be reported as a result.
+
+    Parameters
+    ----------
+    y : ndarray (n,)
+    noise : float
+        The (free) noise standard deviation at the end of the optimisation.
+    flat_intercept : bool
+        ``y`` is compared with its mean (the intercept absorbs a constant).
+    """
+    resid = y - y.mean() if flat_intercept else y
+    scale = float(np.sqrt(np.mean(resid**2)))
+    if scale == 0.0:
+        what = "constant" if flat_intercept else "all zero"
+        return f"y is {what}, so nothing is left for the prior scale and the noise to explain"
+    if noise <= COLLAPSED_NOISE * scale:
+        return (
+            f"the optimal noise collapsed to {noise:.3g} ({noise / scale:.1e} of the scatter "
+            "of y): the model fits y exactly (noise-free data?)"
+        )
+    return None
 
 
 def _mackay_fixed_point(X, y, prior_mean, noise, flat_intercept, max_iter, tol):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from bayesphys.core.interrupts import warn_interrupted
 from bayesphys.core.priors import Horseshoe, Laplace, Normal
 from bayesphys.core.schema import SAMPLE_STATS
 from bayesphys.linear import _gaussian as gauss
@@ -30,6 +31,7 @@ class FitOutcome:
     log_evidence: float | None = None
     extras: dict = field(default_factory=dict)  # learned attributes beyond the common ones
     sample_stats: dict | None = None  # MCMC statistics under the shared schema's names
+    progress: str | None = None  # None if complete, else how far Ctrl-C let the fit get
 
 
 def _weights(noise_var, y_err, n):
@@ -250,6 +252,14 @@ def fit_nuts(spec, X, y, y_err, *, feature_names, method, seed, progressbar) -> 
         progressbar=progressbar,
     )
     post = idata.posterior
+    progress = None
+    chains, draws = post.sizes["chain"], post.sizes["draw"]
+    if chains < method.chains or draws < method.draws:  # Ctrl-C: PyMC kept what it had
+        progress = f"{draws} of {method.draws} draws per chain"
+        if chains < method.chains:
+            progress = f"{chains} of {method.chains} chains, {progress}"
+        # stacklevel: the user's call of BayesianLinearRegression.fit
+        warn_interrupted("BayesianLinearRegression.fit (NUTS)", progress, stacklevel=4)
     # The model's own variables only (PyMC's reparametrisation ``coef_raw`` stays inside).
     names = ["coef", *(["intercept"] if spec.fit_intercept else []), *spec.likelihood.free_params]
     posterior = {name: np.asarray(post[name].values) for name in names}
@@ -262,4 +272,10 @@ def fit_nuts(spec, X, y, y_err, *, feature_names, method, seed, progressbar) -> 
     intercept = posterior["intercept"].reshape(-1) if spec.fit_intercept else np.zeros(size)
     params = {k: posterior[k].reshape(-1) for k in spec.likelihood.free_params}
     noise_var = _noise_variance(spec.likelihood, params)
-    return FitOutcome(Draws(intercept, coef, noise_var), posterior, None, sample_stats=sample_stats)
+    return FitOutcome(
+        Draws(intercept, coef, noise_var),
+        posterior,
+        None,
+        sample_stats=sample_stats,
+        progress=progress,
+    )

@@ -56,10 +56,26 @@ def solve_penalised_quadratic(G, c, l2, l1, center, beta0=None, max_iter=None):
         if np.all(np.abs(grad[inactive]) <= l1[inactive] * (1 + 1e-9) + 1e-12 * scale):
             return candidate
         beta = candidate
+    # Duplicated (collinear) columns leave the active-set equations singular, so no exact
+    # candidate is ever found; the lasso optimum is then not unique, and the coordinate-descent
+    # point is one if it meets the optimality conditions.
+    if _meets_optimality(H, rhs, l1, center, beta, scale):
+        return beta
     raise RuntimeError(
         f"the lasso MAP did not converge in {budget} coordinate-descent sweeps: raise "
         "MAP(max_iter=...), rescale X or change the prior"
     )
+
+
+def _meets_optimality(H, rhs, l1, center, beta, scale, rtol=1e-8) -> bool:
+    """Whether ``beta`` satisfies the lasso's subgradient conditions to ``rtol * scale``."""
+    grad = H @ beta - rhs
+    active = beta != center
+    sign = np.sign(beta - center)
+    slack = rtol * scale
+    on_active = np.abs(grad[active] + l1[active] * sign[active]) <= slack
+    on_inactive = np.abs(grad[~active]) <= l1[~active] + slack
+    return bool(np.all(on_active) and np.all(on_inactive))
 
 
 def _active_set_solution(H, rhs, l1, center, beta):
@@ -189,7 +205,7 @@ def lbfgs_map(neg_log_post, n_params: int, x0=None, max_iter: int | None = None)
     return res.x, res
 
 
-def active_set_covariance(X, weights, active, *, flat_intercept: bool) -> np.ndarray:
+def active_set_covariance(X, weights, active, *, flat_intercept: bool) -> np.ndarray | None:
     """Gaussian (Laplace) approximation at a lasso MAP: covariance of ``[intercept, coef]``.
 
     The Laplace prior's log density is linear on each side of its centre, so where it is smooth
@@ -197,6 +213,7 @@ def active_set_covariance(X, weights, active, *, flat_intercept: bool) -> np.nda
     coefficients get the inverse weighted Gram matrix of their columns. A coefficient at the
     centre sits on the kink, where no Gaussian approximation exists; it is held there (zero
     variance). A flat intercept is integrated out by weighted centring as in the closed forms.
+    ``None`` (as for :func:`hessian_covariance`) when the active columns are collinear.
     """
     p = X.shape[1]
     w = np.asarray(weights, dtype=float)
@@ -206,11 +223,10 @@ def active_set_covariance(X, weights, active, *, flat_intercept: bool) -> np.nda
         Xa = X[:, active] - x_mean[active]
         try:
             chol = linalg.cholesky((Xa * w[:, None]).T @ Xa, lower=True)
-        except linalg.LinAlgError as exc:
-            raise ValueError(
-                "the Gaussian approximation at this lasso MAP is singular (more non-zero "
-                "coefficients than the data determine): tighten coef_prior or use 'nuts'"
-            ) from exc
+        except linalg.LinAlgError:
+            # More non-zero coefficients than the data determine (e.g. duplicated columns):
+            # the log posterior is flat along some direction, so no Gaussian approximation.
+            return None
         inv_chol = linalg.solve_triangular(chol, np.eye(len(chol)), lower=True)
         cov[np.ix_(active, active)] = inv_chol.T @ inv_chol
     full = np.zeros((p + 1, p + 1))

@@ -54,17 +54,31 @@ def _noise_sigma(spec, params):
 def sample_nuts(
     model, *, draws, tune, chains, random_seed, target_accept, max_treedepth, progressbar
 ):
-    """Run PyMC's NUTS; the caller computes log-likelihoods and predictive draws itself."""
+    """Run PyMC's NUTS; the caller computes log-likelihoods and predictive draws itself.
+
+    After Ctrl-C PyMC returns the draws made so far (it keeps the chains and the common length
+    that give the most draws); Ctrl-C before the first draw re-raises ``KeyboardInterrupt``
+    (PyMC itself raises ``ValueError("Not enough samples to build a trace.")``).
+    """
     import pymc as pm
 
     with model:
-        return pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            random_seed=random_seed,
-            nuts={"target_accept": target_accept, "max_treedepth": max_treedepth},
-            progressbar=progressbar,
-            idata_kwargs={"log_likelihood": False},
-            compute_convergence_checks=False,
-        )
+        try:
+            return pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                random_seed=random_seed,
+                nuts={"target_accept": target_accept, "max_treedepth": max_treedepth},
+                progressbar=progressbar,
+                idata_kwargs={"log_likelihood": False},
+                compute_convergence_checks=False,
+            )
+        except ValueError as err:
+            # PyMC's only way of saying that no chain got past tuning: draws >= 1 is
+            # validated, so this is an interrupt during tuning (the one policy re-raises it).
+            if "Not enough samples to build a trace" not in str(err):
+                raise
+            raise KeyboardInterrupt(
+                "linear NUTS was interrupted during tuning; no draws to keep"
+            ) from None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from bayesphys.core.likelihoods import Gaussian, Likelihood, StudentT
 from bayesphys.core.priors import HalfNormal, InverseGamma, Normal, Prior
+from bayesphys.core.validation import check_bool
 
 #: Constructor default of ``coef_prior`` and ``noise``: a string, so that the default is an
 #: immutable value as scikit-learn requires; it stands for the priors below.
@@ -112,6 +114,8 @@ class LinearModelSpec:
 
 def resolve_spec(coef_prior, noise, fit_intercept, intercept_prior, likelihood, scaled):
     """Validate the constructor arguments and build the spec."""
+    fit_intercept = check_bool(fit_intercept, "fit_intercept")
+    scaled = check_bool(scaled, "coef_prior_scaled_by_noise")
     if coef_prior is None:
         coef_prior = DEFAULT_COEF_PRIOR
     if not isinstance(coef_prior, Prior):
@@ -133,7 +137,7 @@ def resolve_spec(coef_prior, noise, fit_intercept, intercept_prior, likelihood, 
         likelihood = Gaussian(noise=DEFAULT_NOISE)
     elif isinstance(noise, Prior):
         likelihood = Gaussian(noise=noise)
-    elif isinstance(noise, int | float | np.floating) and not isinstance(noise, bool):
+    elif isinstance(noise, numbers.Real) and not isinstance(noise, bool | np.bool_):
         likelihood = Gaussian(noise=float(noise))
     else:
         raise TypeError(
@@ -142,6 +146,4 @@ def resolve_spec(coef_prior, noise, fit_intercept, intercept_prior, likelihood, 
         )
     if scaled and not isinstance(coef_prior, Normal):
         raise ValueError("coef_prior_scaled_by_noise=True needs a Normal coef_prior")
-    return LinearModelSpec(
-        coef_prior, intercept_prior, bool(fit_intercept), likelihood, bool(scaled)
-    )
+    return LinearModelSpec(coef_prior, intercept_prior, fit_intercept, likelihood, scaled)

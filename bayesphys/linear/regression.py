@@ -18,15 +18,22 @@ from bayesphys.core.inference import (
     InferenceMethod,
     resolve_method,
 )
+from bayesphys.core.interrupts import interrupted_attrs
 from bayesphys.core.likelihoods import Likelihood
 from bayesphys.core.priors import Prior
 from bayesphys.core.schema import fit_inference_data, predictive_inference_data
-from bayesphys.core.validation import check_positive_int, check_y_err
+from bayesphys.core.validation import (
+    check_magnitude,
+    check_positive_int,
+    check_y_err,
+    naming_argument,
+)
 from bayesphys.linear import _fits
+from bayesphys.linear._evidence import collapsed_noise
 from bayesphys.linear._predictive import Draws, PointEstimate
 from bayesphys.linear._spec import resolve_spec
 
-__all__ = ["MAX_LOG_LIKELIHOOD_SIZE", "BayesianLinearRegression"]
+__all__ = ["MAX_LOG_LIKELIHOOD_SIZE", "BayesianLinearRegression", "UnboundedEvidenceWarning"]
 
 # Pointwise log-likelihoods and replicated y at the training inputs are chains*draws*n numbers
 # each; past this many, storing them would cost gigabytes, so they are left out with a warning
@@ -34,6 +41,10 @@ __all__ = ["MAX_LOG_LIKELIHOOD_SIZE", "BayesianLinearRegression"]
 MAX_LOG_LIKELIHOOD_SIZE = 50_000_000
 _MODEL = "BayesianLinearRegression"
 _DIMS = {"coef": ["feature"]}
+
+
+class UnboundedEvidenceWarning(RuntimeWarning):
+    """``method="evidence"`` on data the model fits exactly: the evidence has no maximum."""
 
 
 class BayesianLinearRegression(Estimator):
@@ -85,7 +96,10 @@ class BayesianLinearRegression(Estimator):
     noise_ : float
         Posterior mean (MAP: mode; evidence: optimum) of the noise scale sigma.
     log_evidence_ : float or None
-        Exact log marginal likelihood (conjugate and evidence fits).
+        Exact log marginal likelihood (conjugate and evidence fits). ``inf``, with an
+        :class:`UnboundedEvidenceWarning`, for an evidence fit of data that the model
+        reproduces exactly (noise-free or constant ``y`` and no ``y_err``): the evidence then
+        grows without bound as the noise goes to 0.
     coef_prior_scale_ : float
         The evidence-optimal prior scale (``method="evidence"`` only).
     method_ : str
@@ -236,13 +250,45 @@ class BayesianLinearRegression(Estimator):
                 seed=seed,
                 progressbar=show,
             )
+        if outcome.log_evidence is not None and not np.isfinite(outcome.log_evidence):
+            # A last guard: no fit may hand back a NaN or infinite evidence as a result.
+            raise ValueError(
+                f"the log evidence of this fit is {outcome.log_evidence}: the data are "
+                "degenerate for this model (check X and y for duplicated or constant columns "
+                "and their scales) or the noise is too small; fix the noise or pass y_err"
+            )
+        if isinstance(method, Evidence) and spec.noise_kind != "fixed" and y_err is None:
+            self._flag_unbounded_evidence(outcome, y, spec.flat_intercept)
         self._spec = spec
         self._predictive = outcome.predictive
         self.method_ = method.name
+        self.interrupted_ = outcome.progress is not None  # Ctrl-C in NUTS: partial, marked
         self.log_evidence_ = outcome.log_evidence
         self._set_point_attributes(outcome)
         self.idata_ = self._build_idata(outcome, X, y, y_err, rng)
         return self
+
+    @staticmethod
+    def _flag_unbounded_evidence(outcome, y, flat_intercept: bool) -> None:
+        """Noise-free or constant data: the evidence has no maximum. Warn and report it as
+        ``+inf`` (its supremum) instead of the arbitrary number the optimiser stopped at.
+
+        A warning, not an error: the coefficients (the exact fit) and predictions are right,
+        and a regressor must fit exactly linear data (scikit-learn's checks do); only the
+        evidence, and the noise and prior scale at its "optimum", mean nothing.
+        """
+        why = collapsed_noise(y, outcome.extras["noise_"], flat_intercept)
+        if why is None:
+            return
+        warnings.warn(
+            f"method='evidence': {why}, so the evidence grows without bound as the noise goes "
+            "to 0 and has no optimum: log_evidence_ is set to inf and noise_ is round-off. Fix "
+            "the noise (noise=<sigma>, e.g. the precision of the data) or pass y_err for a "
+            "finite evidence",
+            UnboundedEvidenceWarning,
+            stacklevel=3,
+        )
+        outcome.log_evidence = np.inf
 
     def _set_point_attributes(self, outcome):
         pred = outcome.predictive
@@ -310,6 +356,7 @@ class BayesianLinearRegression(Estimator):
             method=self.method_,
             model=_MODEL,
             sample_stats=outcome.sample_stats,
+            attrs=interrupted_attrs(outcome.progress),
             log_likelihood=log_lik,
             posterior_predictive=replicated,
             dims=_DIMS,
@@ -444,7 +491,9 @@ class BayesianLinearRegression(Estimator):
             names = self._feature_labels()
         else:
             columns = getattr(X, "columns", None)
-            X = check_array(X, dtype=np.float64)
+            with naming_argument("X"):
+                X = check_array(X, dtype=np.float64, input_name="X")
+            check_magnitude(X, "X", tiny=False)
             names = [f"x{j}" for j in range(X.shape[1])] if columns is None else list(columns)
         p = X.shape[1]
         spec.check_data(p, None, noise=False)

@@ -5,9 +5,9 @@
 :func:`optimize` lowers it over ``theta``. Units: ``hbar = m = 1``, energies in ``hbar omega``.
 """
 
-from bayesphys.vmc.estimation import EnergyEstimate, estimate
+from bayesphys.vmc.estimation import EnergyEstimate, MixingWarning, estimate
 from bayesphys.vmc.local_energy import LocalEnergy, local_energy
-from bayesphys.vmc.optimization import OptimizationResult, optimize
+from bayesphys.vmc.optimization import OptimizationResult, ParameterDomainWarning, optimize
 from bayesphys.vmc.samplers import Langevin, Metropolis, Walkers
 from bayesphys.vmc.systems import HarmonicTrap, QuantumDot
 from bayesphys.vmc.wavefunctions import (
@@ -32,9 +32,11 @@ __all__ = [
     "Langevin",
     "LocalEnergy",
     "Metropolis",
+    "MixingWarning",
     "NeuralJastrow",
     "OptimizationResult",
     "PadeJastrow",
+    "ParameterDomainWarning",
     "Product",
     "QuantumDot",
     "SlaterJastrow",

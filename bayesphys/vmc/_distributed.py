@@ -58,6 +58,7 @@ class WalkerGroupResult:
     counts: torch.Tensor  # (bins,) radial histogram counts (exact integers in float64)
     acceptance: float  # mean acceptance probability over the recorded steps
     step_size: float  # mean adapted step of the group's walkers
+    interrupted: bool = False  # stopped by Ctrl-C: the series hold the completed steps only
 
 
 def default_groups(n_walkers: int, client) -> int:
@@ -79,34 +80,44 @@ def run_walker_group(task: WalkerGroupTask) -> WalkerGroupResult:
     r12 = torch.zeros(n_steps, dtype=torch.float64)
     accept = 0.0
     many = task.system.n_particles > 1
+    done = 0  # steps completed: what a Ctrl-C during the recorded steps keeps
     with walkers.prefetching():
         with torch.no_grad():
-            walkers.burn_in(task.burn_in)
+            walkers.burn_in(task.burn_in)  # a Ctrl-C here propagates: nothing is complete
         desc = "vmc estimate" if task.index < 0 else f"vmc estimate (group {task.index})"
-        for t in tqdm(range(n_steps), disable=not task.progressbar, desc=desc):
-            info, e = walkers.step_with_energy(task.method)
-            accept += float(info.accept_prob.mean())
-            R = walkers.positions
-            energies[t] = e.total
-            kinetic[t] = e.kinetic.mean()
-            potential[t] = e.potential.mean()
-            with torch.no_grad():
-                radius = torch.linalg.vector_norm(R, dim=-1).reshape(-1)
-                # floor + bincount: torch.histc costs milliseconds per call on CPU.
-                idx = (radius * (bins / rmax)).long()
-                idx = idx[idx < bins]
-                counts += torch.bincount(idx, minlength=bins).to(counts.dtype)
-                if many:
-                    r12[t] = pair_distances(R)[0].mean()
+        try:
+            for t in tqdm(range(n_steps), disable=not task.progressbar, desc=desc):
+                info, e = walkers.step_with_energy(task.method)
+                step_accept = float(info.accept_prob.mean())
+                R = walkers.positions
+                energies[t] = e.total
+                kinetic[t] = e.kinetic.mean()
+                potential[t] = e.potential.mean()
+                with torch.no_grad():
+                    radius = torch.linalg.vector_norm(R, dim=-1).reshape(-1)
+                    # floor + bincount: torch.histc costs milliseconds per call on CPU.
+                    idx = (radius * (bins / rmax)).long()
+                    idx = idx[idx < bins]
+                    step_counts = torch.bincount(idx, minlength=bins).to(counts.dtype)
+                    if many:
+                        r12[t] = pair_distances(R)[0].mean()
+                # Committed together, so an interrupted step leaves no trace in the sums.
+                accept += step_accept
+                counts += step_counts
+                done = t + 1
+        except KeyboardInterrupt:
+            if done == 0:
+                raise
     return WalkerGroupResult(
         n_walkers=task.n_walkers,
-        energies=energies,
-        kinetic=kinetic,
-        potential=potential,
-        r12=r12,
+        energies=energies[:done].clone() if done < n_steps else energies,
+        kinetic=kinetic[:done].clone() if done < n_steps else kinetic,
+        potential=potential[:done].clone() if done < n_steps else potential,
+        r12=r12[:done].clone() if done < n_steps else r12,
         counts=counts,
-        acceptance=accept / n_steps,
+        acceptance=accept / done,
         step_size=float(walkers.step_size.mean()),
+        interrupted=done < n_steps,
     )
 
 

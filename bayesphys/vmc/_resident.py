@@ -225,10 +225,7 @@ def reduce_sums(sums: list[GroupSums]) -> IterationTotals:
     reproduces the moments computed over all samples at once up to round-off.
     """
     if not all(s.finite for s in sums):
-        raise FloatingPointError(
-            "non-finite local energy during optimisation: lower learning_rate or check the "
-            "parameters"
-        )
+        raise FloatingPointError("non-finite local energies (NaN or inf)")
     n = sum(s.n_samples for s in sums)
     walkers = sum(s.n_walkers for s in sums)
     energy = sum(s.n_samples / n * s.energy_mean for s in sums)

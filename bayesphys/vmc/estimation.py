@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from scipy import stats
 
 from bayesphys.core.blocking import BlockingResult, blocking
 from bayesphys.core.distributed import (
@@ -18,23 +19,45 @@ from bayesphys.core.distributed import (
     map_tasks,
     split_sizes,
 )
+from bayesphys.core.interrupts import interrupted_attrs, warn_interrupted
 from bayesphys.core.samplers.sampling import RandomState, validate_random_state
 from bayesphys.core.validation import check_positive_int, check_progressbar
 from bayesphys.vmc._distributed import (
+    WalkerGroupResult,
     WalkerGroupTask,
     combine_groups,
     default_groups,
     run_walker_group,
 )
 from bayesphys.vmc.local_energy import METHODS
-from bayesphys.vmc.samplers import VMCSampler
+from bayesphys.vmc.samplers import Metropolis, VMCSampler
 from bayesphys.vmc.systems import HarmonicTrap
-from bayesphys.vmc.wavefunctions.base import WaveFunction
+from bayesphys.vmc.wavefunctions.base import WaveFunction, check_wavefunction
 
 if TYPE_CHECKING:
     from bayesphys.core.results import InferenceData
 
-__all__ = ["EnergyEstimate", "estimate"]
+__all__ = ["EnergyEstimate", "MixingWarning", "estimate"]
+
+# Mixing checks (see EnergyEstimate.mixing). Acceptance outside [ACCEPT_LOW, ACCEPT_HIGH] means
+# the walkers barely move (Metropolis: step far too large) or barely explore (Metropolis: step
+# far too small). Langevin acceptance legitimately approaches 1 when the drift is accurate, so
+# only its lower bound applies.
+ACCEPT_LOW = 0.01
+ACCEPT_HIGH = 0.99
+# Walker scatter test: flag when the walker means scatter more than blocking allows at this
+# significance (chi-square, walkers - 1 degrees of freedom) *and* by at least this factor in
+# the standard error, so that the few-percent bias of blocking in short series (and the
+# test's power with 1e5 walkers) does not flag a well-mixed run.
+DISPERSION_ALPHA = 1e-3
+DISPERSION_RATIO = 1.5
+# Fewest walkers whose scatter is trusted as the error bar (its own relative error ~ 20 %).
+MIN_WALKERS_FOR_SCATTER = 16
+
+
+class MixingWarning(RuntimeWarning):
+    """The walkers of ``vmc.estimate`` did not mix: the blocking error bar would understate
+    the uncertainty, so the reported ``stderr`` was inflated (or set to NaN)."""
 
 
 @dataclass(eq=False)
@@ -70,6 +93,31 @@ class EnergyEstimate:
         Full blocking result (``stderr_by_level`` for plots).
     step_size : float
         Mean adapted step (Metropolis) or time step (Langevin).
+    stderr_blocking : float
+        The blocking standard error (equal to ``stderr`` unless the mixing checks fired; with
+        frozen walkers it already includes the walker scatter, see
+        :func:`~bayesphys.core.blocking.blocking`).
+    stderr_walkers : float
+        Standard error from the scatter of the walker means, ``std(walker means) /
+        sqrt(walkers)``: honest whatever the correlation time, as walkers are independent
+        (NaN for one walker).
+    dispersion : float
+        ``(stderr_walkers / stderr_blocking)^2``, an R-hat over walkers (every walker a group
+        of one): ~1 when each walker's blocking variance explains the walker means' scatter,
+        large when walkers disagree (stuck, or not equilibrated); ``inf`` for frozen walkers.
+    mixing : tuple of str
+        What the mixing checks found (empty for a well-mixed run): ``"acceptance"`` (mean
+        acceptance below 0.01, or above 0.99 for Metropolis), ``"frozen"`` (walkers that never
+        moved during the recorded steps), ``"tau"`` (blocking found no
+        level with enough uncorrelated blocks: ``tau_corr`` comparable to ``n_steps``) and
+        ``"walkers"`` (walker means scatter more than blocking explains: chi-square test at
+        ``p < 0.001`` and ``stderr_walkers > 1.5 stderr_blocking``). When any fired,
+        :func:`estimate` warns (:class:`MixingWarning`) and reports ``stderr =
+        max(stderr_blocking, stderr_walkers)``, or NaN with fewer than 16 walkers. A zero
+        variance (exact eigenstate) is exact whatever the mixing and is never flagged.
+    interrupted : bool
+        True if stopped by ``KeyboardInterrupt``: the numbers use the steps (or walker groups)
+        completed so far.
     """
 
     energy: float
@@ -87,6 +135,11 @@ class EnergyEstimate:
     local_energies: np.ndarray = field(repr=False)
     blocking: BlockingResult = field(repr=False)
     step_size: float = float("nan")
+    stderr_blocking: float = float("nan")
+    stderr_walkers: float = float("nan")
+    dispersion: float = float("nan")
+    mixing: tuple[str, ...] = ()
+    interrupted: bool = False
 
     @property
     def idata(self) -> InferenceData:
@@ -95,17 +148,20 @@ class EnergyEstimate:
         from bayesphys.core.results import to_inference_data  # arviz import is slow
 
         e = self.local_energies
+        progress = f"{e.shape[1]} steps of {e.shape[0]} walkers" if self.interrupted else None
         return to_inference_data(
             {"local_energy": e},
             sample_stats={"local_energy": e},
-            attrs={"inference_method": "vmc"},
+            attrs={"inference_method": "vmc", **interrupted_attrs(progress)},
         )
 
     def __repr__(self) -> str:
+        extra = f", mixing={self.mixing}" if self.mixing else ""
+        extra += ", interrupted=True" if self.interrupted else ""
         return (
             f"EnergyEstimate(energy={self.energy:.6f} +- {self.stderr:.2g}, "
             f"variance={self.variance:.3g}, acceptance={self.acceptance:.3f}, "
-            f"tau_corr={self.tau_corr:.2f})"
+            f"tau_corr={self.tau_corr:.2f}{extra})"
         )
 
 
@@ -149,7 +205,7 @@ def estimate(
     init : Tensor, optional
         Start positions ``(n_walkers, N, d)``.
     density_bins : int
-        Number of radial bins of the one-body density.
+        Number of radial bins of the one-body density (>= 1).
     density_rmax : float, optional
         Largest radius of the density histogram; default ``4.5 / sqrt(omega)``.
     progressbar : bool, optional
@@ -171,12 +227,46 @@ def estimate(
     Returns
     -------
     EnergyEstimate
+        On ``KeyboardInterrupt`` during the recorded steps, the steps completed so far (at
+        least 16; in-process with several walker groups: the groups completed) are returned,
+        marked ``interrupted=True``, with an
+        :class:`~bayesphys.core.interrupts.InterruptedRunWarning`; with nothing complete
+        the ``KeyboardInterrupt`` is re-raised.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments, e.g. a wave-function parameter outside its domain (a Gaussian
+        width ``alpha <= 0``).
+
+    Warns
+    -----
+    MixingWarning
+        If the walkers did not mix (see :attr:`EnergyEstimate.mixing`); the error bar is
+        then inflated, never the blocking value of a frozen chain.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    check_wavefunction(wf)
+    if not isinstance(system, HarmonicTrap):
+        raise TypeError(
+            f"system must be a vmc.HarmonicTrap (or vmc.QuantumDot), got {type(system).__name__}"
+        )
+    if not isinstance(sampler, VMCSampler):
+        raise TypeError(
+            f"sampler must be vmc.Metropolis(...) or vmc.Langevin(...), got {sampler!r}"
+        )
     n_walkers = check_positive_int(n_walkers, "n_walkers")
     n_steps = check_positive_int(n_steps, "n_steps", minimum=16)
     burn_in = check_positive_int(burn_in, "burn_in", minimum=0)
+    density_bins = check_positive_int(density_bins, "density_bins")
+    if density_rmax is not None:
+        try:
+            density_rmax = float(density_rmax)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"density_rmax must be a number, got {density_rmax!r}") from err
+        if not (math.isfinite(density_rmax) and density_rmax > 0):
+            raise ValueError(f"density_rmax must be finite and > 0, got {density_rmax}")
     validate_random_state(random_state)
     progressbar = check_progressbar(progressbar)
     client = check_client(client)
@@ -216,7 +306,7 @@ def estimate(
             zip(sizes, group_seeds(random_state, walker_groups), inits, strict=True)
         )
     ]
-    run = combine_groups(map_tasks(run_walker_group, tasks, client, name="vmc-estimate"))
+    run, progress = _run_groups(tasks, client, n_steps)
     energies, kinetic, potential, r12 = run.energies, run.kinetic, run.potential, run.r12
     e_all = energies.numpy()
     if not bool(np.isfinite(e_all).all()):
@@ -225,15 +315,20 @@ def estimate(
             "(check the parameters, e.g. alpha > 0, and the initial positions)"
         )
     per_walker = np.ascontiguousarray(e_all.T)  # (walkers, steps): chain = walker
-    block = blocking(per_walker)  # warns (once) if the run is too short for its correlation
     with warnings.catch_warnings():
+        # A series too short for its correlation is reported below as a MixingWarning.
         warnings.simplefilter("ignore", RuntimeWarning)
+        block = blocking(per_walker)
         kinetic_se, potential_se = blocking(kinetic.numpy()), blocking(potential.numpy())
+    stderr, se_walkers, dispersion, mixing = _mixing(per_walker, block, run.acceptance, sampler)
+    if progress is not None:
+        warn_interrupted("vmc.estimate", progress)
+    n_recorded, n_kept = per_walker.shape[1], per_walker.shape[0]
     shell = _shell_volumes(edges, d)
-    density = (run.counts / (n_steps * n_walkers) / shell).numpy()
+    density = (run.counts / (n_recorded * n_kept) / shell).numpy()
     return EnergyEstimate(
         energy=block.mean,
-        stderr=block.stderr,
+        stderr=stderr,
         variance=float(e_all.var()),
         acceptance=run.acceptance,
         tau_corr=block.tau,
@@ -247,7 +342,140 @@ def estimate(
         local_energies=per_walker,
         blocking=block,
         step_size=run.step_size,
+        stderr_blocking=block.stderr,
+        stderr_walkers=se_walkers,
+        dispersion=dispersion,
+        mixing=mixing,
+        interrupted=progress is not None,
     )
+
+
+def _run_groups(
+    tasks: list[WalkerGroupTask], client, n_steps: int
+) -> tuple[WalkerGroupResult, str | None]:
+    """Run the walker groups; on Ctrl-C keep what is complete (core/interrupts.py policy).
+
+    A group interrupted during its recorded steps returns the steps it completed. Kept are the
+    complete groups or, if none, the interrupted group when it has the 16 steps blocking needs;
+    with nothing to keep ``KeyboardInterrupt`` is re-raised. Returns the combined groups and a
+    description of what was kept (``None`` for a complete run).
+    """
+    if client is None:
+        results: list[WalkerGroupResult] = []
+        try:
+            for task in tasks:
+                results.append(run_walker_group(task))
+                if results[-1].interrupted:
+                    break
+        except KeyboardInterrupt:
+            if not results:
+                raise
+    else:
+        results = [r for r in map_tasks(run_walker_group, tasks, client, name="vmc-estimate",
+                                         partial=True) if r is not None]  # fmt: skip
+    complete = [r for r in results if not r.interrupted]
+    if len(complete) == len(tasks):
+        return combine_groups(complete), None
+    total = sum(t.n_walkers for t in tasks)
+    if complete:
+        kept = sum(r.n_walkers for r in complete)
+        progress = f"{len(complete)} of {len(tasks)} walker groups ({kept} of {total} walkers)"
+        return combine_groups(complete), progress
+    partial = [r for r in results if r.energies.shape[0] >= 16]
+    if not partial:
+        raise KeyboardInterrupt(
+            "vmc.estimate interrupted before 16 steps (the fewest blocking can use) were complete"
+        )
+    first = partial[0]
+    progress = f"{first.energies.shape[0]} of {n_steps} steps of {first.n_walkers} walkers"
+    if len(tasks) > 1:
+        progress += f" (walker group {tasks[results.index(first)].index} of {len(tasks)})"
+    return first, progress
+
+
+def _mixing(
+    per_walker: np.ndarray, block: BlockingResult, acceptance: float, sampler: VMCSampler
+) -> tuple[float, float, float, tuple[str, ...]]:
+    """Mixing checks and the honest error bar (rules in :class:`EnergyEstimate`).
+
+    Returns ``(stderr, stderr_walkers, dispersion, mixing)``; a well-mixed run keeps the
+    blocking error bit for bit.
+    """
+    n_walkers = per_walker.shape[0]
+    if n_walkers > 1:
+        means = per_walker.mean(axis=1)
+        se_walkers = float(np.std(means, ddof=1) / math.sqrt(n_walkers))
+    else:
+        se_walkers = float("nan")
+    se_block = block.stderr
+    if se_block > 0:
+        dispersion = (se_walkers / se_block) ** 2
+    else:
+        dispersion = float("inf") if se_walkers > 0 else float("nan")
+    if block.variance == 0.0:  # exact eigenstate: every sample is the energy, error 0 is exact
+        return se_block, se_walkers, dispersion, ()
+    problems = []
+    high = ACCEPT_HIGH if isinstance(sampler, Metropolis) else math.inf
+    if not ACCEPT_LOW <= acceptance <= high:
+        problems.append("acceptance")
+    if block.frozen_chains:
+        problems.append("frozen")
+    if not block.level_found:
+        problems.append("tau")
+    if n_walkers > 1 and se_walkers > DISPERSION_RATIO * se_block:
+        # (walkers - 1) s_w^2 / s_b^2 is chi-square(walkers - 1) if blocking explains the scatter.
+        p_value = stats.chi2.sf((n_walkers - 1) * dispersion, n_walkers - 1) if se_block else 0.0
+        if p_value < DISPERSION_ALPHA:
+            problems.append("walkers")
+    if not problems:
+        return se_block, se_walkers, dispersion, ()
+    if n_walkers >= MIN_WALKERS_FOR_SCATTER:
+        stderr = max(se_block, se_walkers)
+        reported = f"reporting stderr = max(blocking, walker scatter) = {stderr:.3g}"
+    else:
+        stderr = float("nan")
+        reported = (
+            f"reporting stderr = NaN: {n_walkers} walkers are too few for their scatter to "
+            f"stand in (at least {MIN_WALKERS_FOR_SCATTER})"
+        )
+    warnings.warn(
+        _mixing_message(problems, acceptance, block, se_walkers, sampler) + reported,
+        MixingWarning,
+        stacklevel=3,
+    )
+    return stderr, se_walkers, dispersion, tuple(problems)
+
+
+def _mixing_message(
+    problems: list[str],
+    acceptance: float,
+    block: BlockingResult,
+    se_walkers: float,
+    sampler: VMCSampler,
+) -> str:
+    step = "step" if isinstance(sampler, Metropolis) else "dt"
+    found = []
+    if "acceptance" in problems:
+        size = "large" if acceptance < ACCEPT_LOW else "small"
+        found.append(
+            f"mean acceptance {acceptance:.3g} (the proposal {step} is far too {size}: use "
+            f"adapt=True or another {step})"
+        )
+    if "frozen" in problems:
+        found.append(f"{block.frozen_chains} of {block.n_chains} walkers never moved")
+    if "tau" in problems:
+        found.append(
+            f"the correlation time (tau_corr >~ {block.tau:.3g} steps) is comparable to the "
+            "series: blocking found no level with enough uncorrelated blocks (use more "
+            f"n_steps or a better {step})"
+        )
+    if "walkers" in problems:
+        found.append(
+            f"the walkers disagree: their means scatter by {se_walkers:.3g} (standard error) "
+            f"where blocking explains {block.stderr:.3g} (stuck or unequilibrated walkers: "
+            f"use more burn_in, more n_steps or another {step})"
+        )
+    return "vmc.estimate: the walkers did not mix: " + "; ".join(found) + "; "
 
 
 def _shell_volumes(edges: torch.Tensor, dim: int) -> torch.Tensor:

@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bayesphys.core.distributed import check_client, check_groups, group_seeds, split_sizes
+from bayesphys.core.interrupts import warn_interrupted
 from bayesphys.core.resident import ResidentGroups
 from bayesphys.core.samplers.sampling import RandomState, validate_random_state
 from bayesphys.core.validation import check_positive_int, check_progressbar
@@ -38,14 +39,19 @@ from bayesphys.vmc._resident import (
 from bayesphys.vmc.local_energy import METHODS
 from bayesphys.vmc.samplers import VMCSampler
 from bayesphys.vmc.systems import HarmonicTrap
-from bayesphys.vmc.wavefunctions.base import WaveFunction
+from bayesphys.vmc.wavefunctions.base import WaveFunction, check_wavefunction, domain_violations
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from distributed import Future
 
-__all__ = ["OptimizationResult", "optimize"]
+__all__ = ["OptimizationResult", "ParameterDomainWarning", "optimize"]
 
 OPTIMIZERS = ("adam", "sgd", "sr")
+_MAX_HALVINGS = 60  # 2^-60: an update that cannot be shrunk into the domain is a bug
+
+
+class ParameterDomainWarning(RuntimeWarning):
+    """A ``vmc.optimize`` update would have left a parameter's domain and was shrunk."""
 
 
 @dataclass(eq=False)
@@ -62,7 +68,8 @@ class OptimizationResult:
     n_iterations : int
         Iterations completed (fewer than requested after an interruption).
     interrupted : bool
-        True if stopped by ``KeyboardInterrupt``.
+        True if stopped by ``KeyboardInterrupt``: the result is partial (see
+        :mod:`bayesphys.core.interrupts`) and must not be treated as a finished optimisation.
     """
 
     wavefunction: WaveFunction
@@ -122,7 +129,7 @@ def optimize(
     burn_in : int
         Initial equilibration steps (with step-size adaptation).
     sr_shift : float
-        Diagonal shift added to the SR overlap matrix (regularisation).
+        Diagonal shift added to the SR overlap matrix (regularisation; finite, >= 0).
     method : {"auto", "analytic", "autograd"}
         Local-energy evaluation (``"auto"``: from the fused Metropolis step where it applies,
         see :func:`~bayesphys.vmc.estimate`).
@@ -150,15 +157,39 @@ def optimize(
     Returns
     -------
     OptimizationResult
-        On ``KeyboardInterrupt`` the iterations completed so far are returned (and checkpointed)
-        with a ``RuntimeWarning``.
+        On ``KeyboardInterrupt`` the iterations completed so far are returned (and checkpointed),
+        marked ``interrupted=True``, with an
+        :class:`~bayesphys.core.interrupts.InterruptedRunWarning`; interrupted before the first
+        iteration completed (e.g. during burn-in), the ``KeyboardInterrupt`` is re-raised.
+
+    Raises
+    ------
+    ValueError
+        For invalid arguments, e.g. a starting parameter outside its domain.
+    FloatingPointError
+        If an iteration produces non-finite local energies or gradients; the message names the
+        iteration and the parameter the last update moved most.
+
+    Warns
+    -----
+    ParameterDomainWarning
+        When an update would leave a parameter's domain (a Gaussian width or Pade range
+        ``<= 0``, or a non-finite value): the whole update is halved until every parameter is
+        inside, keeping its direction. Updates that stay inside are applied unchanged.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}")
-    if not isinstance(wf, WaveFunction):
-        raise TypeError(f"wf must be a bayesphys.vmc WaveFunction, got {type(wf).__name__}")
+    check_wavefunction(wf)
+    if not isinstance(system, HarmonicTrap):
+        raise TypeError(
+            f"system must be a vmc.HarmonicTrap (or vmc.QuantumDot), got {type(system).__name__}"
+        )
+    if not isinstance(sampler, VMCSampler):
+        raise TypeError(
+            f"sampler must be vmc.Metropolis(...) or vmc.Langevin(...), got {sampler!r}"
+        )
     n_iterations = check_positive_int(n_iterations, "n_iterations", minimum=0)
     n_walkers = check_positive_int(n_walkers, "n_walkers", minimum=2)
     steps = check_positive_int(steps_per_iteration, "steps_per_iteration")
@@ -167,6 +198,11 @@ def optimize(
         raise TypeError(f"learning_rate must be a number, got {learning_rate!r}")
     if not (math.isfinite(learning_rate) and learning_rate > 0):
         raise ValueError(f"learning_rate must be finite and > 0, got {learning_rate}")
+    burn_in = check_positive_int(burn_in, "burn_in", minimum=0)
+    if isinstance(sr_shift, bool) or not isinstance(sr_shift, numbers.Real):
+        raise TypeError(f"sr_shift must be a number, got {sr_shift!r}")
+    if not (math.isfinite(sr_shift) and sr_shift >= 0):
+        raise ValueError(f"sr_shift must be finite and >= 0 (a diagonal shift), got {sr_shift}")
     validate_random_state(random_state)
     progressbar = check_progressbar(progressbar)
     client = check_client(client)
@@ -183,6 +219,7 @@ def optimize(
     path = None if checkpoint is None else Path(checkpoint)
     rows: list[dict] = []
     interrupted = False
+    n_shrunk = 0
     bar = tqdm(total=n_iterations, disable=not progressbar, desc="vmc optimize")
     try:
         if path is not None and path.exists():
@@ -207,10 +244,29 @@ def optimize(
             calls = [(shared, i, sizes[i], seeds[i], None, burn_in) for i in range(n_groups)]
             groups.start(init_group, calls)
         try:
+            previous = wf.parameter_dict()
             while len(rows) < n_iterations:
-                rows.append(
-                    _iteration(groups, shared, wf, opt, params, optimizer, learning_rate, sr_shift)
-                )
+                current = wf.parameter_dict()
+                try:
+                    row = _iteration(
+                        groups, shared, wf, opt, params, optimizer, learning_rate, sr_shift,
+                        len(rows) + 1,
+                    )  # fmt: skip
+                except FloatingPointError as err:
+                    message = _non_finite_message(len(rows) + 1, previous, current, err)
+                    raise FloatingPointError(message) from err
+                previous = current
+                shrunk = row.pop("_shrunk", None)
+                if shrunk is not None:
+                    n_shrunk += 1
+                    if n_shrunk == 1:  # once per run; the count follows at the end
+                        warnings.warn(
+                            f"vmc.optimize: {shrunk}. Frequent shrinking means learning_rate "
+                            "is too large",
+                            ParameterDomainWarning,
+                            stacklevel=2,
+                        )
+                rows.append(row)
                 bar.update(1)
                 bar.set_postfix(energy=f"{rows[-1]['energy']:.5f}", refresh=False)
                 if len(rows) % checkpoint_every == 0:
@@ -218,17 +274,22 @@ def optimize(
                     if path is not None:
                         save_checkpoint(path, wf, opt, states, rows)
         except KeyboardInterrupt:
+            if not rows:  # nothing complete to return (core/interrupts.py policy)
+                raise
             interrupted = True
-            warnings.warn(
-                f"optimisation interrupted: returning {len(rows)} of {n_iterations} iterations",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+            warn_interrupted("vmc.optimize", f"{len(rows)} of {n_iterations} iterations")
         if path is not None:
             save_checkpoint(path, wf, opt, groups.snapshot(), rows)
     finally:
         bar.close()
         groups.close(release, spec.token)
+    if n_shrunk > 1:
+        warnings.warn(
+            f"vmc.optimize: {n_shrunk} of {len(rows)} updates were shrunk to keep the "
+            "parameters in their domains: lower learning_rate",
+            ParameterDomainWarning,
+            stacklevel=2,
+        )
     return OptimizationResult(wf, pd.DataFrame(rows), len(rows), interrupted)
 
 
@@ -249,10 +310,14 @@ def _iteration(
     optimizer: str,
     lr: float,
     sr_shift: float,
+    iteration: int = 0,
 ) -> dict:
     """Advance every walker group one iteration, combine their sums, update the parameters."""
     state = {k: v.detach().clone() for k, v in wf.state_dict().items()}
     totals = reduce_sums(groups.advance(advance_group, spec, state))
+    if not bool(torch.isfinite(totals.gradient).all()):
+        raise FloatingPointError("non-finite energy gradient")
+    old = [p.detach().clone() for p in params]
     row = {
         "energy": totals.energy,
         "stderr": totals.stderr,
@@ -271,8 +336,66 @@ def _iteration(
         for p, grad in zip(params, _unflatten(totals.gradient, params), strict=True):
             p.grad = grad.to(p.dtype)
         opt.step()
+    shrunk = _keep_in_domain(wf, params, old, iteration)
     row.update(wf.parameter_dict())
+    if shrunk is not None:
+        row["_shrunk"] = shrunk  # popped by optimize, which warns
     return row
+
+
+def _keep_in_domain(wf: WaveFunction, params: list, old: list, iteration: int) -> str | None:
+    """Halve the update just applied until every parameter is in its domain.
+
+    Returns ``None`` if the update was inside, else a sentence saying what was shrunk.
+    """
+    bad = domain_violations(wf)
+    if not bad:
+        return None
+    with torch.no_grad():
+        deltas = [p - q for p, q in zip(params, old, strict=True)]
+        if not all(bool(torch.isfinite(delta).all()) for delta in deltas):
+            for p, q in zip(params, old, strict=True):
+                p.copy_(q)
+            raise FloatingPointError("non-finite parameter update")  # optimize names it
+        factor = 1.0
+        for _ in range(_MAX_HALVINGS):
+            factor *= 0.5
+            for p, q, delta in zip(params, old, deltas, strict=True):
+                p.copy_(q + factor * delta)
+            if not domain_violations(wf):
+                break
+        else:
+            for p, q in zip(params, old, strict=True):
+                p.copy_(q)
+            name, problem = bad[0]
+            raise ValueError(
+                f"vmc.optimize: iteration {iteration} cannot keep {name} in its domain "
+                f"({problem}); lower learning_rate"
+            )
+    name, problem = bad[0]
+    return (
+        f"the update of iteration {iteration} would leave the domain of {name} ({problem}); "
+        f"it was shrunk by a factor {factor:g} to stay inside"
+    )
+
+
+def _non_finite_message(
+    iteration: int, previous: dict[str, float], current: dict[str, float], err: Exception
+) -> str:
+    """Name the iteration and the parameter the last update moved most (relative change)."""
+    message = f"vmc.optimize: iteration {iteration}: {err}"
+    change = {k: abs(current[k] - previous[k]) / max(abs(previous[k]), 1e-300) for k in current}
+    name = max(change, key=change.get)
+    if change[name] > 0:
+        message += (
+            f"; the last update moved {name} from {previous[name]:.6g} to {current[name]:.6g}"
+        )
+    shown = ", ".join(f"{k}={v:.6g}" for k, v in list(current.items())[:8])
+    more = ", ..." if len(current) > 8 else ""
+    return (
+        f"{message} (parameters: {shown}{more}). Lower learning_rate, use optimizer='sr' or "
+        "check the starting parameters"
+    )
 
 
 def _unflatten(flat: torch.Tensor, params: list) -> list[torch.Tensor]:

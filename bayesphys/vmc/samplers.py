@@ -47,9 +47,22 @@ class VMCSampler:
 
 
 def _positive(value: float, name: str) -> float:
-    value = float(value)
+    try:
+        value = float(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a positive number, got {value!r}") from err
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be finite and > 0, got {value}")
+    return value
+
+
+def _probability(value: float, name: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a number in (0, 1), got {value!r}") from err
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be in (0, 1), got {value}")
     return value
 
 
@@ -97,7 +110,7 @@ class Metropolis(VMCSampler):
         if moves not in ("all", "single"):
             raise ValueError(f"moves must be 'all' or 'single', got {moves!r}")
         self.moves = moves
-        self.target_accept = float(target_accept)
+        self.target_accept = _probability(target_accept, "target_accept")
         self.adapt = bool(adapt)
         self.fused = bool(fused)
         self.compile = bool(compile)
@@ -137,7 +150,7 @@ class Langevin(VMCSampler):
 
     def __init__(self, dt: float = 0.1, *, target_accept: float = 0.8, adapt: bool = True):
         self.dt = _positive(dt, "dt")
-        self.target_accept = float(target_accept)
+        self.target_accept = _probability(target_accept, "target_accept")
         self.adapt = bool(adapt)
 
     def kernel(self, n_particles: int, dim: int) -> Kernel:

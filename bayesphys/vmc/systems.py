@@ -91,7 +91,12 @@ class HarmonicTrap:
         self.gamma = _positive(gamma, "gamma")
         if self.gamma != 1.0 and self.dim != 3:
             raise ValueError(f"gamma (anisotropy of the z axis) needs dim=3, got dim={dim}")
-        self.a = float(a)
+        try:
+            self.a = float(a)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"a (hard-sphere diameter) must be a number, got {a!r}") from err
+        if not math.isfinite(self.a) or self.a < 0:
+            raise ValueError(f"a (hard-sphere diameter) must be finite and >= 0, got {a}")
         if self.interaction == "hard_sphere" and not self.a > 0:
             raise ValueError(
                 f"interaction='hard_sphere' needs a hard-sphere diameter a > 0, got {a}"

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bayesphys import vmc
+from bayesphys.core.interrupts import is_interrupted
 from bayesphys.studies import run_as_script
 
 
@@ -32,7 +33,15 @@ def make_wavefunction(name: str, spec: dict) -> vmc.WaveFunction:
 
 
 def fit_models(config: dict, settings: dict, seed: int, client=None) -> dict:
-    """Optimise and evaluate every model; returns name -> (OptimizationResult, EnergyEstimate)."""
+    """Optimise and evaluate every model; returns name -> (OptimizationResult, EnergyEstimate).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        If ``vmc.optimize`` or ``vmc.estimate`` was interrupted (Ctrl-C) and returned a partial
+        result marked interrupted: a truncated optimisation must never be evaluated and
+        reported as if it had finished, so the runner's interrupt handling takes over.
+    """
     system = vmc.HarmonicTrap(2, 2, config["system"]["omega"], "coulomb")
     spread = {"walker_groups": settings.get("walker_groups"), "client": client}
     out = {}
@@ -43,13 +52,21 @@ def fit_models(config: dict, settings: dict, seed: int, client=None) -> dict:
             settings["n_walkers"], learning_rate=spec["learning_rate"], random_state=seed + k,
             progressbar=False, **spread,
         )  # fmt: skip
+        _stop_if_interrupted(fit, f"vmc.optimize of model {name!r}")
         est = vmc.estimate(
             fit.wavefunction, system, vmc.Metropolis(), settings["estimate_walkers"],
             settings["estimate_steps"], settings["burn_in"], random_state=seed + 100 + k,
             progressbar=False, **spread,
         )  # fmt: skip
+        _stop_if_interrupted(est, f"vmc.estimate of model {name!r}")
         out[name] = (fit, est)
     return out
+
+
+def _stop_if_interrupted(result: object, what: str) -> None:
+    """Re-raise the Ctrl-C a library caught: its marked partial result ends the study."""
+    if is_interrupted(result):
+        raise KeyboardInterrupt(f"{what} was interrupted")
 
 
 def summary_table(config: dict, fitted: dict) -> pd.DataFrame:

@@ -210,3 +210,34 @@ def test_autocorrelation_time_iid_and_agreement_with_blocking():
     assert autocorrelation_time(rng.normal(size=2**14)) == pytest.approx(1.0, abs=0.15)
     x = ar1((2**17,), rng)
     assert blocking(x).tau == pytest.approx(autocorrelation_time(x), rel=0.2)
+
+
+def test_frozen_chains_never_give_a_zero_stderr():
+    # Issue 15: walkers that never move are constant series at different values; pooled
+    # blocking counted each as exactly known and reported stderr = 0 for the grand mean.
+    rng = np.random.default_rng(11)
+    starts = rng.normal(size=(50, 1))
+    frozen = np.repeat(starts, 64, axis=1)
+    with pytest.warns(RuntimeWarning, match="50 of 50 chains are constant"):
+        result = blocking(frozen)
+    assert result.frozen_chains == 50
+    scatter = starts.std(ddof=1) / np.sqrt(50)
+    assert result.stderr == pytest.approx(scatter, rel=1e-12)
+    assert np.isfinite(result.tau) and result.tau > 0
+    # Partly frozen: the moving chains' error alone would understate the scatter.
+    mixed = np.concatenate([frozen[:40], rng.normal(size=(10, 64))])
+    with pytest.warns(RuntimeWarning, match="40 of 50 chains"):
+        partly = blocking(mixed)
+    assert partly.stderr >= mixed.mean(axis=1).std(ddof=1) / np.sqrt(50)
+
+
+def test_moving_chains_are_unchanged_and_silent():
+    x = ar1((20, 512), np.random.default_rng(12))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = blocking(x)
+    assert result.frozen_chains == 0
+    # One chain constant at the common value of all: variance 0, nothing frozen to report.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert blocking(np.ones((3, 32))).frozen_chains == 0

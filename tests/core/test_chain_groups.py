@@ -115,18 +115,17 @@ class InterruptAfter:
         return scaled_normal(theta)
 
 
-@pytest.mark.filterwarnings("ignore:sampling interrupted. returning")
 def test_interrupt_keeps_the_groups_that_finished():
     rwm = {"method": "rwm", "draws": 50, "tune": 50, "random_state": 1, "progressbar": False}
     # One rwm transition is one log_prob call (plus one at the start of each group).
     log_prob = InterruptAfter(2 * 101 + 30)
-    with pytest.warns(RuntimeWarning, match="keeping 2 of 3 groups"):
+    with pytest.warns(RuntimeWarning, match=r"keeping 4 of 6 chains \(2 of 3 chain groups\)"):
         result = sample(log_prob, _init(6), chain_groups=3, **rwm)
-    assert result.samples.shape == (4, 50, 2)
+    assert result.samples.shape == (4, 50, 2) and result.interrupted
     # Interrupted in the first group: its partial draws are all there is.
     with pytest.warns(RuntimeWarning, match="interrupted"):
         partial = sample(InterruptAfter(80), _init(6), chain_groups=3, **rwm)
-    assert partial.n_chains == 2 and partial.n_draws == 29
+    assert partial.n_chains == 2 and partial.n_draws == 29 and partial.interrupted
 
 
 def test_concatenate_rejects_mismatched_runs():

@@ -121,7 +121,7 @@ def test_default_chain_groups_below_200_points_is_one_lockstep_group():
     assert not np.array_equal(two.idata_.posterior["noise"], one.idata_.posterior["noise"])
 
 
-def test_interrupted_nuts_keeps_the_draws_of_every_chain(monkeypatch):
+def test_interrupted_nuts_keeps_the_chain_groups_that_finished(monkeypatch):
     calls = {"n": 0}
     evaluate = _posterior.ChainDensity.evaluate
 
@@ -140,15 +140,17 @@ def test_interrupted_nuts_keeps_the_draws_of_every_chain(monkeypatch):
         return evaluate(self, z, u)
 
     monkeypatch.setattr(_posterior.ChainDensity, "evaluate", interrupted)
-    with pytest.warns(RuntimeWarning, match="interrupted"):
+    with pytest.warns(RuntimeWarning, match=r"keeping 1 of 2 chains \(1 of 2 chain groups\)"):
         cut = _nuts_fit(chain_groups=2)
-    kept = cut.idata_.posterior.sizes["draw"]
-    assert 0 < kept < 20 and cut.idata_.posterior.sizes["chain"] == 2
+    # The one rule of chain groups: the finished first group is kept whole, the second
+    # group's partial draws are dropped.
+    assert cut.interrupted_ and cut.idata_.posterior.attrs["interrupted"] == 1
+    assert cut.idata_.posterior.sizes == {"chain": 1, "draw": 20}
     # The draws made are those of the uninterrupted run.
     for name, value in cut.idata_.posterior.items():
-        np.testing.assert_array_equal(value.values, full.idata_.posterior[name].values[:, :kept])
-    assert cut.idata_.log_likelihood["y"].shape == (2, kept, 25)
-    assert cut.idata_.posterior_predictive["y"].shape == (2, kept, 25)
+        np.testing.assert_array_equal(value.values, full.idata_.posterior[name].values[:1])
+    assert cut.idata_.log_likelihood["y"].shape == (1, 20, 25)
+    assert cut.idata_.posterior_predictive["y"].shape == (1, 20, 25)
 
 
 def test_chain_groups_and_client_are_checked(monkeypatch):

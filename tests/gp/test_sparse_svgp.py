@@ -117,8 +117,9 @@ def test_svgp_is_seeded_and_ctrl_c_keeps_the_current_state(monkeypatch):
         return step(self, idx, gamma)
 
     monkeypatch.setattr(_svgp.SVGP, "step", interrupted)
-    with pytest.warns(RuntimeWarning, match="interrupted after 5 of 1000 steps"):
+    with pytest.warns(RuntimeWarning, match="keeping the state after 5 of 1000 steps"):
         gp = GPRegression(method=SVGP(steps=1000, **kw), random_state=3).fit(X, y, **fit)
+    assert gp.interrupted_ and gp.idata_.posterior.attrs["interrupted"] == 1
     mean, std = gp.predict(X_test, return_std=True)
     assert np.all(np.isfinite(mean)) and np.all(std > 0)
     assert np.isfinite(gp.log_marginal_likelihood_)

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from bayesphys import vmc
+from bayesphys.core.interrupts import InterruptedRunWarning, is_interrupted
 from bayesphys.vmc.optimization import optimize
 from tests.vmc.reference import REFERENCES
 
@@ -82,10 +83,11 @@ def test_keyboard_interrupt_returns_completed_iterations(monkeypatch):
 
     monkeypatch.setattr(module, "_iteration", flaky)
     system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
-    with pytest.warns(RuntimeWarning, match="interrupted: returning 3 of 10"):
+    with pytest.warns(InterruptedRunWarning, match="keeping 3 of 10 iterations"):
         res = optimize(vmc.GaussianJastrow(0.45, "pade"), system, vmc.Metropolis(), "sgd", 10,
                        100, learning_rate=0.01, random_state=0, progressbar=False)  # fmt: skip
     assert res.interrupted and res.n_iterations == 3 and math.isfinite(res.energy)
+    assert is_interrupted(res)
 
 
 def test_validation():

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bayesphys.core.interrupts import interrupted_attrs
+
 if TYPE_CHECKING:
     from bayesphys.core.results import InferenceData
 
@@ -53,6 +55,11 @@ class SamplerResult:
         (last) transition leading to each draw, with the momentum drawn for it, ``(chains,
         draws)``, as Stan and PyMC report it (ArviZ ``bfmi``, ``plot_energy``); else ``None``.
         Like ``log_prob``, it is defined up to the normalising constant of the target.
+    interrupted : bool
+        The run was stopped by Ctrl-C: the draws (and chains) are those completed before it,
+        fewer than requested (see :mod:`bayesphys.core.interrupts`).
+    progress : str or None
+        How far an interrupted run got (e.g. "25 of 40 draws per chain"); ``None`` if complete.
     """
 
     samples: Tensor
@@ -68,6 +75,8 @@ class SamplerResult:
     tree_depth: Tensor | None = None
     max_treedepth: int | None = None
     energy: Tensor | None = None
+    interrupted: bool = False
+    progress: str | None = None
 
     @property
     def n_chains(self) -> int:
@@ -90,7 +99,8 @@ class SamplerResult:
             f"SamplerResult(method={self.method!r}, chains={self.n_chains}, "
             f"draws={self.n_draws}, dim={self.dim}, tune={self.tune}, thin={self.thin}, "
             f"mean_accept={float(self.accept_prob.mean()) if self.n_draws else float('nan'):.3f}, "
-            f"divergences={int(self.diverging.sum())})"
+            f"divergences={int(self.diverging.sum())}"
+            f"{', interrupted=True' if self.interrupted else ''})"
         )
 
     @classmethod
@@ -130,6 +140,7 @@ class SamplerResult:
             tree_depth=depth,
             max_treedepth=first.max_treedepth,
             energy=energy,
+            interrupted=any(r.interrupted for r in results),
         )
 
     def split(
@@ -209,13 +220,12 @@ class SamplerResult:
         from bayesphys.core.results import to_inference_data
 
         if self.n_draws == 0:
-            raise ValueError(
-                "to_inference_data: the result holds no draws (draws=0, or sampling was "
-                "interrupted during tuning)"
-            )
+            raise ValueError("to_inference_data: the result holds no draws (draws=0)")
         posterior = self.split(names, shapes)
         stats = self.sample_stats()
         attrs = {"sampler": f"bayesphys.{self.method}", "tuning_steps": self.tune}
+        if self.interrupted:
+            attrs.update(interrupted_attrs(self.progress or f"{self.n_draws} draws per chain"))
         return to_inference_data(
             posterior, sample_stats=stats, coords=coords, dims=dims, attrs=attrs
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numbers
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,10 +15,12 @@ from bayesphys.core.distributed import (
     check_client,
     check_groups,
     group_seeds,
+    groups_progress,
     run_groups,
     spawn_seeds,
     split_sizes,
 )
+from bayesphys.core.interrupts import warn_interrupted
 from bayesphys.core.samplers.adaptation import WindowAdaptation
 from bayesphys.core.samplers.base import Kernel, LogProbFn, StepInfo, as_positions
 from bayesphys.core.samplers.hmc import HMC
@@ -160,11 +161,19 @@ def sample(
     -------
     SamplerResult
 
+    Raises
+    ------
+    KeyboardInterrupt
+        Ctrl-C before the first draw (during tuning): there is nothing to return.
+
     Notes
     -----
-    On ``KeyboardInterrupt`` sampling stops and the draws completed so far (the same number for
-    every chain) are returned with a ``RuntimeWarning``; with several chain groups, the groups
-    that finished are kept (or, if none did, the partial draws of the interrupted one).
+    Ctrl-C after the first draw stops sampling and returns the draws completed so far (the same
+    number for every chain), marked: ``result.interrupted`` is True, ``result.progress`` and an
+    :class:`~bayesphys.core.interrupts.InterruptedRunWarning` say how far it got. With several
+    chain groups, the groups that finished are kept and the partial ones dropped (if none
+    finished, the partial draws of the interrupted one are kept; see
+    :func:`~bayesphys.core.distributed.run_groups`).
 
     Examples
     --------
@@ -224,6 +233,16 @@ def sample(
         progress=f"{kernel.name} chain groups" if progressbar else None,
     )
     result = SamplerResult.concatenate(results)
+    if len(results) < n_groups or result.interrupted:
+        result.interrupted = True
+        result.progress = groups_progress(
+            result.n_chains,
+            n_chains,
+            len(results),
+            n_groups,
+            f"{result.n_draws} of {draws} draws per chain",
+        )
+        warn_interrupted(f"sample(method={kernel.name!r})", result.progress)
     if compute_convergence_checks:
         warn_transitions(result.sample_stats(), kernel.name)
     return result
@@ -267,6 +286,7 @@ def run_chain_group(task: ChainGroupTask) -> SamplerResult:
 
     adaptation = WindowAdaptation(kernel, state, tune)
     tuned = kept = 0
+    interrupted = False
     progress = tqdm(
         total=tune + draws * thin, disable=not progressbar, desc=f"{kernel.name} tune{task.label}"
     )
@@ -307,14 +327,9 @@ def run_chain_group(task: ChainGroupTask) -> SamplerResult:
                 energy[:, j] = info.energy
             kept += 1
     except KeyboardInterrupt:
-        if tuned < tune:
-            state = adaptation.finalize(state)
-        warnings.warn(
-            f"sampling interrupted: returning {kept} of {draws} draws per chain "
-            f"(after {tuned} of {tune} tuning iterations)",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+        if kept == 0:
+            raise  # nothing complete (tuning draws are not draws): the policy re-raises
+        interrupted = True
     finally:
         progress.close()
 
@@ -344,6 +359,7 @@ def run_chain_group(task: ChainGroupTask) -> SamplerResult:
         tree_depth=tree_depth,
         max_treedepth=None if tree_depth is None else getattr(kernel, "max_treedepth", None),
         energy=energy,
+        interrupted=interrupted,
     )
 
 

@@ -16,7 +16,14 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Product", "WaveFunction", "autograd_grad_lap", "parameter_vector"]
+__all__ = [
+    "Product",
+    "WaveFunction",
+    "autograd_grad_lap",
+    "check_wavefunction",
+    "domain_violations",
+    "parameter_vector",
+]
 
 LogPsiFn = Callable[[Tensor], Tensor]
 
@@ -57,6 +64,9 @@ class WaveFunction(nn.Module):
     """
 
     analytic: bool = False
+    #: Names of this module's own parameters and buffers that must stay > 0 (e.g. a Gaussian
+    #: width): :func:`check_wavefunction` and ``vmc.optimize`` keep them in that domain.
+    positive: tuple[str, ...] = ()
 
     def log_psi(self, R: Tensor) -> Tensor:
         """``ln|psi(R)|`` per walker, shape ``(walkers,)``; ``-inf`` where ``psi = 0``."""
@@ -122,6 +132,48 @@ class Product(WaveFunction):
             g, lp = f.grad_lap(R)
             grad, lap = grad + g, lap + lp
         return grad, lap
+
+
+def domain_violations(wf: nn.Module) -> list[tuple[str, str]]:
+    """``(name, problem)`` for every parameter or buffer of ``wf`` outside its domain.
+
+    Every value must be finite; those a factor lists in ``positive`` must also be > 0. Names are
+    the full dotted names of ``wf.named_parameters()`` (e.g. ``factors.0.alpha``).
+    """
+    out = []
+    for prefix, module in wf.named_modules():
+        positive = getattr(module, "positive", ())
+        tensors = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+        for name, t in tensors:
+            if not torch.is_floating_point(t):
+                continue
+            full = f"{prefix}.{name}" if prefix else name
+            values = t.detach()
+            if not bool(torch.isfinite(values).all()):
+                out.append((full, f"must be finite, got {_show(values)}"))
+            elif name in positive and not bool((values > 0).all()):
+                out.append((full, f"must be > 0, got {_show(values)}"))
+    return out
+
+
+def check_wavefunction(wf: object, name: str = "wf") -> None:
+    """Raise ``TypeError`` unless ``wf`` is a WaveFunction, ``ValueError`` naming the first
+    parameter outside its domain (e.g. a Gaussian width ``alpha <= 0``, where ``|psi|^2`` is
+    not normalisable and every energy would be meaningless)."""
+    if not isinstance(wf, WaveFunction):
+        raise TypeError(f"{name} must be a bayesphys.vmc WaveFunction, got {type(wf).__name__}")
+    bad = domain_violations(wf)
+    if bad:
+        param, problem = bad[0]
+        raise ValueError(
+            f"{name}: parameter {param} {problem}; set it inside its domain (e.g. "
+            f"with torch.no_grad(): {name}.{param}.fill_(0.5)) or build a new wave function"
+        )
+
+
+def _show(values: Tensor) -> str:
+    flat = values.reshape(-1)
+    return f"{float(flat[0]):g}" if flat.numel() == 1 else str(flat.tolist())
 
 
 def parameter_vector(wf: nn.Module) -> Tensor:

@@ -30,6 +30,7 @@ class Gaussian(WaveFunction):
     """
 
     analytic = True
+    positive = ("alpha", "beta_z")
 
     def __init__(self, alpha: float = 0.5, *, beta_z: float = 1.0, train_beta_z: bool = False):
         super().__init__()
@@ -119,6 +120,8 @@ class PadeJastrow(_PairJastrow):
         Number of spin-up particles (the first ``n_up``); default ``N // 2``.
     """
 
+    positive = ("beta",)
+
     def __init__(self, beta: float = 0.5, *, n_up: int | None = None) -> None:
         super().__init__()
         self.beta = as_parameter(beta, "beta", positive=True)
@@ -144,6 +147,8 @@ class HardSphereJastrow(_PairJastrow):
     a : float
         Hard-sphere diameter (> 0); a fixed physical constant, not trained.
     """
+
+    positive = ("a",)
 
     def __init__(self, a: float) -> None:
         super().__init__()

@@ -54,6 +54,7 @@ class SlaterDeterminant(WaveFunction):
     """
 
     analytic = True
+    positive = ("alpha",)
 
     def __init__(self, n_particles: int, alpha: float = 0.5) -> None:
         super().__init__()

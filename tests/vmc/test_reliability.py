@@ -1,0 +1,291 @@
+"""Issue 15 for VMC: honest error bars, parameters in their domains, interrupts, bad input."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from bayesphys import vmc
+from bayesphys.core.blocking import blocking
+from bayesphys.core.interrupts import InterruptedRunWarning, is_interrupted
+from bayesphys.vmc.estimation import MixingWarning
+from bayesphys.vmc.optimization import ParameterDomainWarning, optimize
+
+
+def _dot():
+    return vmc.QuantumDot(2), vmc.GaussianJastrow(0.45, "pade", beta=0.3)
+
+
+def _pooled_blocking(series):
+    """The pooled blocking error without the frozen-chain rule (what estimate reported)."""
+    moving = series[~np.all(series == series[:, :1], axis=1)]
+    if moving.shape[0] == 0:
+        return 0.0
+    return blocking(moving).stderr * moving.shape[0] / series.shape[0]
+
+
+def _quiet_estimate(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MixingWarning)
+        return vmc.estimate(*args, progressbar=False, **kwargs)
+
+
+# --- error bars that cannot lie -------------------------------------------------------------
+
+
+def test_frozen_chain_reports_no_zero_error_bar():
+    # Issue 15: step=1e6 never accepts a move; blocking of constant walker series gave 0.
+    dot, wf = _dot()
+    sampler = vmc.Metropolis(step=1e6, adapt=False)
+    with pytest.warns(MixingWarning, match="acceptance 0 .*step is far too large.*50 of 50"):
+        est = vmc.estimate(wf, dot, sampler, n_walkers=50, n_steps=64, burn_in=20,
+                           progressbar=False)  # fmt: skip
+    assert est.mixing == ("acceptance", "frozen")
+    assert est.blocking.frozen_chains == 50
+    assert est.stderr == est.stderr_walkers > 0.02
+    assert "mixing=" in repr(est)
+
+
+@pytest.mark.parametrize("step", [20.0, 5.0])
+def test_honest_error_bar_covers_the_scatter_over_seeds(step):
+    # step=20: error 0 (or 2e-4) reported while the energies of 10 seeds scatter by ~0.05.
+    dot, wf = _dot()
+    sampler = vmc.Metropolis(step=step, adapt=False)
+    runs = [_quiet_estimate(wf, dot, sampler, 50, 64, 20, random_state=seed) for seed in range(10)]
+    energies = np.array([r.energy for r in runs])
+    errors = np.array([r.stderr for r in runs])
+    scatter = energies.std(ddof=1)
+    assert scatter > 0.03
+    assert all(r.mixing for r in runs)
+    # Pooled over walkers, blocking alone (what was reported) is far below the scatter; the
+    # reported errors match it (an estimate from 50 walkers: ~10 % noise per run).
+    assert np.mean([_pooled_blocking(r.local_energies) for r in runs]) < 0.25 * scatter
+    assert 0.6 * scatter < np.sqrt(np.mean(errors**2)) < 1.6 * scatter
+    z = (energies - energies.mean()) / errors
+    assert np.all(np.abs(z) < 4)
+
+
+def test_walker_groups_that_disagree_are_detected():
+    # Half the walkers start far out and small steps cannot bring them in: the two walker
+    # groups disagree although each walker's series looks stationary to blocking.
+    dot, wf = _dot()
+    gen = torch.Generator().manual_seed(0)
+    init = 0.3 * torch.randn(64, 2, 2, generator=gen, dtype=torch.float64)
+    init[32:] += 2.5
+    with pytest.warns(MixingWarning, match="walkers disagree"):
+        est = vmc.estimate(wf, dot, vmc.Metropolis(0.1, adapt=False), 64, 256, 0, init=init,
+                           walker_groups=2, random_state=1, progressbar=False)  # fmt: skip
+    assert est.mixing == ("walkers",)
+    assert est.dispersion > 2 and est.stderr == est.stderr_walkers > est.stderr_blocking
+
+
+def test_too_few_walkers_to_stand_in_give_nan():
+    dot, wf = _dot()
+    with pytest.warns(MixingWarning, match="stderr = NaN"):
+        est = vmc.estimate(wf, dot, vmc.Metropolis(step=1e6, adapt=False), 4, 32, 5,
+                           progressbar=False)  # fmt: skip
+    assert math.isnan(est.stderr)
+
+
+def test_acceptance_near_one_is_flagged_for_metropolis():
+    dot, wf = _dot()
+    with pytest.warns(MixingWarning, match="far too small"):
+        est = vmc.estimate(wf, dot, vmc.Metropolis(1e-3, adapt=False), 50, 64, 10,
+                           random_state=2, progressbar=False)  # fmt: skip
+    assert "acceptance" in est.mixing
+    assert est.stderr >= est.stderr_blocking
+
+
+@pytest.mark.parametrize(
+    ("sampler", "args"),
+    [
+        (lambda: vmc.Metropolis(0.5, adapt=False), (200, 2048, 300)),  # tau ~ 10 steps
+        (lambda: vmc.Metropolis(), (200, 256, 100)),
+        (lambda: vmc.Langevin(0.2), (200, 256, 100)),
+    ],
+)
+def test_well_mixed_runs_are_unchanged_and_silent(sampler, args):
+    dot, wf = _dot()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = vmc.estimate(wf, dot, sampler(), *args, random_state=5, progressbar=False)
+    assert est.mixing == ()
+    # Bit for bit the blocking error of the walkers' series, as before the mixing checks.
+    assert est.stderr == est.stderr_blocking == blocking(est.local_energies).stderr
+    assert 0.5 < est.dispersion < 2
+
+
+def test_exact_eigenstate_keeps_zero_error_even_if_frozen():
+    system = vmc.HarmonicTrap(2, 2, 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = vmc.estimate(vmc.GaussianJastrow(0.5), system, vmc.Metropolis(1e6, adapt=False),
+                           30, 32, 5, progressbar=False)  # fmt: skip
+    assert est.stderr == 0.0 and est.mixing == ()
+
+
+# --- parameters stay valid -------------------------------------------------------------------
+
+
+def test_large_sgd_steps_keep_the_parameters_in_their_domains():
+    # Issue 15: sgd with learning_rate=2.0 drove alpha to -3.8e102 without an error.
+    dot, wf = _dot()
+    with pytest.warns(ParameterDomainWarning, match="domain of factors.0.alpha"):
+        res = optimize(wf, dot, vmc.Metropolis(), "sgd", 6, 200, learning_rate=2.0,
+                       random_state=0, progressbar=False)  # fmt: skip
+    assert (res.history["factors.0.alpha"] > 0).all()
+    assert (res.history["factors.1.beta"] > 0).all()
+    assert np.isfinite(res.history["energy"]).all()
+
+
+def test_non_finite_energies_raise_naming_iteration_and_parameter(monkeypatch):
+    import bayesphys.vmc.optimization as module
+    from bayesphys.vmc._resident import GroupSums
+
+    calls = {"n": 0}
+    original = module.advance_group
+
+    def poisoned(state, spec, params):
+        calls["n"] += 1
+        new_state, sums = original(state, spec, params)
+        if calls["n"] == 3:
+            sums = GroupSums(**{**sums.__dict__, "finite": False})
+        return new_state, sums
+
+    monkeypatch.setattr(module, "advance_group", poisoned)
+    dot, wf = _dot()
+    with pytest.raises(FloatingPointError, match=r"iteration 3: non-finite.*factors\.\d\.\w+"):
+        optimize(wf, dot, vmc.Metropolis(), "adam", 5, 50, learning_rate=0.05, progressbar=False)
+
+
+def test_wave_function_outside_its_domain_is_rejected():
+    dot, wf = _dot()
+    with torch.no_grad():
+        wf.factors[0].alpha.fill_(-0.1)  # E = 9.6e9 was reported for this
+    with pytest.raises(ValueError, match=r"factors\.0\.alpha must be > 0, got -0\.1"):
+        vmc.estimate(wf, dot, vmc.Metropolis(), 20, 16, 2, progressbar=False)
+    with pytest.raises(ValueError, match=r"factors\.0\.alpha must be > 0"):
+        optimize(wf, dot, vmc.Metropolis(), n_iterations=1, n_walkers=10, progressbar=False)
+    _, wf = _dot()
+    with torch.no_grad():
+        wf.factors[1].beta.fill_(float("nan"))
+    with pytest.raises(ValueError, match=r"factors\.1\.beta must be finite"):
+        vmc.estimate(wf, dot, vmc.Metropolis(), 20, 16, 2, progressbar=False)
+
+
+# --- bad input (issue 15 item 8) ---------------------------------------------------------------
+
+
+def test_bad_arguments_name_the_argument():
+    dot, wf = _dot()
+    with pytest.raises(ValueError, match="sr_shift"):
+        optimize(wf, dot, vmc.Metropolis(), "sr", sr_shift=-1)
+    with pytest.raises(ValueError, match="sr_shift"):
+        optimize(wf, dot, vmc.Metropolis(), "sr", sr_shift=float("nan"))
+    with pytest.raises(TypeError, match="sr_shift"):
+        optimize(wf, dot, vmc.Metropolis(), "sr", sr_shift="1e-3")
+    with pytest.raises(ValueError, match="burn_in"):
+        optimize(wf, dot, vmc.Metropolis(), burn_in=-5)
+    with pytest.raises(ValueError, match=r"a \(hard-sphere diameter\)"):
+        vmc.HarmonicTrap(3, 3, interaction="hard_sphere", a=math.inf)
+    with pytest.raises(ValueError, match=r"a \(hard-sphere diameter\)"):
+        vmc.HarmonicTrap(3, 3, interaction="hard_sphere", a=math.nan)
+    with pytest.raises(ValueError, match="density_bins"):
+        vmc.estimate(wf, dot, vmc.Metropolis(), 20, 16, 2, density_bins=0)
+    with pytest.raises(ValueError, match="density_rmax"):
+        vmc.estimate(wf, dot, vmc.Metropolis(), 20, 16, 2, density_rmax=-1.0)
+    with pytest.raises(TypeError, match="system"):
+        vmc.estimate(wf, "dot", vmc.Metropolis(), 20, 16, 2)
+    with pytest.raises(TypeError, match="wf"):
+        vmc.estimate("psi", dot, vmc.Metropolis(), 20, 16, 2)
+    for bad in (1.5, 0.0, math.nan):
+        with pytest.raises(ValueError, match="target_accept"):
+            vmc.Metropolis(target_accept=bad)
+        with pytest.raises(ValueError, match="target_accept"):
+            vmc.Langevin(target_accept=bad)
+    with pytest.raises(TypeError, match="step"):
+        vmc.Metropolis(step="big")
+
+
+# --- interrupts -------------------------------------------------------------------------------
+
+
+def _interrupt_step_after(monkeypatch, n_calls):
+    """Make the n-th recorded step of vmc.estimate raise KeyboardInterrupt (a Ctrl-C)."""
+    from bayesphys.vmc.samplers import Walkers
+
+    calls = {"n": 0}
+    original = Walkers.step_with_energy
+
+    def step(self, method="auto"):
+        calls["n"] += 1
+        if calls["n"] == n_calls:
+            raise KeyboardInterrupt
+        return original(self, method)
+
+    monkeypatch.setattr(Walkers, "step_with_energy", step)
+
+
+def test_estimate_interrupted_returns_marked_completed_steps(monkeypatch):
+    dot, wf = _dot()
+    _interrupt_step_after(monkeypatch, 41)
+    with pytest.warns(InterruptedRunWarning, match="keeping 40 of 64 steps of 30 walkers"):
+        est = _quiet_estimate(wf, dot, vmc.Metropolis(), 30, 64, 10, random_state=3)
+    assert est.interrupted and is_interrupted(est)
+    idata = est.idata
+    assert all(idata[g].attrs["interrupted"] == 1 for g in idata.groups())
+    assert est.local_energies.shape == (30, 40) and math.isfinite(est.energy)
+    assert float(np.sum(est.density * np.pi * np.diff(np.linspace(0, 4.5, 61) ** 2))) == (
+        pytest.approx(2.0, rel=0.05)
+    )
+
+
+def test_estimate_interrupted_before_16_steps_reraises(monkeypatch):
+    dot, wf = _dot()
+    _interrupt_step_after(monkeypatch, 10)
+    with pytest.raises(KeyboardInterrupt):
+        vmc.estimate(wf, dot, vmc.Metropolis(), 30, 64, 10, progressbar=False)
+
+
+def test_estimate_interrupted_in_a_later_walker_group_keeps_complete_groups(monkeypatch):
+    dot, wf = _dot()
+    _interrupt_step_after(monkeypatch, 64 + 20)  # group 0 completes, group 1 is interrupted
+    with pytest.warns(InterruptedRunWarning, match="1 of 2 walker groups"):
+        est = _quiet_estimate(wf, dot, vmc.Metropolis(), 40, 64, 10, walker_groups=2)
+    assert est.interrupted and est.local_energies.shape == (20, 64)
+
+
+def test_optimize_interrupted_before_any_iteration_reraises(monkeypatch):
+    import bayesphys.vmc.optimization as module
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, "_iteration", interrupted)
+    dot, wf = _dot()
+    with pytest.raises(KeyboardInterrupt):
+        optimize(wf, dot, vmc.Metropolis(), "adam", 5, 20, progressbar=False)
+
+
+def test_study_refuses_an_interrupted_optimisation(monkeypatch):
+    # Issue 15: one Ctrl-C inside vmc.optimize was swallowed and the study completed on the
+    # truncated optimisation. The study must stop so that the runner handles the interrupt.
+    import bayesphys.vmc.optimization as module
+    from bayesphys.studies import load_study
+
+    calls = {"n": 0}
+    original = module._iteration
+
+    def flaky(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(module, "_iteration", flaky)
+    study, config = load_study("quantum-dot-vmc")
+    settings = {**config["run"], **config["fast"], "n_iterations": 5, "n_walkers": 50}
+    with pytest.warns(InterruptedRunWarning), pytest.raises(KeyboardInterrupt, match="optimize"):
+        study.fit_models(config, settings, seed=0)
