@@ -165,6 +165,21 @@ class EnergyEstimate:
         )
 
 
+def check_run_inputs(wf, system, sampler, method: str) -> None:
+    """Validate what every VMC run takes: wave function, Hamiltonian, sampler, E_L method."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    check_wavefunction(wf)
+    if not isinstance(system, HarmonicTrap):
+        raise TypeError(
+            f"system must be a vmc.HarmonicTrap (or vmc.QuantumDot), got {type(system).__name__}"
+        )
+    if not isinstance(sampler, VMCSampler):
+        raise TypeError(
+            f"sampler must be vmc.Metropolis(...) or vmc.Langevin(...), got {sampler!r}"
+        )
+
+
 def estimate(
     wf: WaveFunction,
     system: HarmonicTrap,
@@ -245,17 +260,7 @@ def estimate(
         If the walkers did not mix (see :attr:`EnergyEstimate.mixing`); the error bar is
         then inflated, never the blocking value of a frozen chain.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-    check_wavefunction(wf)
-    if not isinstance(system, HarmonicTrap):
-        raise TypeError(
-            f"system must be a vmc.HarmonicTrap (or vmc.QuantumDot), got {type(system).__name__}"
-        )
-    if not isinstance(sampler, VMCSampler):
-        raise TypeError(
-            f"sampler must be vmc.Metropolis(...) or vmc.Langevin(...), got {sampler!r}"
-        )
+    check_run_inputs(wf, system, sampler, method)
     n_walkers = check_positive_int(n_walkers, "n_walkers")
     n_steps = check_positive_int(n_steps, "n_steps", minimum=16)
     burn_in = check_positive_int(burn_in, "burn_in", minimum=0)

@@ -36,10 +36,10 @@ from bayesphys.vmc._resident import (
     reduce_sums,
     release,
 )
-from bayesphys.vmc.local_energy import METHODS
+from bayesphys.vmc.estimation import check_run_inputs
 from bayesphys.vmc.samplers import VMCSampler
 from bayesphys.vmc.systems import HarmonicTrap
-from bayesphys.vmc.wavefunctions.base import WaveFunction, check_wavefunction, domain_violations
+from bayesphys.vmc.wavefunctions.base import WaveFunction, domain_violations
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from distributed import Future
@@ -177,19 +177,9 @@ def optimize(
         ``<= 0``, or a non-finite value): the whole update is halved until every parameter is
         inside, keeping its direction. Updates that stay inside are applied unchanged.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {optimizer!r}")
-    check_wavefunction(wf)
-    if not isinstance(system, HarmonicTrap):
-        raise TypeError(
-            f"system must be a vmc.HarmonicTrap (or vmc.QuantumDot), got {type(system).__name__}"
-        )
-    if not isinstance(sampler, VMCSampler):
-        raise TypeError(
-            f"sampler must be vmc.Metropolis(...) or vmc.Langevin(...), got {sampler!r}"
-        )
+    check_run_inputs(wf, system, sampler, method)
     n_iterations = check_positive_int(n_iterations, "n_iterations", minimum=0)
     n_walkers = check_positive_int(n_walkers, "n_walkers", minimum=2)
     steps = check_positive_int(steps_per_iteration, "steps_per_iteration")

@@ -13,6 +13,7 @@ import pytest
 from bayesphys.bnn import BayesianNeuralNetwork, _posterior
 from bayesphys.core.interrupts import InterruptedRunWarning, is_interrupted
 from bayesphys.inference import HMC, NUTS, SGHMC, VI
+from tests._interrupt import interrupt_at
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(-2, 2, size=(30, 1))
@@ -32,30 +33,14 @@ def _fit(method, **kwargs):
 
 
 def _interrupt_at(monkeypatch, name: str, k: int) -> None:
-    """Make ``Posterior.<name>`` raise KeyboardInterrupt (as Ctrl-C would) at its k-th call."""
-    original = getattr(_posterior.Posterior, name)
-    calls = {"n": 0}
-
-    def patched(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == k:
-            raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(_posterior.Posterior, name, patched)
+    interrupt_at(monkeypatch, _posterior.Posterior, name, k)
 
 
 def _count_calls(monkeypatch, name: str, method) -> int:
-    original = getattr(_posterior.Posterior, name)
-    calls = {"n": 0}
-
-    def counting(self, *args, **kwargs):
-        calls["n"] += 1
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(_posterior.Posterior, name, counting)
-    _fit(method)
-    monkeypatch.setattr(_posterior.Posterior, name, original)
+    """Calls of ``Posterior.<name>`` in an uninterrupted fit."""
+    with monkeypatch.context() as counting:
+        calls = interrupt_at(counting, _posterior.Posterior, name, 0)
+        _fit(method)
     return calls["n"]
 
 

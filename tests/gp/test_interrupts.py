@@ -13,27 +13,13 @@ import pytest
 from bayesphys.core.interrupts import InterruptedRunWarning
 from bayesphys.gp import GPRegression, _posterior, _svgp
 from bayesphys.inference import NUTS, SVGP
+from tests._interrupt import interrupt_at
 
 RNG = np.random.default_rng(5)
 X = RNG.uniform(0, 4, size=(25, 1))
 Y = np.sin(2 * X[:, 0]) + 0.2 * RNG.normal(size=25)
 # tune = 50: 20 NUTS iterations under the Laplace whitening, 15 pilot draws, then 15 more.
 NUTS_ = NUTS(draws=20, tune=50, chains=2)
-
-
-def _interrupt_at(monkeypatch, cls, name: str, k: int) -> dict:
-    """Make ``cls.<name>`` raise KeyboardInterrupt (as Ctrl-C would) at its k-th call."""
-    original = getattr(cls, name)
-    calls = {"n": 0}
-
-    def patched(self, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == k:
-            raise KeyboardInterrupt
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(cls, name, patched)
-    return calls
 
 
 def _nuts(method=NUTS_):
@@ -49,7 +35,7 @@ def _marked(gp, progress: str) -> None:
 
 @pytest.mark.parametrize("k", [1, 30], ids=["at the start", "during tuning"])
 def test_nuts_interrupt_before_the_first_draw_reraises(monkeypatch, k):
-    _interrupt_at(monkeypatch, _posterior.ChainDensity, "evaluate", k)
+    interrupt_at(monkeypatch, _posterior.ChainDensity, "evaluate", k)
     with warnings.catch_warnings():
         warnings.simplefilter("error", InterruptedRunWarning)
         with pytest.raises(KeyboardInterrupt):
@@ -92,11 +78,11 @@ def test_nuts_interrupt_in_the_pilot_draws_reraises(monkeypatch):
 def test_nuts_interrupt_mid_draws_keeps_them_marked(monkeypatch):
     full = _nuts()
     assert full.interrupted_ is False and "interrupted" not in full.idata_.posterior.attrs
-    calls = _interrupt_at(monkeypatch, _posterior.ChainDensity, "evaluate", 0)
+    calls = interrupt_at(monkeypatch, _posterior.ChainDensity, "evaluate", 0)
     _nuts()
     total = calls["n"]
     monkeypatch.undo()
-    _interrupt_at(monkeypatch, _posterior.ChainDensity, "evaluate", total - 10)
+    interrupt_at(monkeypatch, _posterior.ChainDensity, "evaluate", total - 10)
     with pytest.warns(InterruptedRunWarning, match=r"of 20 draws per chain") as rec:
         cut = _nuts()
     assert len([w for w in rec if w.category is InterruptedRunWarning]) == 1
@@ -110,13 +96,13 @@ def test_nuts_interrupt_mid_draws_keeps_them_marked(monkeypatch):
 
 def test_svgp_interrupts(monkeypatch):
     method = SVGP(steps=40, n_inducing=8, batch_size=10)
-    _interrupt_at(monkeypatch, _svgp.SVGP, "step", 1)
+    interrupt_at(monkeypatch, _svgp.SVGP, "step", 1)
     with pytest.raises(KeyboardInterrupt):  # no step done: nothing to keep
         GPRegression(method=method, random_state=3).fit(X, Y, progressbar=False)
     monkeypatch.undo()
     full = GPRegression(method=method, random_state=3).fit(X, Y, progressbar=False)
     assert full.interrupted_ is False and "interrupted" not in full.idata_.posterior.attrs
-    _interrupt_at(monkeypatch, _svgp.SVGP, "step", 8)
+    interrupt_at(monkeypatch, _svgp.SVGP, "step", 8)
     with pytest.warns(InterruptedRunWarning, match="keeping the state after 7 of 40 steps"):
         cut = GPRegression(method=method, random_state=3).fit(X, Y, progressbar=False)
     _marked(cut, "the state after 7 of 40 steps")
