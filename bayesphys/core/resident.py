@@ -18,6 +18,11 @@ from typing import Any
 
 from bayesphys.core.distributed import check_client, pin_torch_threads
 
+# A worker lost while the client gathers can leave a summary "cancelled: already forgotten"
+# (Dask forgets a key whose dependents were released during the recomputation). The iteration
+# is resubmitted from the same states under new keys: its numbers do not depend on the attempt.
+CANCELLED_RESUBMITS = 2
+
 
 class ResidentGroups:
     """States of ``n`` groups, advanced in lockstep in-process or on a Dask cluster.
@@ -83,22 +88,25 @@ class ResidentGroups:
             outcomes = [fn(handle, *args) for handle in self._handles]
             self._handles = [state for state, _ in outcomes]
             return [summary for _, summary in outcomes]
-        tag = f"{self._token}-{self._iteration}"
         pins = self._pins or [None] * len(self._handles)
-        pairs = [
-            self._submit(_advance, fn, handle, *args, key=f"{self.name}-{tag}-{i}", on=pin)
-            for i, (handle, pin) in enumerate(zip(self._handles, pins, strict=True))
-        ]
-        # Runs where its pair is: only the summary crosses the network.
-        summaries = [
-            self.client.submit(_summary_of, pair, key=f"{self.name}-sum-{tag}-{i}")
-            for i, pair in enumerate(pairs)
-        ]
-        try:
-            out = self.client.gather(summaries)
-        except BaseException:
-            self.client.cancel(pairs + summaries)
-            raise
+        for attempt in range(1 + CANCELLED_RESUBMITS):
+            tag = f"{self._token}-{self._iteration}" + (f"-r{attempt}" if attempt else "")
+            pairs = [
+                self._submit(_advance, fn, handle, *args, key=f"{self.name}-{tag}-{i}", on=pin)
+                for i, (handle, pin) in enumerate(zip(self._handles, pins, strict=True))
+            ]
+            # Runs where its pair is: only the summary crosses the network.
+            summaries = [
+                self.client.submit(_summary_of, pair, key=f"{self.name}-sum-{tag}-{i}")
+                for i, pair in enumerate(pairs)
+            ]
+            try:
+                out = self.client.gather(summaries)
+                break
+            except BaseException as exc:
+                self.client.cancel(pairs + summaries)
+                if attempt == CANCELLED_RESUBMITS or not _cancelled_by_scheduler(exc):
+                    raise
         # The summaries are released when these futures go (no blocking cancel round trip).
         self._handles = pairs
         if self._pins is None:
@@ -155,6 +163,11 @@ class _Outcome:
 
     state: Any
     summary: Any
+
+
+def _cancelled_by_scheduler(exc: BaseException) -> bool:
+    """A future the scheduler cancelled or forgot (not the user's Ctrl-C, not a task error)."""
+    return type(exc).__name__ in ("FutureCancelledError", "CancelledError")
 
 
 def _is_future(handle) -> bool:
