@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,26 +14,17 @@ from bayesphys.core import inference
 from bayesphys.core.distributed import groups_progress
 from bayesphys.core.inference import InferenceMethod
 from bayesphys.core.interrupts import interrupted_attrs, warn_interrupted
+from bayesphys.core.threads import torch_threads
 
 _WARM_START_STEPS = 300
 # Friction of SGHMC (alpha in Chen et al.'s notation): the fraction of velocity lost per step.
 SGHMC_FRICTION = 0.05
 
 
-@contextlib.contextmanager
 def single_thread():
-    """Run torch on one intra-op thread, restoring the setting afterwards.
-
-    The tensors of a small BNN are far too small to gain from intra-op threads, while on a
-    loaded machine the OpenMP threads spin-wait for each other: a 10x slowdown was measured
-    with 2 threads on 2 busy cores.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    """Torch on one intra-op thread for the block (the tensors of a small BNN are far too small
+    to gain from more, while on a loaded machine OpenMP threads spin-wait for each other)."""
+    return torch_threads(1, blas=False)
 
 
 def run(post, init, method: InferenceMethod, gen, seed, *, batch_size, progressbar) -> Fit:

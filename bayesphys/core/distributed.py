@@ -21,6 +21,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from bayesphys.core._open_client import open_client
+from bayesphys.core.threads import set_torch_threads
 from bayesphys.core.validation import check_positive_int
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -172,11 +173,7 @@ def pin_torch_threads(fn: Callable, torch_threads: int | None, *args: Any) -> An
     Torch defaults to one thread per core in every worker process, which oversubscribes a
     machine that runs several workers: tasks pin it to the Dask thread count.
     """
-    if torch_threads is not None:
-        import torch
-
-        if torch.get_num_threads() != torch_threads:
-            torch.set_num_threads(torch_threads)
+    set_torch_threads(torch_threads)
     return fn(*args)
 
 

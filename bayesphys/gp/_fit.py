@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from scipy import optimize
-from threadpoolctl import threadpool_limits  # a dependency of PyMC
 
 from bayesphys.gp._params import HyperSpace
 
@@ -42,23 +40,6 @@ NOISE_FLOOR_FACTOR = 20.0
 def map_options(n: int) -> dict:
     """L-BFGS-B options for a MAP search on ``n`` points."""
     return {"gtol": max(MIN_GTOL, GTOL_PER_POINT * n), "ftol": MAP_FTOL}
-
-
-@contextlib.contextmanager
-def torch_threads(num_threads: int | None) -> Iterator[None]:
-    """Run the block with ``num_threads`` torch and BLAS threads (None: unchanged), then restore."""
-    before = torch.get_num_threads()
-    if num_threads is not None and num_threads != before:
-        torch.set_num_threads(num_threads)
-    try:
-        if num_threads is None:
-            yield
-        else:
-            with threadpool_limits(limits=num_threads, user_api="blas"):
-                yield
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
 
 
 def autograd_objective(

@@ -31,6 +31,7 @@ from scipy.linalg import solve_triangular
 from bayesphys.core.distributed import groups_progress, map_tasks, split_sizes
 from bayesphys.core.interrupts import InterruptedRunWarning, warn_interrupted
 from bayesphys.core.samplers import sample, warn_transitions
+from bayesphys.core.threads import torch_threads
 from bayesphys.gp import _fit
 from bayesphys.gp._dense import DenseObjective, subset_start
 from bayesphys.gp._model import GPModel
@@ -286,7 +287,7 @@ def run_group(task: GroupRun) -> GroupDraws:
 
 
 def _run_on_worker(task: GroupRun) -> GroupDraws:
-    with _fit.torch_threads(task.num_threads):
+    with torch_threads(task.num_threads):
         return run_group(task)
 
 

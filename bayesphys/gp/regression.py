@@ -13,6 +13,7 @@ from bayesphys.core.distributed import check_client
 from bayesphys.core.inference import MAP, NUTS, SGPR, SVGP, InferenceMethod
 from bayesphys.core.priors import Fixed, Prior
 from bayesphys.core.schema import OBS_DIM, predictive_inference_data
+from bayesphys.core.threads import torch_threads
 from bayesphys.core.validation import (
     check_bool,
     check_choice,
@@ -260,7 +261,7 @@ class GPRegression(Estimator):
         ard = check_bool(self.ard, "ard")
         kernel = compile_kernel(kernel_from_string(self.kernel), X.shape[1], ard)
         model = GPModel(kernel, self.mean, dict(self.priors or {}), self.noise, X, y, y_err)
-        with _fit.torch_threads(num_threads):
+        with torch_threads(num_threads):
             if method.name == "map":
                 outcome = _methods.fit_map(model, rng, method)
             elif method.name in ("sgpr", "svgp"):
@@ -334,7 +335,7 @@ class GPRegression(Estimator):
         if return_std and return_cov:
             raise ValueError("return_std and return_cov cannot both be True; pick one")
         X = self._new_X(X)
-        with _fit.torch_threads(self._num_threads()):
+        with torch_threads(self._num_threads()):
             mean, cov = self._predictor.moments(X, full_cov=return_cov, include_noise=include_noise)
         if return_cov:
             return mean, cov
@@ -364,7 +365,7 @@ class GPRegression(Estimator):
         X = self._new_X(X)
         n = check_positive_int(n, "n")
         rng = self._random_generator(random_state)
-        with _fit.torch_threads(self._num_threads()):
+        with torch_threads(self._num_threads()):
             return self._predictor.sample(X, n, rng, include_noise=include_noise)
 
     def sample_posterior_predictive(self, X, y_err=None, random_state=None):
@@ -404,7 +405,7 @@ class GPRegression(Estimator):
             chains, draws, _ = self._draws_z.shape
             step = max(1, -(-chains * draws // max_draws))
             z, per_row = self._draws_z[:, ::step], 1
-        with _fit.torch_threads(self._num_threads()):
+        with torch_threads(self._num_threads()):
             f, y = _predictive.posterior_draws(
                 self._predictor,
                 z.reshape(z.shape[0] * z.shape[1], space.dim),
@@ -445,7 +446,7 @@ class GPRegression(Estimator):
         X = self._new_X(X)
         draws = check_positive_int(draws, "draws")
         rng = self._random_generator(random_state)
-        with _fit.torch_threads(self._num_threads()):
+        with torch_threads(self._num_threads()):
             values, f, y = _predictive.prior_draws(self._model, X, None, draws, rng)
         parameters = {k: (v[None, :, 0] if v.shape[1] == 1 else v[None]) for k, v in values.items()}
         return self._predictive_idata(parameters, y[None], f[None], X, None, kind="prior")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from bayesphys.core.priors import Normal
@@ -62,7 +64,13 @@ def sample_nuts(
     """
     import pymc as pm
 
-    with model:
+    with model, warnings.catch_warnings():
+        # pip's PyTensor finds no BLAS to link its C code against (NumPy's and SciPy's bundled
+        # OpenBLAS export prefixed symbols only), says so at every first compile, and falls back
+        # to NumPy's BLAS calls: for these models of a few coefficients it changes nothing.
+        warnings.filterwarnings(
+            "ignore", message="PyTensor could not link to a BLAS", category=UserWarning
+        )
         try:
             return pm.sample(
                 draws=draws,

@@ -88,8 +88,9 @@ def _ranks(seed: int) -> dict[str, int]:
     y_all = np.concatenate([y, extra])
     y_err = np.concatenate([np.full(N_POINTS, TINY), np.full(N_EXTRA, HUGE)])
     # The construction must make the internal standardisation the identity.
-    np.testing.assert_allclose([X.mean(), X.std(), y_all.mean(), y_all.std()], [0, 1, 0, 1],
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        [X.mean(), X.std(), y_all.mean(), y_all.std()], [0, 1, 0, 1], atol=1e-12
+    )
     net = BayesianNeuralNetwork(
         hidden=(HIDDEN,),
         likelihood=Gaussian(noise=SIGMA_PRIOR),
@@ -99,8 +100,10 @@ def _ranks(seed: int) -> dict[str, int]:
     net.fit(X, y_all, y_err=y_err, progressbar=False)
     post = net.idata_.posterior
     # Thin the flattened (chain, draw) sequence within chains: every THIN-th draw.
-    keep = {k: post[k].values.reshape(CHAINS * DRAWS, *post[k].shape[2:])[THIN - 1 :: THIN]
-            for k in ("W0", "b0", "W1", "b1", "sigma")}
+    keep = {
+        k: post[k].values.reshape(CHAINS * DRAWS, *post[k].shape[2:])[THIN - 1 :: THIN]
+        for k in ("W0", "b0", "W1", "b1", "sigma")
+    }
     f = _latent(keep["W0"], keep["b0"], keep["W1"], keep["b1"], X_PROBE)
     draws = {"sigma": keep["sigma"], "f_centre": f[:, 0], "f_edge": f[:, 1]}
     return {name: int(np.sum(draws[name] < truth[name])) for name in NAMES}
@@ -111,6 +114,8 @@ def _uniformity_pvalue(ranks: np.ndarray, n_ranks: int, n_bins: int) -> float:
     return float(stats.chisquare(counts).pvalue)
 
 
+# A few divergences near small sigma are expected at these short chains; the ranks are the test.
+@pytest.mark.filterwarnings("ignore:.*diverged:RuntimeWarning")
 def test_sbc_bnn_noise_and_latent():
     """Ranks of sigma and f at two inputs are uniform (Bonferroni over the three)."""
     ranks = {name: [] for name in NAMES}
@@ -118,8 +123,6 @@ def test_sbc_bnn_noise_and_latent():
         for name, rank in _ranks(seed).items():
             ranks[name].append(rank)
     n_ranks = CHAINS * DRAWS // THIN + 1
-    pvalues = {
-        name: _uniformity_pvalue(np.array(r), n_ranks, N_BINS) for name, r in ranks.items()
-    }
+    pvalues = {name: _uniformity_pvalue(np.array(r), n_ranks, N_BINS) for name, r in ranks.items()}
     print(f"SBC p-values: {pvalues}")
     assert min(pvalues.values()) > ALPHA / len(NAMES), pvalues

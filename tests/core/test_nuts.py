@@ -448,8 +448,6 @@ def test_other_kernels_leave_tree_depth_empty():
     [
         ({"max_treedepth": 0}, "max_treedepth"),
         ({"max_treedepth": -3}, "max_treedepth"),
-        ({"max_treedepth": 2.5}, "max_treedepth"),
-        ({"max_treedepth": True}, "max_treedepth"),
         ({"max_treedepth": 31}, "max_treedepth"),
         ({"max_energy_error": 0.0}, "max_energy_error"),
         ({"max_energy_error": -5.0}, "max_energy_error"),
@@ -466,6 +464,13 @@ def test_bad_arguments_raise_value_error(kwargs, match):
         NUTS(**kwargs)
     with pytest.raises(ValueError, match=match):
         sample(std_normal_log_prob, torch.zeros(2, 2), method="nuts", progressbar=False, **kwargs)
+
+
+@pytest.mark.parametrize("depth", [2.5, True, "7"])
+def test_a_non_integer_tree_depth_is_a_type_error(depth):
+    # One integer validator (core.validation.check_positive_int): a wrong type is a TypeError.
+    with pytest.raises(TypeError, match="max_treedepth must be an integer"):
+        NUTS(max_treedepth=depth)
 
 
 def test_bad_state_inputs_raise():

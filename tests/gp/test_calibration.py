@@ -76,8 +76,6 @@ def test_sbc_gp_hyperparameters():
         for name, rank in _ranks(seed, X).items():
             ranks[name].append(rank)
     n_ranks = CHAINS * DRAWS // THIN + 1
-    pvalues = {
-        name: _uniformity_pvalue(np.array(r), n_ranks, N_BINS) for name, r in ranks.items()
-    }
+    pvalues = {name: _uniformity_pvalue(np.array(r), n_ranks, N_BINS) for name, r in ranks.items()}
     print(f"SBC p-values: {pvalues}")
     assert min(pvalues.values()) > ALPHA / len(NAMES), pvalues

@@ -131,3 +131,23 @@ def test_posterior_predictive_adds_new_measurement_errors(data):
     )
     with pytest.raises(ValueError, match="features"):
         model.sample_posterior_predictive(X[:3, :1])
+
+
+def test_linear_nuts_prints_no_pytensor_blas_warning():
+    import subprocess
+    import sys
+
+    # A fresh process: PyTensor warns only at its first compile of a session.
+    code = (
+        "import warnings, numpy as np\n"
+        "from bayesphys import BayesianLinearRegression\n"
+        "from bayesphys.inference import NUTS\n"
+        "from bayesphys.priors import HalfNormal, Normal\n"
+        "X = np.linspace(0, 1, 20)[:, None]; y = 2 * X[:, 0] + 0.1\n"
+        "warnings.simplefilter('error', UserWarning)\n"
+        "BayesianLinearRegression(Normal(0, 1), HalfNormal(1), random_state=0,\n"
+        "    method=NUTS(draws=10, tune=10, chains=1)).fit(X, y, progressbar=False)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "could not link to a BLAS" not in run.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import replace
 
 import torch
@@ -19,18 +18,7 @@ from bayesphys.core.samplers.base import (
     select_rows,
     unit_dim_scale,
 )
-
-
-def _positive_int(value: object, name: str) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        value = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return value
+from bayesphys.core.validation import check_positive_int
 
 
 class HMC(Kernel):
@@ -103,14 +91,14 @@ class HMC(Kernel):
         if n_leapfrog is not None and trajectory_length is not None:
             raise ValueError("give either n_leapfrog or trajectory_length, not both")
         if trajectory_length is None:
-            n_leapfrog = _positive_int(10 if n_leapfrog is None else n_leapfrog, "n_leapfrog")
+            n_leapfrog = check_positive_int(10 if n_leapfrog is None else n_leapfrog, "n_leapfrog")
         else:
             trajectory_length = float(trajectory_length)
             if not (math.isfinite(trajectory_length) and trajectory_length > 0):
                 raise ValueError(f"trajectory_length must be > 0, got {trajectory_length}")
         if not 0.0 <= float(jitter) < 1.0:
             raise ValueError(f"jitter must be in [0, 1), got {jitter}")
-        max_leapfrog = _positive_int(max_leapfrog, "max_leapfrog")
+        max_leapfrog = check_positive_int(max_leapfrog, "max_leapfrog")
         if not float(max_energy_error) > 0:
             raise ValueError(f"max_energy_error must be > 0, got {max_energy_error}")
         self.n_leapfrog = n_leapfrog

@@ -17,7 +17,7 @@ from bayesphys.core.samplers._nuts_tree import (
     select_leaf,
 )
 from bayesphys.core.samplers.base import ChainState, Kernel, StepInfo, unit_dim_scale
-from bayesphys.core.samplers.hmc import _positive_int
+from bayesphys.core.validation import check_positive_int
 
 # 2**30 leapfrog steps per transition is far beyond any practical budget; the bound keeps
 # `1 << depth` and the checkpoint stack sane.
@@ -115,7 +115,7 @@ class NUTS(Kernel):
             adapt_mass=adapt_mass,
             inv_mass=inv_mass,
         )
-        max_treedepth = _positive_int(max_treedepth, "max_treedepth")
+        max_treedepth = check_positive_int(max_treedepth, "max_treedepth")
         if max_treedepth > _MAX_TREEDEPTH_BOUND:
             raise ValueError(
                 f"max_treedepth must be <= {_MAX_TREEDEPTH_BOUND}, got {max_treedepth}"
