@@ -63,20 +63,21 @@ def studies_root(root: str | os.PathLike[str] | None = None) -> Path:
     """The folder holding the case studies.
 
     Looked up in order: ``root``, ``$BAYESPHYS_CASE_STUDIES``, ``./case_studies``, and the
-    ``case_studies`` folder beside the installed package (a source checkout).
+    case studies shipped inside the package (``bayesphys/case_studies``: in a checkout a link to
+    the top-level ``case_studies`` folder, in an installed wheel a copy of it).
     """
     explicit = root if root is not None else os.environ.get(ENV_VAR)
     if explicit:
         if not Path(explicit).is_dir():
             raise FileNotFoundError(f"case-study folder {explicit} does not exist")
         return Path(explicit)
-    candidates = [Path.cwd() / "case_studies", Path(__file__).resolve().parents[1] / "case_studies"]
+    candidates = [Path.cwd() / "case_studies", Path(__file__).resolve().parent / "case_studies"]
     for candidate in candidates:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError(
-        f"no case_studies folder in {candidates[0].parent} or beside the package; run from a "
-        f"bayesphys checkout or set {ENV_VAR} to the folder"
+        f"no case_studies folder in {candidates[0].parent} or inside the installed package "
+        f"(a broken install?); set {ENV_VAR} to the folder"
     )
 
 

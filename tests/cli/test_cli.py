@@ -1,5 +1,7 @@
 """The ``bayesphys`` command line: listing, running, reports, atomic outputs and error cases."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -170,3 +172,14 @@ def test_version(capsys):
         main(["--version"])
     assert stop.value.code == 0
     assert capsys.readouterr().out.strip() == f"bayesphys {version('bayesphys')}"
+
+
+def test_studies_ship_inside_the_package(tmp_path, monkeypatch):
+    import bayesphys
+    from bayesphys.studies import studies_root
+
+    monkeypatch.chdir(tmp_path)  # no ./case_studies here
+    monkeypatch.delenv("BAYESPHYS_CASE_STUDIES", raising=False)
+    root = studies_root()
+    assert root == Path(bayesphys.__file__).resolve().parent / "case_studies"
+    assert "nuclear-mass-bma" in find_studies()
