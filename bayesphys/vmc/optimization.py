@@ -83,6 +83,9 @@ class OptimizationResult:
         return float(self.history["energy"].iloc[-1]) if len(self.history) else math.nan
 
 
+HISTORY_COLUMNS = ("energy", "stderr", "variance", "acceptance", "grad_norm")
+
+
 def optimize(
     wf: WaveFunction,
     system: HarmonicTrap,
@@ -280,7 +283,13 @@ def optimize(
             ParameterDomainWarning,
             stacklevel=2,
         )
-    return OptimizationResult(wf, pd.DataFrame(rows), len(rows), interrupted)
+    # An empty history (n_iterations=0) keeps its columns, so code reading it does not break.
+    history = (
+        pd.DataFrame(rows)
+        if rows
+        else pd.DataFrame(columns=[*HISTORY_COLUMNS, *wf.parameter_dict()], dtype=float)
+    )
+    return OptimizationResult(wf, history, len(rows), interrupted)
 
 
 def _make_optimizer(name: str, params: list, lr: float) -> torch.optim.Optimizer | None:
@@ -308,7 +317,7 @@ def _iteration(
     if not bool(torch.isfinite(totals.gradient).all()):
         raise FloatingPointError("non-finite energy gradient")
     old = [p.detach().clone() for p in params]
-    row = {
+    row = {  # HISTORY_COLUMNS, then the parameters
         "energy": totals.energy,
         "stderr": totals.stderr,
         "variance": totals.variance,
