@@ -530,7 +530,13 @@ def run_prepared(
                 reason = marked
                 raise KeyboardInterrupt(marked)
             write_report(
-                staging / "report.md", study, result, fast=fast, seed=seed, config=prepared.config
+                staging / "report.md",
+                study,
+                result,
+                fast=fast,
+                seed=seed,
+                config=prepared.config,
+                settings=prepared.settings,
             )
             signals.deferred = True  # from here on a signal undoes the moves instead
             files = _commit(staging, out_dir, signals)

@@ -36,3 +36,26 @@ def test_draws_table_has_diagnostics(tmp_path):
         results.save(results.to_inference_data({"x": draws}), tmp_path / "d.nc")
     )
     assert "R-hat" in table and "| x | 4.9 ± 2.0 |" in table  # mean 4.94 of 1000 draws
+
+
+def test_write_report_flags_unreadable_posteriors_and_lists_units_of_point_estimates(tmp_path):
+    from types import SimpleNamespace
+
+    from bayesphys.report import write_report
+
+    idata = results.to_inference_data({"weight": np.array([[0.25]])})
+    results.save(idata, tmp_path / "w.nc")
+    (tmp_path / "broken.nc").write_text("not netCDF")
+    study = SimpleNamespace(name="direct", description="Called without the runner.")
+    report = write_report(
+        tmp_path / "report.md",
+        study,
+        {"units": {"weight": "1"}},
+        fast=False,
+        seed=None,
+        config=None,
+    ).read_text()
+    checks = report.split("## Checks")[1].split("## ")[0]
+    assert "- `broken.nc`: not readable as InferenceData" in checks
+    assert "| weight | 0.25 | 1 |" in report  # a point estimate: nothing else to flag
+    assert "- seed: none" in report and "## Configuration" not in report  # no settings given
