@@ -1,6 +1,7 @@
 """Figures of a mass-model average: nuclear chart of p_ex, weights, residual maps, coverage.
 
-Each function draws on a new figure and returns it (``fig.savefig(...)`` is the caller's).
+Each function draws on a new figure in the shared style (:mod:`bayesphys.plotting`) and returns
+it (``plotting.save(fig, path)`` is the caller's).
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
+
+from bayesphys import plotting
 
 # Standard-normal quantiles for a coverage curve: central intervals from 5% to 99%.
 NOMINAL = np.linspace(0.05, 0.99, 40)
@@ -19,10 +22,17 @@ def _pyplot():
     return plt
 
 
+def _subplots(ax, **kwargs):
+    """``(fig, ax)`` of the given axes, or of a new figure."""
+    if ax is not None:
+        return ax.figure, ax
+    return _pyplot().subplots(**kwargs)
+
+
+@plotting.style()
 def plot_existence_chart(p_ex: pd.DataFrame, measured: pd.DataFrame | None = None, ax=None):
     """Nuclear chart (N across, Z up) coloured by the existence probability ``p_ex``."""
-    plt = _pyplot()
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(10, 6))
+    fig, ax = _subplots(ax, figsize=(10, 6))
     shown = p_ex.dropna(subset=["p_ex"])
     points = ax.scatter(
         shown["N"], shown["Z"], c=shown["p_ex"], s=6, marker="s", cmap="viridis", vmin=0, vmax=1
@@ -31,32 +41,44 @@ def plot_existence_chart(p_ex: pd.DataFrame, measured: pd.DataFrame | None = Non
         ax.scatter(measured["N"], measured["Z"], s=2, c="k", marker="s", label="measured")
         ax.legend(loc="upper left", frameon=False)
     fig.colorbar(points, ax=ax, label="$p_{ex}$ (bound to neutron emission)")
-    ax.set(xlabel="N", ylabel="Z", title="Probability of existence (model average)")
+    ax.set(
+        xlabel="neutron number N",
+        ylabel="proton number Z",
+        title="Probability of existence (model average)",
+    )
     return fig
 
 
+@plotting.style()
 def plot_weights(weights: pd.Series, ax=None):
     """Bar chart of the model weights."""
-    plt = _pyplot()
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(6, 3.5))
+    fig, ax = _subplots(ax, figsize=(6, 3.5))
     ax.bar(weights.index, weights.to_numpy(), color="C0")
-    ax.set(ylabel="weight", ylim=(0, 1), title="Model weights")
+    ax.set(
+        xlabel="mass model",
+        ylabel="weight (posterior probability)",
+        ylim=(0, 1),
+        title="Model weights",
+    )
     ax.tick_params(axis="x", rotation=30)
-    fig.tight_layout()
     return fig
 
 
+@plotting.style()
 def plot_residual_maps(Z, N, before, after, title: str = ""):
     """Side-by-side residual maps (experiment minus model) before and after correction."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    # The shared part of the titles goes above both panels: two full titles side by side
+    # overlapped each other.
+    fig, axes = _pyplot().subplots(1, 2, figsize=(12, 4.5), sharey=True)
     limit = float(np.nanpercentile(np.abs(before), 98))
     panels = zip(axes, (before, after), ("bare model", "GP-corrected"), strict=True)
     for ax, values, label in panels:
         rms = float(np.sqrt(np.nanmean(np.square(values))))
         points = ax.scatter(N, Z, c=values, s=8, marker="s", cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set(xlabel="N", title=f"{title} {label}: rms {rms:.3f} MeV")
-    axes[0].set_ylabel("Z")
+        ax.set(xlabel="neutron number N", title=f"{label}: rms {rms:.3f} MeV")
+    axes[0].set_ylabel("proton number Z")
+    if title:
+        fig.suptitle(f"{title.rstrip(': ')}: experiment minus model")
     fig.colorbar(points, ax=axes, label="residual (MeV)")
     return fig
 
@@ -69,16 +91,16 @@ def empirical_coverage(y, mean, std) -> np.ndarray:
     return np.array([(z <= h).mean() for h in half_widths])
 
 
+@plotting.style()
 def plot_coverage(curves: dict[str, np.ndarray], n_points: int, ax=None):
     """Empirical vs nominal coverage of central credible intervals, with a binomial band."""
-    plt = _pyplot()
-    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(5, 5))
+    fig, ax = _subplots(ax, figsize=(5, 5))
     band = 2 * np.sqrt(NOMINAL * (1 - NOMINAL) / max(n_points, 1))
     ax.fill_between(NOMINAL, NOMINAL - band, NOMINAL + band, color="0.85", label="binomial 2 sd")
-    ax.plot([0, 1], [0, 1], "k:", lw=1)
+    ax.plot([0, 1], [0, 1], "k:", lw=1, label="ideal")
     for i, (label, curve) in enumerate(curves.items()):
         style = {"lw": 2.5, "color": "k"} if label == "BMA" else {"lw": 1, "color": f"C{i}"}
         ax.plot(NOMINAL, curve, label=label, **style)
     ax.set(xlabel="nominal coverage", ylabel="empirical coverage", title="Calibration on new data")
-    ax.legend(frameon=False, fontsize=8)
+    ax.legend()
     return fig

@@ -384,13 +384,16 @@ def plot_diagnostics(
 ) -> dict[str, Path]:
     """Trace and rank plots of posterior variables, saved as ``trace.png`` and ``rank.png``.
 
-    Only the first ``max_variables`` variables are drawn (one row each) unless ``var_names``
-    picks them. Returns the written paths.
+    Only the first ``max_variables`` variables are drawn unless ``var_names`` picks them: one
+    trace row per variable (a legend above names the chains, one in the row the components of a
+    vector variable) and one rank panel per scalar component, in a grid of at most four columns.
+    Returns the written paths.
     """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+
+    from bayesphys import plotting
 
     if "posterior" not in idata.groups():
         raise ValueError("plot_diagnostics: idata has no posterior group")
@@ -399,16 +402,57 @@ def plot_diagnostics(
         var_names = names[:max_variables]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # Rank plots wrap into a grid of at most four columns (one row of every panel was
+    # unreadably wide); compact trace plots get a legend naming chains and components.
+    sizes = [
+        int(np.prod([n for d, n in idata.posterior[v].sizes.items() if d not in ("chain", "draw")]))
+        for v in ([var_names] if isinstance(var_names, str) else var_names)
+    ]
+    n_panels = max(sum(sizes), 1)
+    cols = min(4, n_panels)
+    rows = -(-n_panels // cols)
+
+    def trace():
+        axes = np.atleast_2d(az.plot_trace(idata, var_names=var_names, compact=True, legend=True))
+        # ArviZ hangs the chain legend on one panel only: it applies to all, so it goes
+        # above the figure; the component legends of vector variables get a title.
+        chains = axes[0, -1].get_legend()
+        if chains is not None:
+            labels = [t.get_text() for t in chains.get_texts()]
+            axes[0, -1].figure.legend(
+                chains.legend_handles, labels, title="chain", loc="outside upper center",
+                ncols=len(labels),
+            )  # fmt: skip
+            chains.remove()
+        for ax in axes[:, 0]:
+            if ax.get_legend() is not None:
+                ax.get_legend().set_title("component")
+        return axes
+
+    def rank():
+        from matplotlib.patches import Patch
+
+        axes = np.atleast_1d(
+            az.plot_rank(
+                idata, var_names=var_names, grid=(rows, cols), figsize=(3.2 * cols, 2.6 * rows)
+            )
+        )
+        # One colour per chain in every panel: one legend for the figure says which.
+        first = axes.ravel()[0]
+        chains = idata.posterior["chain"].to_numpy()
+        handles = [Patch(color=c.patches[0].get_facecolor()) for c in first.containers]
+        if len(handles) == len(chains):
+            first.figure.legend(
+                handles, [str(c) for c in chains], title="chain", loc="outside upper center",
+                ncols=len(chains),
+            )  # fmt: skip
+        return axes
+
+    plots = {"trace": trace, "rank": rank}
     paths = {}
-    plots = {
-        "trace": lambda: az.plot_trace(idata, var_names=var_names, compact=True),
-        "rank": lambda: az.plot_rank(idata, var_names=var_names),
-    }
     for kind, plot in plots.items():
-        axes = plot()
+        with plotting.style():
+            axes = plot()
         fig = np.asarray(axes).ravel()[0].figure
-        fig.tight_layout()
-        paths[kind] = out / f"{kind}.png"
-        fig.savefig(paths[kind], dpi=100)
-        plt.close(fig)
+        paths[kind] = plotting.save(fig, out / f"{kind}.png", dpi=100)
     return paths

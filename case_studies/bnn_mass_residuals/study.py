@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from bayesphys import results
+from bayesphys import plotting, results
 from bayesphys.bma import MassModelAveraging, residual_gp
 from bayesphys.bma.plots import empirical_coverage, plot_coverage
 from bayesphys.bnn import BayesianNeuralNetwork
@@ -245,11 +245,10 @@ def bnn_posterior(bnn, test: pd.DataFrame, names, seed: int) -> results.Inferenc
 
 # ----------------------------------------------------------------------------------- figures
 def save_figure(fig, path: Path, dpi: int) -> Path:
-    fig.savefig(path, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return plotting.save(fig, path, dpi=dpi)
 
 
+@plotting.style()
 def plot_chart(train, test, pred_train, pred_test, model: str):
     """Residuals on the (N, Z) chart: bare model, BNN- and GP-corrected (test nuclei ringed)."""
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), sharey=True)
@@ -268,14 +267,15 @@ def plot_chart(train, test, pred_train, pred_test, model: str):
             vmin=-limit, vmax=limit,
         )  # fmt: skip
         ax.scatter(test["N"], test["Z"], s=14, facecolors="none", edgecolors="k", lw=0.4)
-        test_rms = _rms(values[n_train:])
-        ax.set(xlabel="N", title=f"{model} {label}\ntrain rms {_rms(values[:n_train]):.3f}, "
-               f"test rms {test_rms:.3f} MeV")  # fmt: skip
-    axes[0].set_ylabel("Z")
+        train_rms, test_rms = _rms(values[:n_train]), _rms(values[n_train:])
+        ax.set(xlabel="neutron number N", title=f"{model} {label}\n"
+               f"train rms {train_rms:.3f}, test rms {test_rms:.3f} MeV")  # fmt: skip
+    axes[0].set_ylabel("proton number Z")
     fig.colorbar(points, ax=axes, label="S2n residual (MeV); rings: test nuclei")
     return fig
 
 
+@plotting.style()
 def plot_chains(elements, train, test, grid, model: str):
     """Residuals along isotopic chains: data, and both corrections with 95 % bands."""
     elements = [z for z in elements if (grid["Z"] == z).any()]
@@ -293,12 +293,13 @@ def plot_chains(elements, train, test, grid, model: str):
         ax.axhline(0, color="0.5", lw=0.8)
         ax.set(ylabel=f"Z = {z}: residual (MeV)")
     axes[0, 0].set_title(f"{model}: S2n(exp) - S2n(model) along isotopic chains")
-    axes[-1, 0].set_xlabel("N")
-    axes[0, 0].legend(frameon=False, fontsize=7, ncol=2)
-    fig.tight_layout()
+    axes[-1, 0].set_xlabel("neutron number N")
+    # One legend for all chains (the same four series in every panel), below the last one.
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncols=2)
     return fig
 
 
+@plotting.style()
 def plot_test_predictions(test, pred, model: str):
     """Predicted correction vs observed test residual, 1 sd error bars on both."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), sharex=True, sharey=True)
@@ -307,9 +308,10 @@ def plot_test_predictions(test, pred, model: str):
     for ax, (key, label) in zip(axes, (("bnn", "BNN"), ("gp", "GP")), strict=True):
         ax.errorbar(observed, pred[f"{key}_mean"], xerr=err, yerr=pred[f"{key}_sd"], fmt=".",
                     ms=3, lw=0.5, alpha=0.7)  # fmt: skip
-        ax.plot([-lim, lim], [-lim, lim], "k:", lw=1)
+        ax.plot([-lim, lim], [-lim, lim], "k:", lw=1, label="prediction = observation")
         ax.set(xlabel="observed residual (MeV)", title=f"{model}, {label}: test nuclei")
     axes[0].set_ylabel("predicted correction (MeV)")
+    axes[0].legend(loc="upper left")
     return fig
 
 

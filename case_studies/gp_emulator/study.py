@@ -20,7 +20,7 @@ from scipy import stats
 from scipy.integrate import solve_ivp
 from scipy.stats import qmc
 
-from bayesphys import results
+from bayesphys import plotting, results
 from bayesphys.gp import GPRegression
 from bayesphys.inference import MAP
 from bayesphys.report import markdown_table
@@ -68,30 +68,31 @@ def coverage(truth: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray
     return np.array([np.mean(np.abs(truth - mean) <= h * std) for h in half])
 
 
+@plotting.style()
 def plot_surfaces(path, w, z, truth, mean, std, theta_train):
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     panels = [
-        (truth, "simulator x(t_end)", "RdBu_r"),
-        (mean, "GP emulator mean", "RdBu_r"),
-        (np.abs(mean - truth) / std, "|error| / predicted std", "viridis"),
+        (truth, "simulator x(t_end)", "RdBu_r", "x(t_end) (units of x(0))"),
+        (mean, "GP emulator mean", "RdBu_r", "x(t_end) (units of x(0))"),
+        (np.abs(mean - truth) / std, "|error| / predicted std", "viridis", "|error| / std"),
     ]
     # Truth and emulator share one colour scale so that they can be compared by eye.
     limit = float(np.max(np.abs(truth)))
     scales = [(-limit, limit), (-limit, limit), (0.0, None)]
-    for ax, (values, title, cmap), (vmin, vmax) in zip(axes, panels, scales, strict=True):
+    for ax, (values, title, cmap, unit), (vmin, vmax) in zip(axes, panels, scales, strict=True):
         mesh = ax.pcolormesh(
             w, z, values.reshape(w.shape), cmap=cmap, shading="auto", vmin=vmin, vmax=vmax
         )
         ax.scatter(*theta_train.T, s=12, c="k", label="training runs")
-        ax.set(xlabel="omega", ylabel="zeta", title=title)
-        fig.colorbar(mesh, ax=ax)
-    axes[0].legend(loc="upper right", fontsize=8)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+        ax.set(xlabel=r"$\omega$ (rad / unit time)", ylabel=r"$\zeta$ (damping ratio)", title=title)
+        fig.colorbar(mesh, ax=ax, label=unit)
+    axes[0].legend(loc="upper right")
+    plotting.save(fig, path)
 
 
+@plotting.style()
 def plot_calibration(path, observed, z_scores):
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     axes[0].plot([0.4, 1.0], [0.4, 1.0], "k--", lw=1, label="ideal")
     axes[0].plot(LEVELS, observed, "o-", label="held-out runs")
     axes[0].set(xlabel="nominal coverage", ylabel="observed coverage", title="interval coverage")
@@ -99,10 +100,9 @@ def plot_calibration(path, observed, z_scores):
     grid_z = np.linspace(-4, 4, 200)
     axes[1].hist(np.clip(z_scores, -4, 4), bins=30, density=True, alpha=0.6, label="held-out")
     axes[1].plot(grid_z, stats.norm.pdf(grid_z), "k", label="N(0, 1)")
-    axes[1].set(xlabel="(truth - mean) / std", title="standardised errors")
+    axes[1].set(xlabel="(truth - mean) / std", ylabel="density", title="standardised errors")
     axes[1].legend()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plotting.save(fig, path)
 
 
 def run(config: dict, out_dir, *, fast: bool = False, seed: int | None = None) -> dict:

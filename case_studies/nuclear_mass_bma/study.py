@@ -15,11 +15,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: the study writes files and never opens a window
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from bayesphys import results
+from bayesphys import plotting, results
 from bayesphys.bma import MassModelAveraging, residual_gp
 from bayesphys.bma.plots import (
     empirical_coverage,
@@ -36,6 +35,15 @@ from bayesphys.studies import run_as_script
 def _rms(residual) -> float:
     residual = np.asarray(residual, dtype=float)
     return float(np.sqrt(np.nanmean(residual**2)))
+
+
+# Units of the report's columns (separation energies and their errors in MeV).
+UNITS = {
+    "train_rms_bare": "MeV",
+    "test_rms_bare": "MeV",
+    "test_rms_corrected": "MeV",
+    "log_score": "nats",
+}
 
 
 def model_table(bma: MassModelAveraging, test: pd.DataFrame, client=None) -> pd.DataFrame:
@@ -81,9 +89,7 @@ def landscape(bma: MassModelAveraging, z_range: tuple[int, int], client=None) ->
 
 
 def save_figure(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return plotting.save(fig, path)
 
 
 def run(
@@ -173,7 +179,14 @@ def run(
     files["coverage"] = save_figure(plot_coverage(curves, len(test)), out_dir / "coverage.png")
     files["weights_nc"] = results.save(bma.idata_, out_dir / "model_weights.nc")
     progress("outputs written")
-    return {"table": table, "drip": drip, "weights": bma.weights_, "bma": bma, "files": files}
+    return {
+        "table": table,
+        "drip": drip,
+        "weights": bma.weights_,
+        "bma": bma,
+        "files": files,
+        "units": UNITS,
+    }
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from bayesphys import results
+from bayesphys import plotting, results
 from bayesphys.inference import MAP, Conjugate
 from bayesphys.linear import BayesianLinearRegression, compare_models, polynomial_features
 from bayesphys.priors import Laplace, Normal
@@ -105,6 +105,7 @@ def compare_degrees(
     return models, table
 
 
+@plotting.style()
 def plot_fit(
     path: Path,
     x: Array,
@@ -123,45 +124,59 @@ def plot_fit(
     top.plot(grid, mean, "C0", label=f"posterior mean, degree {degree}")
     top.plot(grid, np.polynomial.polynomial.polyval(grid, coefficients), "k--", label="truth")
     top.errorbar(x, y, y_err, fmt="o", ms=3, color="C3", label="data ± y_err")
-    top.set(ylabel="y", title=f"Evidence-chosen model: degree {degree}")
-    top.legend(frameon=False, fontsize=8)
+    top.set(ylabel="y (arbitrary units)", title=f"Evidence-chosen model: degree {degree}")
+    top.legend()
     bottom.axhspan(-1, 1, color="0.9")
     bottom.plot(x, (y - model.predict(design(x, degree))) / y_err, "o", ms=3, color="C3")
     bottom.axhline(0, color="k", lw=0.8)
-    bottom.set(xlabel="x (reduced)", ylabel="(y - mean) / y_err", ylim=(-3.5, 3.5))
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    bottom.set(xlabel="x (reduced, dimensionless)", ylabel="pull", ylim=(-3.5, 3.5))
+    bottom.set_title("pulls (y - mean) / y_err; grey: ±1", fontsize="small", loc="left")
+    fig.align_ylabels([top, bottom])
+    plotting.save(fig, path)
 
 
+@plotting.style()
 def plot_criteria(path: Path, table: pd.DataFrame, true_degree: int, floor: float = -40) -> None:
     """Both criteria in nats relative to their best; off-scale points drawn at the floor."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     deg = table.index.to_numpy()
-    for col, label, color in (
-        ("log_evidence", "log evidence", "C0"),
-        ("elpd_loo", "elpd PSIS-LOO ± se", "C1"),
+    exact = table["elpd_loo_exact"] - table["elpd_loo"].max()
+    off_scale = False
+    # Off-scale triangles of the three criteria sit side by side rather than on top of each other.
+    for col, label, color, nudge in (
+        ("log_evidence", "log evidence", "C0", -0.1),
+        ("elpd_loo", "elpd PSIS-LOO ± se", "C1", 0.0),
     ):
         delta = table[col] - table[col].max()
         shown = delta > floor
         err = table["elpd_se"][shown] if col == "elpd_loo" else None
         left.errorbar(deg[shown], delta[shown], err, fmt="o-", color=color, label=label, capsize=3)
-        left.plot(deg[~shown], np.full((~shown).sum(), floor), "v", color=color)
-    exact = table["elpd_loo_exact"] - table["elpd_loo"].max()
+        left.plot(deg[~shown] + nudge, np.full((~shown).sum(), floor), "v", color=color)
+        off_scale |= bool((~shown).any())
     left.plot(deg[exact > floor], exact[exact > floor], "x--", color="C2", label="exact LOO")
+    left.plot(deg[exact <= floor] + 0.1, np.full((exact <= floor).sum(), floor), "v", color="C2")
+    off_scale |= bool((exact <= floor).any())
+    if off_scale:
+        # A handle of its own says what the triangles at the floor are.
+        left.plot(
+            [], [], "v", color="0.4", label=f"off scale (< {floor:g} nats), drawn at {floor:g}"
+        )
     left.axvline(true_degree, color="k", ls=":", label="true degree")
-    left.set(xlabel="degree", ylabel="Δ nats (vs best)", ylim=(floor - 2, 5))
-    left.legend(frameon=False, fontsize=8)
+    left.set(xlabel="polynomial degree", ylabel="Δ nats (vs best)", ylim=(floor - 2, 5))
+    left.set_title("Evidence and LOO, relative to their best")
+    left.legend(loc="lower right")
     width = 0.4
     right.bar(deg - width / 2, table["evidence_probability"], width, label="evidence probability")
     right.bar(deg + width / 2, table["loo_weight"], width, label="LOO stacking weight")
-    right.set(xlabel="degree", ylabel="weight", ylim=(0, 1))
-    right.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    right.set(xlabel="polynomial degree", ylabel="weight (probability)", ylim=(0, 1))
+    right.set_title("Model weights")
+    right.legend()
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    plotting.save(fig, path)
 
 
+@plotting.style()
 def plot_path(
     path: Path, scales: Array, coef: Array, name: str, marker: float | None = None
 ) -> None:
@@ -174,13 +189,14 @@ def plot_path(
     top.set(
         xscale="log", ylabel="MAP coefficient", title=f"{name} path (penalty grows to the left)"
     )
-    top.legend(frameon=False, fontsize=8, ncol=2, loc="lower left")
+    top.legend(ncol=2, loc="lower left")
     bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
     bottom.step(scales, np.sum(coef == 0.0, axis=1), where="mid", color="k")
-    bottom.set(xlabel="prior scale", ylabel="# exact zeros", ylim=(-0.5, coef.shape[1] + 0.5))
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    bottom.set(
+        xlabel="prior scale (units of y)", ylabel="# exact zeros", ylim=(-0.5, coef.shape[1] + 0.5)
+    )
+    fig.align_ylabels([top, bottom])
+    plotting.save(fig, path)
 
 
 def write_summary(out_dir: Path, table: pd.DataFrame, chosen: dict) -> tuple:

@@ -3,12 +3,14 @@
 Gaussian x Pade-Jastrow, a Gaussian-binary RBM and RBM x Pade-Jastrow are optimised by
 ``bayesphys.vmc.optimize`` and evaluated by ``vmc.estimate`` (blocking error bars). Outputs: a
 table against the exact energy 3.0 and the published values, energy-vs-iteration curves with
-error bars, the blocking plot and radial one-body densities. Run
+error bars, the blocking plot, radial one-body densities and, per trial function, the local
+energy series as InferenceData (``local_energy_<model>.nc``: chain = walker, draw = step). Run
 ``python study.py --fast --out /tmp/dot``.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -18,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from bayesphys import vmc
+from bayesphys import plotting, results, vmc
 from bayesphys.core.interrupts import is_interrupted
 from bayesphys.studies import run_as_script
 
@@ -69,6 +71,14 @@ def _stop_if_interrupted(result: object, what: str) -> None:
         raise KeyboardInterrupt(f"{what} was interrupted")
 
 
+# Energies in units of hbar * omega (hbar = m = 1): see bayesphys.vmc.
+UNITS = {
+    "energy": "hbar omega",
+    "stderr": "hbar omega",
+    "variance": "(hbar omega)^2",
+}
+
+
 def summary_table(config: dict, fitted: dict) -> pd.DataFrame:
     """One row per model plus the exact energy."""
     exact = config["system"]["exact"]
@@ -93,6 +103,7 @@ def markdown_table(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+@plotting.style()
 def plot_history(path: Path, config: dict, fitted: dict) -> None:
     """Energy per iteration with its error bar, for every model."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -101,28 +112,28 @@ def plot_history(path: Path, config: dict, fitted: dict) -> None:
         ax.errorbar(h.index, h["energy"], yerr=h["stderr"], fmt=".-", ms=3, capsize=2,
                     label=config["models"][name]["label"])  # fmt: skip
     ax.axhline(config["system"]["exact"], color="k", ls="--", lw=1, label="exact 3.0")
-    ax.set(xlabel="iteration", ylabel="energy [a.u.]", title="VMC optimisation, 2 electrons 2-D")
+    ax.set(xlabel="optimisation step", ylabel="energy ± standard error (a.u.)",
+           title="VMC optimisation, 2 electrons 2-D")  # fmt: skip
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plotting.save(fig, path)
 
 
+@plotting.style()
 def plot_blocking(path: Path, est: vmc.EnergyEstimate, label: str) -> None:
     """Classic blocking error per level, the chosen level and the lag-corrected error there."""
     se = est.blocking.stderr_by_level
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(np.arange(se.size), se, "o-", label="s_k^2 / (n_k - 1), pooled over walkers")
+    # The curve is a standard error, sqrt(s_k^2 / (n_k - 1)), so its label names one.
+    ax.plot(np.arange(se.size), se, "o-", label="standard error at level k, pooled over walkers")
     ax.axvline(est.blocking.level, color="C3", ls=":", label=f"chosen level {est.blocking.level}")
     ax.axhline(est.stderr, color="C2", ls="--", label="reported (lag-1 corrected)")
-    ax.set(xlabel="blocking level k (block length 2^k)", ylabel="standard error",
-           title=f"Blocking: {label}")  # fmt: skip
+    ax.set(xlabel="blocking level k (block length $2^k$)",
+           ylabel="standard error of the energy (a.u.)", title=f"Blocking: {label}")  # fmt: skip
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plotting.save(fig, path)
 
 
+@plotting.style()
 def plot_density(path: Path, config: dict, fitted: dict) -> None:
     """Radial one-body densities against the non-interacting one (Coulomb pushes outwards)."""
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -131,11 +142,25 @@ def plot_density(path: Path, config: dict, fitted: dict) -> None:
     r = next(iter(fitted.values()))[1].density_r
     omega = config["system"]["omega"]
     ax.plot(r, 2 * omega * np.exp(-omega * r**2) / np.pi, "k--", label="non-interacting")
-    ax.set(xlabel="r", ylabel="rho(r)", title="One-body density (normalised to N = 2)")
+    ax.set(xlabel="r (a.u.)", ylabel=r"$\rho(r)$ (a.u.$^{-2}$)",
+           title="One-body density (normalised to N = 2)")  # fmt: skip
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plotting.save(fig, path)
+
+
+def energy_series(est: vmc.EnergyEstimate, name: str, label: str) -> results.InferenceData:
+    """The local energies of one estimate (chain = walker, draw = step) with its numbers.
+
+    ``EnergyEstimate.idata`` holds the series twice (``posterior`` and ``sample_stats``); one
+    copy is enough for the file, and the blocking error, which the walkers' R-hat and ESS do
+    not give, travels in its attributes.
+    """
+    attrs = {"inference_method": "vmc", "model": name, "label": label, "units": "a.u."}
+    attrs |= {key: float(getattr(est, key)) for key in ("energy", "stderr", "variance")}
+    with warnings.catch_warnings():
+        # Walkers are the chains, and there may be more of them than steps: that is no mistake.
+        warnings.filterwarnings("ignore", "More chains", UserWarning)
+        return results.to_inference_data({"local_energy": est.local_energies}, attrs=attrs)
 
 
 def run(
@@ -182,7 +207,10 @@ def run(
     plot_density(files["density"], config, fitted)
     table.to_csv(files["table_csv"])
     files["table_md"].write_text(markdown_table(table))
-    return {"table": table, "fits": fitted, "files": files}
+    for name, (_, est) in fitted.items():
+        series = energy_series(est, name, config["models"][name]["label"])
+        files[f"local_energy_{name}"] = results.save(series, out_dir / f"local_energy_{name}.nc")
+    return {"table": table, "fits": fitted, "files": files, "units": UNITS}
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from bayesphys import results
+from bayesphys import plotting, results
 from bayesphys.data.masses import binding_energy, load_ame
 from bayesphys.inference import NUTS, Conjugate
 from bayesphys.likelihoods import Gaussian
@@ -145,6 +145,7 @@ def shell_bumps(data: pd.DataFrame, width: int = 6) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@plotting.style()
 def plot_residuals(path: Path, data: pd.DataFrame, dpi: int) -> None:
     """Residuals B_exp - B_LDM against N and against Z, with the magic numbers marked."""
     fig, axes = plt.subplots(2, 1, figsize=(8, 7))
@@ -155,15 +156,15 @@ def plot_residuals(path: Path, data: pd.DataFrame, dpi: int) -> None:
         for magic in MAGIC:
             ax.axvline(magic, color="C3", ls=":", lw=1)
         ax.axhline(0, color="0.5", lw=0.8)
-        ax.set(xlabel=axis, ylabel="$B_{exp} - B_{LDM}$ (MeV)")
-        fig.colorbar(points, ax=ax, label=other)
-        ax.legend(frameon=False, fontsize=8, loc="lower right")
+        names = {"N": "neutron number N", "Z": "proton number Z"}
+        ax.set(xlabel=names[axis], ylabel="$B_{exp} - B_{LDM}$ (MeV)")
+        fig.colorbar(points, ax=ax, label=names[other])
+        ax.legend(loc="lower right")
     axes[0].set_title("Liquid-drop residuals: shell closures at the magic numbers (dotted)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    plotting.save(fig, path, dpi=dpi)
 
 
+@plotting.style()
 def plot_chart(path: Path, data: pd.DataFrame, dpi: int) -> None:
     """Residuals on the nuclear chart (N, Z)."""
     fig, ax = plt.subplots(figsize=(9, 5.5))
@@ -175,13 +176,13 @@ def plot_chart(path: Path, data: pd.DataFrame, dpi: int) -> None:
     for magic in MAGIC:
         ax.axvline(magic, color="0.4", ls=":", lw=0.8)
         ax.axhline(magic, color="0.4", ls=":", lw=0.8)
-    ax.set(xlabel="N", ylabel="Z", title="$B_{exp} - B_{LDM}$ on the nuclear chart")
+    ax.set(xlabel="neutron number N", ylabel="proton number Z",
+           title="$B_{exp} - B_{LDM}$ on the nuclear chart")  # fmt: skip
     fig.colorbar(points, ax=ax, label="MeV (red: more bound than the liquid drop)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    plotting.save(fig, path, dpi=dpi)
 
 
+@plotting.style()
 def plot_binding(path: Path, data: pd.DataFrame, model, dpi: int) -> None:
     """B/A of the data and of the posterior-mean liquid drop along the valley of stability."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -195,22 +196,20 @@ def plot_binding(path: Path, data: pd.DataFrame, model, dpi: int) -> None:
     ax.plot(a, mean / a, "C0-", label="liquid drop, most bound isobar")
     ax.fill_between(a, (mean - 2 * sd) / a, (mean + 2 * sd) / a, color="C0", alpha=0.25,
                     label="95% predictive band")  # fmt: skip
-    ax.set(xlabel="A", ylabel="B/A (MeV)", ylim=(7.0, 9.0))
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    ax.set(xlabel="mass number A", ylabel="B/A (MeV per nucleon)", ylim=(7.0, 9.0))
+    ax.legend()
+    plotting.save(fig, path, dpi=dpi)
 
 
+@plotting.style()
 def plot_posterior(path: Path, idata, dpi: int) -> None:
     """Marginal posterior of each coefficient."""
     fig, axes = plt.subplots(1, len(TERMS), figsize=(13, 2.8))
     for ax, (name, term) in zip(axes, TERMS.items(), strict=True):
         ax.hist(idata.posterior["coef"].sel(feature=name).values.ravel(), bins=40, color="C0")
         ax.set(xlabel=f"{name} (MeV)", title=term, yticks=[])
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    axes[0].set_ylabel("posterior density")
+    plotting.save(fig, path, dpi=dpi)
 
 
 def write_summary(out_dir: Path, tables: dict, bumps: pd.DataFrame, n: int, rms: float) -> Path:
