@@ -149,7 +149,7 @@ def _run_study(args) -> int:
     if (scheduler, workers) != (None, None) and not prepared.supports_client:
         print(f"bayesphys: note: {args.name} runs in-process (no Dask support)", file=sys.stderr)
         scheduler = workers = None
-    bar_format = "{desc}: {n} steps [{elapsed}] {postfix}"
+    bar_format = "{desc}: {n} steps [{elapsed}]{postfix}"  # tqdm puts ", " before a postfix
     try:
         with contextlib.ExitStack() as stack:
             try:

@@ -192,3 +192,23 @@ def test_group_sums_combine_to_the_moments_of_all_samples():
     bad = sums(energies[0], O[0], sizes[0])
     with pytest.raises(FloatingPointError, match="non-finite"):
         reduce_sums([bad, GroupSums(**{**bad.__dict__, "finite": False})])
+
+
+def test_progress_bar_shows_energy_error_variance_and_acceptance(capsys):
+    from bayesphys.vmc.optimization import progress_summary
+
+    row = {"energy": 3.000401, "stderr": 0.0000213, "variance": 0.00182, "acceptance": 0.5612}
+    assert progress_summary(row) == "E = 3.00040 +- 0.00002 [var = 0.00182, acc = 0.56]"
+    vmc.optimize(
+        vmc.GaussianJastrow(0.5, "pade", beta=0.3),
+        vmc.QuantumDot(2),
+        vmc.Metropolis(),
+        "adam",
+        2,
+        50,
+        steps_per_iteration=2,
+        burn_in=4,
+        progressbar=True,
+    )
+    err = capsys.readouterr().err
+    assert "E = " in err and "+-" in err and "var = " in err and "acc = " in err
