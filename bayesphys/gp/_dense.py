@@ -5,9 +5,9 @@ from the factor (``dpotri``): with ``alpha = K^{-1} r`` the gradient of the log 
 respect to the covariance is ``G / 2 = (alpha alpha^T - K^{-1}) / 2`` and each hyperparameter
 derivative is ``sum_ij G_ij dK_ij / 2``. That is ``n^3`` flops in all, against scikit-learn's
 ``7 n^3 / 3`` (its ``K^{-1}`` is a solve against the identity). The LAPACK routines are SciPy's
-(OpenBLAS), which ran this pair 1.9 times faster than torch's (MKL) on the development machine's
-AMD CPU (n = 2000 and 4000, one thread); the small parameter-to-matrix maps stay in torch, so
-that any prior transform and mean function are differentiated by autograd.
+(OpenBLAS), measured faster than torch's for this pair (benchmarks/README.md, "GP linear algebra
+and threads"); the small parameter-to-matrix maps stay in torch, so that any prior transform
+and mean function are differentiated by autograd.
 """
 
 from __future__ import annotations

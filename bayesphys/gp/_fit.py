@@ -14,13 +14,10 @@ from bayesphys.gp._params import HyperSpace
 # Objective value returned where the covariance is numerically invalid: large but finite, so
 # that L-BFGS-B's line search backs off instead of aborting.
 INVALID_OBJECTIVE = 1e25
-# Default threads for GP work (torch intra-op and the BLAS behind SciPy's LAPACK). On the 2-core
-# development machine, shared with other processes, one thread was faster at every size
-# measured: a gradient of the exact evidence for 4 chains x 30 points took 3 ms with one thread
-# and 45 ms with two, an exact MAP fit at n = 1000 took 3.6 s against 27 s (n = 2000: 17 s
-# against 457 s), and one SGPR bound evaluation at n = 50 000 (m = 128) 2.3 s against 3.7 s.
-# Rechecked with the LAPACK objective (load average ~6): one evaluation at n = 2000 took 1.3 s
-# with one thread and 5.5 s with two. With idle cores, pass num_threads=None.
+# Default threads for GP work (torch intra-op and the BLAS behind SciPy's LAPACK): one was
+# faster at every size measured on small shared machines (benchmarks/README.md, "GP linear
+# algebra and threads"), where spin-waiting threads cost more than they gain.
+# With idle cores, pass num_threads=None.
 DEFAULT_THREADS = 1
 # Stopping rule of the MAP searches: every projected gradient component of the negative log
 # posterior (per unit of the log-hyperparameters) below GTOL_PER_POINT * n. The rounding noise of

@@ -1,11 +1,11 @@
 """The NUTS target of the exact GP on the LAPACK evidence, and the whitening of its coordinates.
 
 Every leapfrog step of NUTS is one evaluation of the log marginal posterior and its gradient.
-Through GPyTorch and autograd that took 26 ms per chain at n = 519 (55 ms for the two chains of
-a lockstep batch) on the development machine; the closed-form LAPACK objective of the MAP fit
-(:class:`~bayesphys.gp._dense.DenseObjective`: one Cholesky factorisation, one inverse) took
-13 ms, and reaches the core sampler as a torch autograd function whose backward returns the
-gradient that the objective computed with the value.
+Through GPyTorch and autograd that is several times slower than the closed-form LAPACK objective
+of the MAP fit (:class:`~bayesphys.gp._dense.DenseObjective`: one Cholesky factorisation, one
+inverse; timings in benchmarks/README.md), which therefore reaches the core sampler as a torch
+autograd function whose backward returns the gradient that the objective computed with the
+value.
 
 The sampler moves ``u``, with ``z = center + C u``: a linear map, so its Jacobian is constant
 and the draws of ``z`` are exact. ``C C^T`` is first the inverse Hessian at the mode (a Laplace

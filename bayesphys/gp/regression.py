@@ -138,9 +138,8 @@ class GPRegression(Estimator):
     chain_threads : int
         NUTS chain groups sampled at once in this process, each on its own thread with
         ``num_threads`` BLAS threads; the draws do not depend on it. Only LAPACK releases
-        Python's GIL, so this pays off where it dominates a leapfrog step (n of a few thousand,
-        idle cores): at n = 519 on the 2-core development machine two threads ran at 0.86
-        times the speed of one.
+        Python's GIL, so this pays off only where it dominates a leapfrog step (n of a few
+        thousand, idle cores; see benchmarks/README.md).
 
     Attributes
     ----------
