@@ -27,10 +27,7 @@ from bayesphys.core.inference import HMC, NUTS, SGHMC, VI, InferenceMethod
 from bayesphys.core.likelihoods import Categorical, Likelihood
 from bayesphys.core.priors import Prior
 from bayesphys.core.samplers import warn_transitions
-from bayesphys.core.schema import fit_inference_data, predictive_inference_data
 from bayesphys.core.validation import check_positive_int, check_y_err
-
-_MODEL = "BayesianNeuralNetwork"
 
 
 class BayesianNeuralNetwork(Estimator):
@@ -248,14 +245,11 @@ class BayesianNeuralNetwork(Estimator):
         dims, coords = _outputs.posterior_dims(self._net, classes)
         attrs = {"hidden": list(self._net.hidden), "activation": self._net.activation}
         attrs.update({k: v for k, v in fit.attrs.items() if v is not None})
-        return fit_inference_data(
+        return self._fit_idata(
             self._posterior,
-            X=X,
-            y=y,
-            y_err=y_err,
-            feature_names=self._feature_labels(),
-            method=self.method_,
-            model=_MODEL,
+            X,
+            y,
+            y_err,
             sample_stats=fit.stats,
             log_likelihood=log_lik,
             posterior_predictive=y_rep,
@@ -277,14 +271,11 @@ class BayesianNeuralNetwork(Estimator):
     def _predictive(self, X, y_err, parameters, f, y_rep, kind):
         dims, coords = _outputs.posterior_dims(self._net, self._classes())
         latent_dims, latent_coords = _outputs.latent_dims(f, self._net, self._classes())
-        return predictive_inference_data(
+        return self._predictive_idata(
             parameters,
             y_rep,
-            X=X,
-            y_err=y_err,
-            feature_names=self._feature_labels(),
-            method=self.method_,
-            model=_MODEL,
+            X,
+            y_err,
             kind=kind,
             extra_predictive={"f": f},
             dims={**dims, **latent_dims},

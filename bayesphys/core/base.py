@@ -119,6 +119,39 @@ class Estimator(RegressorMixin, BaseEstimator):
         check_magnitude(y_true, "y", tiny=False)
         return float(r2_score(y_true, y_pred, sample_weight=sample_weight))
 
+    # ------------------------------------------------------------------ results
+    def _fit_idata(self, posterior, X, y, y_err, **groups):
+        """This fit's ``idata_`` in the shared schema (:func:`~bayesphys.core.schema.
+        fit_inference_data`), with the estimator's feature names, method and class name."""
+        from bayesphys.core.schema import fit_inference_data
+
+        return fit_inference_data(
+            posterior,
+            X=X,
+            y=y,
+            y_err=y_err,
+            feature_names=self._feature_labels(),
+            method=self.method_,
+            model=type(self).__name__,
+            **groups,
+        )
+
+    def _predictive_idata(self, parameters, y_draws, X, y_err, **layout):
+        """Predictive draws at ``X`` in the shared schema (:func:`~bayesphys.core.schema.
+        predictive_inference_data`), named like :meth:`_fit_idata`."""
+        from bayesphys.core.schema import predictive_inference_data
+
+        return predictive_inference_data(
+            parameters,
+            y_draws,
+            X=X,
+            y_err=y_err,
+            feature_names=self._feature_labels(),
+            method=self.method_,
+            model=type(self).__name__,
+            **layout,
+        )
+
     def _feature_labels(self) -> list[str]:
         """Feature names for coordinates: the DataFrame's columns, else ``x0, x1, ...``."""
         names = getattr(self, "feature_names_in_", None)

@@ -12,7 +12,7 @@ from bayesphys.core.base import Estimator
 from bayesphys.core.distributed import check_client
 from bayesphys.core.inference import MAP, NUTS, SGPR, SVGP, InferenceMethod
 from bayesphys.core.priors import Fixed, Prior
-from bayesphys.core.schema import OBS_DIM, predictive_inference_data
+from bayesphys.core.schema import OBS_DIM
 from bayesphys.core.threads import torch_threads
 from bayesphys.core.validation import (
     check_bool,
@@ -24,8 +24,6 @@ from bayesphys.gp import _fit, _methods, _predictive
 from bayesphys.gp._exact import NotPositiveDefiniteError
 from bayesphys.gp._model import MEAN_NAMES, GPModel
 from bayesphys.gp.kernels import Kernel, compile_kernel, kernel_from_string
-
-MODEL_NAME = "GPRegression"
 
 
 def _check_noise(noise) -> None:
@@ -415,7 +413,7 @@ class GPRegression(Estimator):
             )
         shape = (z.shape[0], z.shape[1] * per_row, X.shape[0])
         parameters = _methods.values(space, np.repeat(z, per_row, axis=1))
-        return self._predictive_idata(parameters, y.reshape(shape), f.reshape(shape), X, y_err)
+        return self._gp_predictive(parameters, y.reshape(shape), f.reshape(shape), X, y_err)
 
     def sample_prior_predictive(self, X, draws: int = 500, random_state=None):
         """Draws of ``y`` at ``X`` implied by the priors alone.
@@ -448,17 +446,14 @@ class GPRegression(Estimator):
         with torch_threads(self._num_threads()):
             values, f, y = _predictive.prior_draws(self._model, X, None, draws, rng)
         parameters = {k: (v[None, :, 0] if v.shape[1] == 1 else v[None]) for k, v in values.items()}
-        return self._predictive_idata(parameters, y[None], f[None], X, None, kind="prior")
+        return self._gp_predictive(parameters, y[None], f[None], X, None, kind="prior")
 
-    def _predictive_idata(self, parameters, y, f, X, y_err, kind="posterior"):
-        return predictive_inference_data(
+    def _gp_predictive(self, parameters, y, f, X, y_err, kind="posterior"):
+        return self._predictive_idata(
             parameters,
             y,
-            X=X,
-            y_err=y_err,
-            feature_names=self._feature_labels(),
-            method=self.method_,
-            model=MODEL_NAME,
+            X,
+            y_err,
             kind=kind,
             extra_predictive={"f": f},
             dims={"f": [OBS_DIM], **_methods.feature_dims(parameters)},

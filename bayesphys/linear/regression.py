@@ -21,7 +21,7 @@ from bayesphys.core.inference import (
 from bayesphys.core.interrupts import interrupted_attrs
 from bayesphys.core.likelihoods import Likelihood
 from bayesphys.core.priors import Prior
-from bayesphys.core.schema import fit_inference_data, predictive_inference_data
+from bayesphys.core.schema import predictive_inference_data
 from bayesphys.core.validation import (
     check_magnitude,
     check_positive_int,
@@ -347,14 +347,11 @@ class BayesianLinearRegression(Estimator):
                     RuntimeWarning,
                     stacklevel=3,
                 )
-        return fit_inference_data(
+        return self._fit_idata(
             posterior,
-            X=X,
-            y=y,
-            y_err=y_err,
-            feature_names=self._feature_labels(),
-            method=self.method_,
-            model=_MODEL,
+            X,
+            y,
+            y_err,
             sample_stats=outcome.sample_stats,
             attrs=interrupted_attrs(outcome.progress),
             log_likelihood=log_lik,
@@ -438,14 +435,11 @@ class BayesianLinearRegression(Estimator):
         post = self.idata_.posterior
         draws = {k: post[k].values for k in post.data_vars}
         y_rep = self._replicate(draws, X, y_err, self._random_generator(random_state))
-        return predictive_inference_data(
+        return self._predictive_idata(
             draws,
             y_rep,
-            X=X,
-            y_err=y_err,
-            feature_names=self._feature_labels(),
-            method=self.method_,
-            model=_MODEL,
+            X,
+            y_err,
             kind="posterior",
             dims=_DIMS,
         )
