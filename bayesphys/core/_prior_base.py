@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from bayesphys.core.transforms import Exp, Identity, Transform
-from bayesphys.core.validation import MAX_MAGNITUDE, check_random_state, is_complex
+from bayesphys.core.validation import MAX_MAGNITUDE, check_array, check_random_state
 
 __all__ = ["LOG_2", "LOG_2PI", "LOG_PI", "Prior", "SizeLike", "prior_spec", "softplus"]
 
@@ -175,14 +175,7 @@ class Prior(abc.ABC):
         owner = f"{type(self).__name__}.logpdf"
         if isinstance(x, torch.Tensor):
             x = x.detach().cpu().numpy()
-        if is_complex(x):
-            raise TypeError(f"{owner}: x must be real, got complex values")
-        try:
-            x = np.asarray(x, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{owner}: x must be a real number or array ({exc})") from exc
-        if np.any(np.isnan(x)):
-            raise ValueError(f"{owner}: x contains {int(np.sum(np.isnan(x)))} NaN value(s)")
+        x = check_array(x, f"{owner}: x", min_rows=0, allow_inf=True)
         try:
             np.broadcast_shapes(x.shape, self.batch_shape)
         except ValueError:

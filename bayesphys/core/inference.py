@@ -56,6 +56,20 @@ class InferenceMethod(BaseEstimator):
     def _check(self) -> None:  # overridden where there is something to check
         pass
 
+    def _draws_and_chains(self) -> None:
+        """``draws`` and ``chains`` >= 1, and ``chain_groups`` (where the method has it) at most
+        ``chains``: the settings every method with posterior draws shares."""
+        self._count("draws")
+        self._count("chains")
+        if not hasattr(self, "chain_groups"):
+            return
+        self._count("chain_groups", optional=True)
+        if self.chain_groups is not None and self.chain_groups > self.chains:
+            raise ValueError(
+                f"{type(self).__name__}.chain_groups={self.chain_groups} exceeds "
+                f"chains={self.chains}: a group holds at least one chain"
+            )
+
     # --- small validators naming the setting as ``NUTS.draws`` -----------------------------
     def _label(self, setting: str) -> str:
         return f"{type(self).__name__}.{setting}"
@@ -112,8 +126,7 @@ class Conjugate(InferenceMethod):
         self.chains = chains
 
     def _check(self) -> None:
-        self._count("draws")
-        self._count("chains")
+        self._draws_and_chains()
 
 
 class Evidence(InferenceMethod):
@@ -133,8 +146,7 @@ class Evidence(InferenceMethod):
         self.chains = chains
 
     def _check(self) -> None:
-        self._count("draws")
-        self._count("chains")
+        self._draws_and_chains()
 
 
 class MAP(InferenceMethod):
@@ -200,13 +212,10 @@ class NUTS(InferenceMethod):
         self.chain_groups = chain_groups
 
     def _check(self) -> None:
-        self._count("draws")
+        self._draws_and_chains()
         self._count("tune", minimum=0)
-        self._count("chains")
         self._probability("target_accept")
         self._count("max_treedepth")
-        self._count("chain_groups", optional=True)
-        _check_groups(self)
 
 
 class HMC(InferenceMethod):
@@ -240,13 +249,10 @@ class HMC(InferenceMethod):
         self.chain_groups = chain_groups
 
     def _check(self) -> None:
-        self._count("draws")
+        self._draws_and_chains()
         self._count("tune", minimum=0)
-        self._count("chains")
         self._count("n_leapfrog")
         self._probability("target_accept")
-        self._count("chain_groups", optional=True)
-        _check_groups(self)
 
 
 class SGHMC(InferenceMethod):
@@ -291,14 +297,11 @@ class SGHMC(InferenceMethod):
         self.chain_groups = chain_groups
 
     def _check(self) -> None:
+        self._draws_and_chains()
         self._count("burn_in", minimum=0)
-        self._count("draws")
         self._positive("learning_rate")
         self._count("batch_size", optional=True)
-        self._count("chains")
         self._count("thin")
-        self._count("chain_groups", optional=True)
-        _check_groups(self)
 
 
 class VI(InferenceMethod):
@@ -342,13 +345,10 @@ class VI(InferenceMethod):
         self.chain_groups = chain_groups
 
     def _check(self) -> None:
+        self._draws_and_chains()
         self._count("steps")
         self._positive("learning_rate")
         self._count("batch_size", optional=True)
-        self._count("draws")
-        self._count("chains")
-        self._count("chain_groups", optional=True)
-        _check_groups(self)
 
 
 class SGPR(InferenceMethod):
@@ -438,15 +438,6 @@ class SVGP(InferenceMethod):
         self._choice("inducing", ("kmeans", "random"))
         self._flag("learn_inducing")
         self._count("n_restarts", minimum=0)
-
-
-def _check_groups(method: InferenceMethod) -> None:
-    groups = method.chain_groups
-    if groups is not None and groups > method.chains:
-        raise ValueError(
-            f"{type(method).__name__}.chain_groups={groups} exceeds chains={method.chains}: "
-            "a group holds at least one chain"
-        )
 
 
 def resolve_method(

@@ -38,7 +38,9 @@ MAX_MAGNITUDE = 1e100
 MIN_MAGNITUDE = 1e-100
 
 
-def check_array(value, name: str, *, ndim: int | None = None, min_rows: int = 1) -> np.ndarray:
+def check_array(
+    value, name: str, *, ndim: int | None = None, min_rows: int = 1, allow_inf: bool = False
+) -> np.ndarray:
     """Convert ``value`` to a finite float64 array, or raise naming ``name``.
 
     Parameters
@@ -51,6 +53,8 @@ def check_array(value, name: str, *, ndim: int | None = None, min_rows: int = 1)
         Required number of dimensions.
     min_rows : int
         Minimum length of the first axis.
+    allow_inf : bool
+        Accept infinite values (NaN is always refused), e.g. points where a density is zero.
     """
     if is_complex(value):
         # float64 conversion would drop the imaginary part with only a ComplexWarning.
@@ -68,7 +72,10 @@ def check_array(value, name: str, *, ndim: int | None = None, min_rows: int = 1)
         raise ValueError(f"{name} must be {ndim}-D, got shape {arr.shape}{hint}")
     if arr.ndim >= 1 and arr.shape[0] < min_rows:
         raise ValueError(f"{name} needs at least {min_rows} row(s), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
+    if allow_inf:
+        if np.any(np.isnan(arr)):
+            raise ValueError(f"{name} contains {int(np.sum(np.isnan(arr)))} NaN value(s)")
+    elif not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or impute them")
     return arr
