@@ -14,7 +14,7 @@ import torch
 from scipy import integrate, special, stats
 
 from bayesphys.core import priors as P
-from bayesphys.core._special import log_exp_e1
+from bayesphys.core.priors.shrinkage import log_exp_e1
 
 # (prior, equivalent frozen scipy distribution); array cases broadcast to batch shape (3,).
 CASES = [

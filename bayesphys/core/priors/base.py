@@ -1,8 +1,9 @@
 """The :class:`Prior` base class and parameter handling shared by every prior spec.
 
-Concrete priors (``bayesphys.core.priors``) only declare their parameters and supply the
-distribution-specific pieces (``_logpdf``, ``_sample``, ``_torch``, moments); validation,
-broadcasting, equality, hashing, pickling and the unconstrained density live here.
+Concrete priors (the other modules of ``bayesphys.core.priors``) only declare their
+parameters and supply the distribution-specific pieces (``_logpdf``, ``_sample``,
+``_torch``, moments); validation, broadcasting, equality, hashing, pickling and the
+unconstrained density live here.
 """
 
 from __future__ import annotations

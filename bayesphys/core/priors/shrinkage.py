@@ -1,4 +1,4 @@
-"""Special functions for the horseshoe marginal density, in numpy and torch.
+"""The horseshoe shrinkage prior and the special functions of its marginal density (numpy, torch).
 
 The horseshoe prior with fixed global scale ``tau`` has the marginal density
 (Carvalho, Polson & Scott 2010)
@@ -19,7 +19,15 @@ import torch
 from scipy import special
 from torch.distributions import Distribution, constraints
 
-__all__ = ["HorseshoeDistribution", "horseshoe_logpdf", "log_exp_e1", "log_exp_e1_torch"]
+from bayesphys.core.priors.base import Prior, prior_spec
+
+__all__ = [
+    "Horseshoe",
+    "HorseshoeDistribution",
+    "horseshoe_logpdf",
+    "log_exp_e1",
+    "log_exp_e1_torch",
+]
 
 _EULER_GAMMA = 0.57721566490153286061
 # log(sqrt(2 pi^3)), the normalising constant of the marginal density.
@@ -150,3 +158,49 @@ class HorseshoeDistribution(Distribution):
             self._validate_sample(value)
         z = 0.5 * (value / self.scale) ** 2
         return log_exp_e1_torch(z) - torch.log(self.scale) - _LOG_NORM
+
+
+@prior_spec
+class Horseshoe(Prior):
+    """Horseshoe prior with fixed global scale ``tau = scale`` (Carvalho, Polson & Scott 2010).
+
+    Hierarchically ``lambda ~ HalfCauchy(1)``, ``x | lambda ~ N(0, (scale * lambda)^2)``; the
+    marginal density is ``p(x) = exp(z) E1(z) / (scale sqrt(2 pi^3))`` with
+    ``z = x^2 / (2 scale^2)``. It has a logarithmic pole at ``x = 0`` (``logpdf(0) = +inf``)
+    and Cauchy-like tails: the mean is 0 but the variance is infinite (raises). The torch
+    ``log_prob`` (``HorseshoeDistribution``) is also ``+inf`` at exactly 0, with a NaN gradient
+    there; samplers should start away from 0 (``to_pymc``'s hierarchy has no such pole).
+
+    ``to_pymc`` renders the non-centred hierarchy: ``{name}_lambda ~ HalfCauchy(1)``,
+    ``{name}_raw ~ N(0, 1)`` and ``{name} = Deterministic(scale * lambda * raw)``.
+    """
+
+    scale: float | np.ndarray = 1.0
+    _positive = ("scale",)
+
+    def _logpdf(self, x):
+        return horseshoe_logpdf(x, self.scale)
+
+    def _sample(self, shape, rng):
+        lam = np.abs(rng.standard_cauchy(size=shape))
+        return np.asarray(self.scale) * lam * rng.standard_normal(size=shape)
+
+    def _torch(self, p, validate_args):
+        return HorseshoeDistribution(p["scale"], validate_args=validate_args)
+
+    def to_pymc(self, name: str, **shape_kw):
+        import pymc as pm
+
+        if not {"shape", "dims", "size"} & shape_kw.keys() and self.batch_shape:
+            shape_kw["shape"] = self.batch_shape
+        one, zero = np.float64(1.0), np.float64(0.0)  # float64, see Prior._pymc_constants
+        lam = pm.HalfCauchy(f"{name}_lambda", beta=one, **shape_kw)
+        raw = pm.Normal(f"{name}_raw", mu=zero, sigma=one, **shape_kw)
+        scale = self._pymc_constants()["scale"]
+        return pm.Deterministic(name, scale * lam * raw, dims=shape_kw.get("dims"))
+
+    def _mean(self):
+        return 0.0
+
+    def _variance(self):
+        self._undefined("variance", "infinite for the horseshoe")

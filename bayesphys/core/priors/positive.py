@@ -12,7 +12,7 @@ import torch
 from scipy import special
 from torch import distributions as td
 
-from bayesphys.core._prior_base import LOG_2, LOG_2PI, LOG_PI, Prior, prior_spec, softplus
+from bayesphys.core.priors.base import LOG_2, LOG_2PI, LOG_PI, Prior, prior_spec, softplus
 
 __all__ = ["Exponential", "Gamma", "HalfCauchy", "HalfNormal", "InverseGamma", "LogNormal"]
 
