@@ -8,7 +8,13 @@ ESS < 400), computed from the ``.nc`` posteriors the study wrote.
 Units: a study may return ``"units"`` in its result, a mapping from a table column (or a
 posterior variable) to its unit, e.g. ``{"energy": "Ha", "rms": "MeV"}``; the report then heads
 that column ``energy [Ha]`` in every table it shows (the study's DataFrames, the header row of
-the ``*.md`` tables it wrote, and the posterior tables).
+the ``*.md`` tables it wrote, and the posterior tables, where an element's label such as
+``lengthscale[x0]`` beats its variable's name). A dimensionless column is marked ``1``, a label
+or index column ``-``; the posterior tables head R-hat ``[1]`` and ESS ``[draws]``.
+
+Checks the saved posteriors cannot show (numbers a study computed itself, such as the Pareto k
+of models it compared but did not save) come as ``"checks"`` in its result, a list of lines
+added to the Checks section.
 """
 
 from __future__ import annotations
@@ -150,7 +156,7 @@ def posterior_table(
     post = idata.posterior
 
     def unit_of(label: str) -> str:
-        return units.get(str(label).split("[")[0], "")
+        return units.get(str(label), units.get(str(label).split("[")[0], ""))
 
     if post.sizes.get("chain", 1) * post.sizes.get("draw", 1) == 1:
         # A point estimate (MAP, fixed weights): values only, no spread or diagnostics.
@@ -178,8 +184,8 @@ def posterior_table(
         rows["unit"] = [unit_of(v) for v in table.index]
     chains = idata.posterior.sizes.get("chain", 1)
     if chains > 1:
-        rows["R-hat"] = table["r_hat"].to_numpy()
-        rows["ESS bulk"] = table["ess_bulk"].to_numpy()
+        rows["R-hat [1]"] = table["r_hat"].to_numpy()
+        rows["ESS bulk [draws]"] = table["ess_bulk"].to_numpy()
     frame = pd.DataFrame(rows)
     note = ""
     if len(frame) > MAX_SUMMARY_ROWS:
@@ -389,8 +395,9 @@ def write_report(
         The study (``name``, ``description``).
     result : mapping
         What the study's ``run`` returned. Optional keys read here: ``units`` (column or
-        posterior variable name -> unit, shown as ``name [unit]``) and ``seed`` (the seed the
-        study used, when it is not a config key named ``seed``).
+        posterior variable name -> unit, shown as ``name [unit]``), ``seed`` (the seed the
+        study used, when it is not a config key named ``seed``) and ``checks`` (lines for the
+        Checks section about numbers that are not in a saved posterior).
     fast, seed, config
         The run's ``--fast``, ``--seed`` (None when not given) and ``--config`` file.
     settings : mapping, optional
@@ -421,6 +428,8 @@ def write_report(
             flags.append(f"`{nc.name}`: not readable as InferenceData ({err})")
             continue
         flags += [f"`{nc.name}`: {flag}" for flag in posterior_checks(loaded[nc])]
+    own = result.get("checks") if isinstance(result, Mapping) else None
+    own = [own] if isinstance(own, str) else [str(line) for line in (own or [])]
     lines += ["", "## Checks", ""]
     if posteriors:
         lines += [
@@ -431,6 +440,9 @@ def write_report(
         lines += [f"- {flag}" for flag in flags] or ["none"]
     else:
         lines += ["none (the study saved no posterior to check)"]
+    if own:
+        lines += ["", "Flagged by the study itself (numbers not in a saved posterior):", ""]
+        lines += [f"- {line}" for line in own]
     written = sorted(p for p in folder.glob("*.md") if p.name != path.name)
     # Tables the study wrote itself are its curated view; returned DataFrames stand in otherwise.
     tables = {} if written else {k: v for k, v in result.items() if isinstance(v, pd.DataFrame)}

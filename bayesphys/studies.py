@@ -1,7 +1,8 @@
 """Discover, configure and run the case studies in ``case_studies/<name>/``.
 
 A case study is a folder with ``study.py`` (a ``run(config, out_dir, *, fast, seed)`` function
-returning a dict with ``files``; it may also take ``progress`` and ``client`` keywords),
+returning a dict with ``files``; it may also take ``progress`` and ``client`` keywords, and
+declare its steps with ``steps(config, *, fast)``: see :class:`StudyProgress`),
 ``config.toml`` (its settings, with a ``[fast]`` section of overrides) and ``README.md``. The
 runner writes into a staging folder inside ``--out`` and moves each finished file into place
 with an atomic rename, so ``--out`` never holds half-written files.
@@ -39,6 +40,132 @@ from bayesphys.core.interrupts import InterruptedRunWarning, is_interrupted
 from bayesphys.report import write_interrupted_report, write_report
 
 ENV_VAR = "BAYESPHYS_CASE_STUDIES"
+
+# The step the runner itself adds after the study's own: the report (PSIS-LOO, summaries).
+REPORT_STEP = "report written"
+
+
+class _NoBar:
+    """Stands in for a tqdm bar when nothing is shown."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, text: str) -> None:
+        pass
+
+
+class StudyProgress:
+    """What a running case study tells its user: finished steps, and bars inside long steps.
+
+    A study's ``run`` that takes a ``progress`` keyword receives one (or whatever callable the
+    caller of :func:`run_study` gave, which :func:`as_progress` wraps). The study
+
+    - declares its steps up front with a module-level ``steps(config, *, fast) -> list[str]``
+      (or a ``STEPS`` sequence), so the bar has a total and an ETA (``3/5 [00:12<00:08]``); the
+      runner adds one step, the report;
+    - calls ``progress("name")`` when a step has finished;
+    - inside a long step, passes ``progressbar=progress.bars`` to a family's fit (its own bar
+      shows below the steps), or wraps a loop in ``with progress.substeps(n, "what") as bar:``
+      and calls ``bar.update()`` per item.
+
+    Parameters
+    ----------
+    callback : callable, optional
+        Called with the name of each finished step.
+    show : bool
+        Draw tqdm bars on stderr (the ``bayesphys run`` command); otherwise only ``callback``.
+    desc : str
+        Label of the steps bar.
+    """
+
+    def __init__(
+        self, callback: Callable[[str], None] | None = None, *, show: bool = False, desc: str = ""
+    ) -> None:
+        self._callback = callback
+        self.bars = show
+        self.desc = desc
+        self.total: int | None = None
+        self.done: list[str] = []
+        self._bar: Any = None
+
+    def expect(self, total: int | None) -> None:
+        """Set the number of steps the run will report (None: unknown); opens the bar."""
+        self.total = total
+        if not self.bars:
+            return
+        from tqdm.auto import tqdm
+
+        if self._bar is not None:
+            self._bar.close()
+        # tqdm puts ", " before a postfix; the remaining time needs a total.
+        timing = "[{elapsed}<{remaining}]" if total else "[{elapsed}]"
+        self._bar = tqdm(
+            total=total,
+            initial=len(self.done),
+            desc=self.desc,
+            unit="step",
+            bar_format="{desc}: {n_fmt}/{total_fmt} steps " + timing + "{postfix}",
+            leave=True,
+        )
+
+    def __call__(self, step: str) -> None:
+        """Mark the step ``step`` finished."""
+        self.done.append(step)
+        if self._bar is not None:
+            self._bar.set_postfix_str(step, refresh=False)
+            self._bar.update()
+            self._bar.refresh()  # steps are seconds apart: show each, whatever tqdm's interval
+        if self._callback is not None:
+            self._callback(step)
+
+    @contextlib.contextmanager
+    def substeps(self, total: int, desc: str) -> Iterator[Any]:
+        """A bar of ``total`` parts of one long step, below the steps bar (if bars are shown).
+
+        Yields an object with ``update(n=1)``; the bar disappears when the block ends.
+        """
+        if not self.bars:
+            yield _NoBar()
+            return
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=desc, leave=False)
+        try:
+            yield bar
+        finally:
+            bar.close()
+
+    def close(self) -> None:
+        """Close the steps bar (the runner does this when the run ends)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> StudyProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def as_progress(progress: Callable[[str], None] | StudyProgress | None) -> StudyProgress:
+    """``progress`` as a :class:`StudyProgress` (a plain callable gets each finished step).
+
+    Studies call this on their ``progress`` argument, so ``run(config, out)`` without one works.
+    """
+    if isinstance(progress, StudyProgress):
+        return progress
+    return StudyProgress(progress)
+
+
+def declared_steps(module: ModuleType, settings: Mapping, *, fast: bool) -> list[str] | None:
+    """The steps a study module declares (``steps(config, *, fast)`` or ``STEPS``), or None."""
+    declare = getattr(module, "steps", None)
+    if callable(declare):
+        return [str(step) for step in declare(settings, fast=fast)]
+    fixed = getattr(module, "STEPS", None)
+    return [str(step) for step in fixed] if fixed is not None else None
 
 
 @dataclass(frozen=True)
@@ -471,12 +598,14 @@ def run_study(
     seed: int | None = None,
     config: str | os.PathLike[str] | None = None,
     root: str | os.PathLike[str] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | StudyProgress | None = None,
     client=None,
 ) -> RunOutcome:
     """Run a case study and write its outputs and ``report.md`` into ``out``.
 
-    ``client`` (a ``dask.distributed.Client``) is handed to studies whose ``run`` takes a
+    ``progress`` (a :class:`StudyProgress`, or a callable given each finished step's name)
+    learns the number of steps, the study's declared steps plus the report, before the study
+    starts. ``client`` (a ``dask.distributed.Client``) is handed to studies whose ``run`` takes a
     ``client`` keyword (see :func:`supports_client`); the others run in-process, with a warning.
 
     Outputs are produced in a hidden staging folder inside ``out`` and moved into place once the
@@ -499,15 +628,20 @@ def run_prepared(
     *,
     fast: bool = False,
     seed: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | StudyProgress | None = None,
     client=None,
 ) -> RunOutcome:
     """Run a study checked by :func:`prepare_run` (see :func:`run_study`)."""
     study, module, out_dir = prepared.study, prepared.module, prepared.out_dir
     accepted = inspect.signature(module.run).parameters
     kwargs: dict[str, Any] = {"fast": fast, "seed": seed}
-    if progress is not None and "progress" in accepted:
+    progress = as_progress(progress)
+    if "progress" in accepted:
         kwargs["progress"] = progress
+        steps = declared_steps(module, prepared.settings, fast=fast)
+        progress.expect(None if steps is None else len(steps) + 1)
+    else:
+        progress.expect(1)  # the study reports nothing: the report is the one step
     if check_client(client) is not None:
         if "client" in accepted:
             kwargs["client"] = client
@@ -538,6 +672,7 @@ def run_prepared(
                 config=prepared.config,
                 settings=prepared.settings,
             )
+            progress(REPORT_STEP)
             signals.deferred = True  # from here on a signal undoes the moves instead
             files = _commit(staging, out_dir, signals)
         except BaseException as err:

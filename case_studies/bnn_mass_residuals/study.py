@@ -27,7 +27,7 @@ from bayesphys.data.masses import load_ame, load_model, new_measurements, separa
 from bayesphys.likelihoods import Gaussian
 from bayesphys.priors import HalfNormal
 from bayesphys.report import markdown_table, with_uncertainty
-from bayesphys.studies import run_as_script
+from bayesphys.studies import StudyProgress, as_progress, run_as_script
 
 # Magic numbers of the shell model; N = 184 is the predicted next neutron closure.
 PROTON_MAGIC = np.array([2, 8, 20, 28, 50, 82, 126])
@@ -96,7 +96,9 @@ def bnn_method(settings: dict):
     return cls(**{k: settings[k] for k in cls().get_params() if k in settings})
 
 
-def fit_bnn(train: pd.DataFrame, settings: dict, seed: int, client=None) -> BayesianNeuralNetwork:
+def fit_bnn(
+    train: pd.DataFrame, settings: dict, seed: int, client=None, progressbar: bool = False
+) -> BayesianNeuralNetwork:
     """One network for all nuclei: the pairing feature replaces the GP's parity classes.
 
     AME2003 as shipped has no mass uncertainties, so ``y_err`` is not passed: the learned
@@ -111,7 +113,7 @@ def fit_bnn(train: pd.DataFrame, settings: dict, seed: int, client=None) -> Baye
         random_state=seed,
     )
     X = feature_frame(train["Z"], train["N"], settings["features"])
-    return bnn.fit(X, train["residual"].to_numpy(), progressbar=False, client=client)
+    return bnn.fit(X, train["residual"].to_numpy(), progressbar=progressbar, client=client)
 
 
 def fit_gp(model: str, train_masses: pd.DataFrame, settings: dict, seed: int, client=None):
@@ -196,15 +198,15 @@ def shown_table(table: pd.DataFrame) -> pd.DataFrame:
         return with_uncertainty(row[key], row[f"{key}_sd"]) if np.isfinite(row[key]) else "-"
 
     out = pd.DataFrame(index=table.index)
-    out["n_test"] = table["n_test"].astype(int)
-    out["train rms (MeV)"] = table["train_rms"].map(lambda v: f"{v:.3f}")
-    out["test rms (MeV)"] = [cell(r, "test_rms") for _, r in table.iterrows()]
-    out["change vs raw (MeV)"] = [
+    out["n_test [nuclei]"] = table["n_test"].astype(int)
+    out["train rms [MeV]"] = table["train_rms"].map(lambda v: f"{v:.3f}")
+    out["test rms [MeV]"] = [cell(r, "test_rms") for _, r in table.iterrows()]
+    out["change vs raw [MeV]"] = [
         cell(r, "change_vs_raw") if r.name[1] != "raw" else "-" for _, r in table.iterrows()
     ]
-    out["coverage 68%"] = [cell(r, "coverage_68") for _, r in table.iterrows()]
-    out["coverage 95%"] = [cell(r, "coverage_95") for _, r in table.iterrows()]
-    out["log score"] = table["log_score"].map(lambda v: "-" if np.isnan(v) else f"{v:.3f}")
+    out["coverage 68% [1]"] = [cell(r, "coverage_68") for _, r in table.iterrows()]
+    out["coverage 95% [1]"] = [cell(r, "coverage_95") for _, r in table.iterrows()]
+    out["log score [nats]"] = table["log_score"].map(lambda v: "-" if np.isnan(v) else f"{v:.3f}")
     return out.reset_index()
 
 
@@ -316,13 +318,36 @@ def plot_test_predictions(test, pred, model: str):
 
 
 # ---------------------------------------------------------------------------------------- run
+# Units of the diagnostics table's columns and of the saved posterior's variables: weights,
+# biases and their precisions live on the network's standardised scale (dimensionless).
+UNITS = {
+    "r_hat_max": "1",
+    "r_hat_median": "1",
+    "ess_bulk_min": "draws",
+    "ess_bulk_median": "draws",
+    "epistemic_sd_train": "MeV",
+    "epistemic_sd_test": "MeV",
+    "sigma": "MeV",
+    "correction": "MeV",
+    **{name: "1" for name in ("W0", "b0", "W1", "b1", "W2", "b2")},
+    **{f"tau_{name}": "1" for name in ("W0", "b0", "W1", "b1", "W2", "b2")},
+}
+
+
+def steps(config: dict, *, fast: bool) -> list[str]:
+    """The steps :func:`run` reports (``bayesphys run`` shows them as a bar with a total)."""
+    models = (config.get("fast", {}) if fast else {}).get("models", config["data"]["models"])
+    per_model = ("BNN sampled", "GP fitted", "outputs written")
+    return ["data loaded", *(f"{m}: {what}" for m in models for what in per_model)]
+
+
 def run(
     config: dict,
     out_dir: Path,
     *,
     fast: bool = False,
     seed: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: StudyProgress | Callable[[str], None] | None = None,
     client=None,
 ) -> dict:
     """Fit both correctors to each model's AME2003 S2n residuals and score them on AME2020.
@@ -337,12 +362,14 @@ def run(
     dict
         ``table`` (scores per model and corrector, numeric), ``diagnostics`` (BNN predictive
         R-hat/ESS and epistemic sd per model), ``predictions`` (per model: test-nucleus
-        predictions), ``bnn`` and ``gp`` (fitted correctors per model), ``files``.
+        predictions), ``bnn`` and ``gp`` (fitted correctors per model), ``files`` and
+        ``units``. ``progress`` is told each finished step (:func:`steps`) and shows the
+        sampler's bar.
     """
     settings = {**config["data"], **config["bnn"], **config["gp"], **config["figures"]}
     settings.update(config.get("fast", {}) if fast else {})
     seed = settings["seed"] if seed is None else seed
-    progress = progress or (lambda step: None)
+    progress = as_progress(progress)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     names = settings["features"]
@@ -359,7 +386,7 @@ def run(
     tables, diagnostics, per_model, bnns, gps, files = [], {}, {}, {}, {}, {}
     for k, model in enumerate(settings["models"]):
         train, test = residual_sets(model, train_s2n, new)
-        bnn = bnns[model] = fit_bnn(train, settings, seed + k, client)
+        bnn = bnns[model] = fit_bnn(train, settings, seed + k, client, progress.bars)
         progress(f"{model}: BNN sampled")
         gp = gps[model] = fit_gp(model, masses, settings, seed + k, client)
         progress(f"{model}: GP fitted")
@@ -427,6 +454,7 @@ def run(
         "bnn": bnns,
         "gp": gps,
         "files": files,
+        "units": UNITS,
     }
 
 

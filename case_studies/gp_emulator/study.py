@@ -24,13 +24,16 @@ from bayesphys import plotting, results
 from bayesphys.gp import GPRegression
 from bayesphys.inference import MAP
 from bayesphys.report import markdown_table
-from bayesphys.studies import run_as_script
+from bayesphys.studies import StudyProgress, as_progress, run_as_script
 
 LEVELS = np.array([0.5, 0.68, 0.8, 0.9, 0.95, 0.99])
 
 
-def simulate(theta: np.ndarray, t_end: float) -> np.ndarray:
-    """Displacement ``x(t_end)`` for each row ``(omega, zeta)``: one ODE solve per row."""
+def simulate(theta: np.ndarray, t_end: float, bar=None) -> np.ndarray:
+    """Displacement ``x(t_end)`` for each row ``(omega, zeta)``: one ODE solve per row.
+
+    ``bar`` (an object with ``update()``, such as a tqdm bar) is advanced after each solve.
+    """
 
     def one(omega, zeta):
         def rhs(_, s):
@@ -39,7 +42,12 @@ def simulate(theta: np.ndarray, t_end: float) -> np.ndarray:
         sol = solve_ivp(rhs, (0.0, t_end), [1.0, 0.0], rtol=1e-10, atol=1e-12)
         return sol.y[0, -1]
 
-    return np.array([one(w, z) for w, z in theta])
+    out = []
+    for w, z in theta:
+        out.append(one(w, z))
+        if bar is not None:
+            bar.update()
+    return np.array(out)
 
 
 def bounds(sim: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -105,14 +113,42 @@ def plot_calibration(path, observed, z_scores):
     plotting.save(fig, path)
 
 
-def run(config: dict, out_dir, *, fast: bool = False, seed: int | None = None) -> dict:
+# Units of the report's columns and of the GP's hyperparameters. The simulator is
+# dimensionless: time in units of 1/omega's unit, the output x(t_end) in units of x(0).
+UNITS = {
+    "nominal": "1",
+    "observed": "1",
+    "outputscale": "x(0)^2",  # the signal variance
+    "lengthscale[x0]": "1/time",  # omega, an angular frequency
+    "lengthscale[x1]": "1",  # zeta, the damping ratio, is dimensionless
+    "mean_constant": "x(0)",
+    "noise": "x(0)",  # a standard deviation
+}
+
+
+def steps(config: dict, *, fast: bool) -> list[str]:
+    """The steps :func:`run` reports (``bayesphys run`` shows them as a bar with a total)."""
+    return ["training runs simulated", "GP fitted", "held-out runs simulated", "outputs written"]
+
+
+def run(
+    config: dict,
+    out_dir,
+    *,
+    fast: bool = False,
+    seed: int | None = None,
+    progress: StudyProgress | None = None,
+) -> dict:
     """Train the emulator, evaluate it on held-out runs, write figures and tables.
+
+    ``progress`` (see :func:`steps`) is told each finished step and shows the simulator runs.
 
     Returns
     -------
     dict with ``files`` (name -> path), ``table`` (coverage by level), ``rmse``, ``coverage_95``,
-    ``hyperparameters`` and ``model``.
+    ``hyperparameters``, ``model`` and ``units``.
     """
+    progress = as_progress(progress)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sim, des, mod = config["simulator"], dict(config["design"]), dict(config["model"])
@@ -121,16 +157,20 @@ def run(config: dict, out_dir, *, fast: bool = False, seed: int | None = None) -
             (mod if key in mod else des)[key] = value
     seed = des["seed"] if seed is None else seed
     theta = design(sim, des["n_train"], seed)
-    y = simulate(theta, sim["t_end"])
-    w, z, theta_test = grid(sim, des["grid"])
-    truth = simulate(theta_test, sim["t_end"])
-
+    with progress.substeps(len(theta), "training runs") as bar:
+        y = simulate(theta, sim["t_end"], bar)
+    progress("training runs simulated")
     gp = GPRegression(
         kernel=mod["kernel"],
         mean=mod["mean"],
         method=MAP(n_restarts=mod["n_restarts"]),
         random_state=seed,
-    ).fit(theta, y)
+    ).fit(theta, y, progressbar=progress.bars)
+    progress("GP fitted")
+    w, z, theta_test = grid(sim, des["grid"])
+    with progress.substeps(len(theta_test), "held-out runs") as bar:
+        truth = simulate(theta_test, sim["t_end"], bar)
+    progress("held-out runs simulated")
     mean, std = gp.predict(theta_test, return_std=True)
     observed = coverage(truth, mean, std)
     rmse = float(np.sqrt(np.mean((mean - truth) ** 2)))
@@ -159,6 +199,7 @@ def run(config: dict, out_dir, *, fast: bool = False, seed: int | None = None) -
     ]
     files["summary"].write_text("\n".join(lines) + "\n", encoding="utf-8")
     results.save(gp.idata_, files["posterior"])
+    progress("outputs written")
     return {
         "files": files,
         "table": table,
@@ -168,6 +209,7 @@ def run(config: dict, out_dir, *, fast: bool = False, seed: int | None = None) -
         "model": gp,
         "y_range": float(np.ptp(truth)),
         "train_std": gp.predict(theta, return_std=True)[1],
+        "units": UNITS,
     }
 
 

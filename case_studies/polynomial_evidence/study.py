@@ -25,7 +25,7 @@ from bayesphys.inference import MAP, Conjugate
 from bayesphys.linear import BayesianLinearRegression, compare_models, polynomial_features
 from bayesphys.priors import Laplace, Normal
 from bayesphys.report import markdown_table
-from bayesphys.studies import run_as_script
+from bayesphys.studies import StudyProgress, as_progress, run_as_script
 
 Array = np.ndarray
 
@@ -77,19 +77,27 @@ def exact_loo(model: BayesianLinearRegression, X: pd.DataFrame, y: Array, y_err:
 
 
 def compare_degrees(
-    x: Array, y: Array, y_err: Array, settings: dict, seed: int
+    x: Array,
+    y: Array,
+    y_err: Array,
+    settings: dict,
+    seed: int,
+    progress: StudyProgress | None = None,
 ) -> tuple[dict, pd.DataFrame]:
     """Fit degrees 0..max_degree; table of evidence, PSIS-LOO, exact LOO and chi^2 by degree."""
     # Known errors carry all the noise (noise=0): the posterior is conjugate and the evidence exact.
     models = {}
-    for deg in range(settings["max_degree"] + 1):
-        reg = BayesianLinearRegression(
-            Normal(0.0, settings["prior_scale"]),
-            noise=0.0,
-            method=Conjugate(draws=settings["draws"], chains=settings["chains"]),
-            random_state=seed + deg,
-        )
-        models[deg] = reg.fit(design(x, deg), y, y_err=y_err)
+    degrees = range(settings["max_degree"] + 1)
+    with as_progress(progress).substeps(len(degrees), "degrees") as bar:
+        for deg in degrees:
+            reg = BayesianLinearRegression(
+                Normal(0.0, settings["prior_scale"]),
+                noise=0.0,
+                method=Conjugate(draws=settings["draws"], chains=settings["chains"]),
+                random_state=seed + deg,
+            )
+            models[deg] = reg.fit(design(x, deg), y, y_err=y_err)
+            bar.update()
     with warnings.catch_warnings():
         # Precise points at the ends of the range have high leverage, so Pareto k > 0.7 occurs
         # even for the true degree: the table reports k (and exact LOO) instead of warnings.
@@ -199,12 +207,55 @@ def plot_path(
     plotting.save(fig, path)
 
 
+# Units of the report's columns and posterior variables: x is dimensionless (on [-1, 1]) and y
+# is in arbitrary units, so every coefficient has the units of y.
+UNITS = {
+    "degree": "-",
+    "log_evidence": "nats",
+    "evidence_probability": "1",
+    "elpd_loo": "nats",
+    "elpd_se": "nats",
+    "loo_weight": "1",
+    "max_pareto_k": "1",
+    "elpd_loo_exact": "nats",
+    "chi2": "1",
+    "intercept": "units of y",
+    "coef": "units of y",
+}
+
+# PSIS-LOO is unreliable above this Pareto k (Vehtari et al. 2017), as in the report's checks.
+PARETO_K_MAX = 0.7
+
+
+def steps(config: dict, *, fast: bool) -> list[str]:
+    """The steps :func:`run` reports (``bayesphys run`` shows them as a bar with a total)."""
+    return ["degrees compared", "MAP paths", "outputs written"]
+
+
+def loo_checks(table: pd.DataFrame) -> list[str]:
+    """A line naming the degrees whose PSIS-LOO has a Pareto k above 0.7 (none: [])."""
+    high = table.loc[table["max_pareto_k"] > PARETO_K_MAX, "max_pareto_k"]
+    if high.empty:
+        return []
+    worst = ", ".join(f"{degree} (k = {k:.2f})" for degree, k in high.items())
+    return [
+        f"Pareto k > {PARETO_K_MAX} in the PSIS-LOO of degrees {worst}: their elpd_loo, and a "
+        "choice of degree by PSIS-LOO, are unreliable; elpd_loo_exact (exact leave-one-out) is not"
+    ]
+
+
 def write_summary(out_dir: Path, table: pd.DataFrame, chosen: dict) -> tuple:
     """``summary.csv`` (full precision) and ``summary.md`` (rounded, with the choices)."""
     csv = out_dir / "summary.csv"
     table.to_csv(csv)
     lines = [markdown_table(table.drop(columns="loo_rank"))]
-    lines += ["", *(f"- chosen by {k}: degree {v}" for k, v in chosen.items())]
+    for criterion, degree in chosen.items():
+        k = table.loc[degree, "max_pareto_k"]
+        caveat = ""
+        if criterion == "loo" and k > PARETO_K_MAX:
+            caveat = f" (unreliable: its max Pareto k is {k:.2f} > {PARETO_K_MAX})"
+        lines.append(f"- chosen by {criterion}: degree {degree}{caveat}")
+    lines.insert(1, "")
     md = out_dir / "summary.md"
     md.write_text("\n".join(lines) + "\n")
     return csv, md
@@ -216,7 +267,7 @@ def run(
     *,
     fast: bool = False,
     seed: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: StudyProgress | Callable[[str], None] | None = None,
 ) -> dict:
     """Run the study and write its figures, tables and the chosen posterior to ``out_dir``.
 
@@ -230,15 +281,16 @@ def run(
         Use the ``[fast]`` overrides (fewer draws and path points).
     seed : int, optional
         Overrides ``data.seed``.
-    progress : callable, optional
-        Called with the name of each finished step (the ``bayesphys run`` progress bar).
+    progress : StudyProgress or callable, optional
+        Told each finished step (see :func:`steps`; the ``bayesphys run`` progress bar).
 
     Returns
     -------
     dict
         ``true_degree``, ``degree_evidence``, ``degree_loo`` (PSIS), ``degree_exact_loo``,
         ``table`` (DataFrame by degree), ``scales``, ``ridge_path``, ``lasso_path`` (arrays of
-        shape (n_grid, max_degree)) and ``files`` (name -> path).
+        shape (n_grid, max_degree)), ``files`` (name -> path), ``units`` (column -> unit)
+        and ``checks`` (the degrees whose PSIS-LOO is unreliable).
     """
     data, model_cfg, path_cfg = config["data"], config["model"], config["paths"]
     settings = {**model_cfg, **path_cfg, **(config.get("fast", {}) if fast else {})}
@@ -248,8 +300,8 @@ def run(
     x, y, y_err, _ = simulate(data, seed)
     true_degree = len(data["true_coefficients"]) - 1
 
-    progress = progress or (lambda step: None)
-    models, table = compare_degrees(x, y, y_err, settings, seed)
+    progress = as_progress(progress)
+    models, table = compare_degrees(x, y, y_err, settings, seed, progress)
     progress("degrees compared")
     chosen = {
         "evidence": int(table["evidence_probability"].idxmax()),
@@ -285,6 +337,8 @@ def run(
         "ridge_path": ridge,
         "lasso_path": lasso,
         "files": files,
+        "units": UNITS,
+        "checks": loo_checks(table),
     }
 
 

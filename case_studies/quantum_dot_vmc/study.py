@@ -22,7 +22,7 @@ import pandas as pd
 
 from bayesphys import plotting, results, vmc
 from bayesphys.core.interrupts import is_interrupted
-from bayesphys.studies import run_as_script
+from bayesphys.studies import StudyProgress, as_progress, run_as_script
 
 
 def make_wavefunction(name: str, spec: dict) -> vmc.WaveFunction:
@@ -34,8 +34,19 @@ def make_wavefunction(name: str, spec: dict) -> vmc.WaveFunction:
     return vmc.RBM(2, 2, spec["n_hidden"], jastrow=jastrow, sigma=0.5**0.5)
 
 
-def fit_models(config: dict, settings: dict, seed: int, client=None) -> dict:
+def steps(config: dict, *, fast: bool) -> list[str]:
+    """The steps :func:`run` reports (``bayesphys run`` shows them as a bar with a total)."""
+    names = [f"{name}: {what}" for name in config["models"] for what in ("optimised", "estimated")]
+    return [*names, "outputs written"]
+
+
+def fit_models(
+    config: dict, settings: dict, seed: int, client=None, progress: StudyProgress | None = None
+) -> dict:
     """Optimise and evaluate every model; returns name -> (OptimizationResult, EnergyEstimate).
+
+    ``progress`` is told each finished optimisation and estimate (:func:`steps`), and shows
+    the bars of ``vmc.optimize`` and ``vmc.estimate`` when it shows bars.
 
     Raises
     ------
@@ -46,21 +57,24 @@ def fit_models(config: dict, settings: dict, seed: int, client=None) -> dict:
     """
     system = vmc.HarmonicTrap(2, 2, config["system"]["omega"], "coulomb")
     spread = {"walker_groups": settings.get("walker_groups"), "client": client}
+    progress = as_progress(progress)
     out = {}
     for k, (name, spec) in enumerate(config["models"].items()):
         wf = make_wavefunction(name, spec)
         fit = vmc.optimize(
             wf, system, vmc.Metropolis(), spec["optimizer"], settings["n_iterations"],
             settings["n_walkers"], learning_rate=spec["learning_rate"], random_state=seed + k,
-            progressbar=False, **spread,
+            progressbar=progress.bars, **spread,
         )  # fmt: skip
         _stop_if_interrupted(fit, f"vmc.optimize of model {name!r}")
+        progress(f"{name}: optimised")
         est = vmc.estimate(
             fit.wavefunction, system, vmc.Metropolis(), settings["estimate_walkers"],
             settings["estimate_steps"], settings["burn_in"], random_state=seed + 100 + k,
-            progressbar=False, **spread,
+            progressbar=progress.bars, **spread,
         )  # fmt: skip
         _stop_if_interrupted(est, f"vmc.estimate of model {name!r}")
+        progress(f"{name}: estimated")
         out[name] = (fit, est)
     return out
 
@@ -76,6 +90,9 @@ UNITS = {
     "energy": "hbar omega",
     "stderr": "hbar omega",
     "variance": "(hbar omega)^2",
+    "reference": "hbar omega",
+    "above_exact_in_stderr": "1",
+    "local_energy": "hbar omega",
 }
 
 
@@ -164,7 +181,13 @@ def energy_series(est: vmc.EnergyEstimate, name: str, label: str) -> results.Inf
 
 
 def run(
-    config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = None, client=None
+    config: dict,
+    out_dir: Path,
+    *,
+    fast: bool = False,
+    seed: int | None = None,
+    client=None,
+    progress: StudyProgress | None = None,
 ) -> dict:
     """Run the study; write figures and tables to ``out_dir``.
 
@@ -182,6 +205,8 @@ def run(
         Spread the walkers of every optimisation and estimate over this cluster (``bayesphys
         run quantum-dot-vmc --workers N``). Set ``run.walker_groups`` for numbers that do not
         depend on whether a client is used.
+    progress : StudyProgress, optional
+        Told each finished step (:func:`steps`); shows the optimiser's and estimator's bars.
 
     Returns
     -------
@@ -193,7 +218,8 @@ def run(
     seed = settings["seed"] if seed is None else int(seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    fitted = fit_models(config, settings, seed, client)
+    progress = as_progress(progress)
+    fitted = fit_models(config, settings, seed, client, progress)
     table = summary_table(config, fitted)
     files = {
         "history": out_dir / "energy_history.png",
@@ -210,6 +236,7 @@ def run(
     for name, (_, est) in fitted.items():
         series = energy_series(est, name, config["models"][name]["label"])
         files[f"local_energy_{name}"] = results.save(series, out_dir / f"local_energy_{name}.nc")
+    progress("outputs written")
     return {"table": table, "fits": fitted, "files": files, "units": UNITS}
 
 

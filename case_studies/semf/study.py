@@ -25,7 +25,7 @@ from bayesphys.inference import NUTS, Conjugate
 from bayesphys.likelihoods import Gaussian
 from bayesphys.linear import BayesianLinearRegression
 from bayesphys.priors import HalfNormal, InverseGamma, Normal
-from bayesphys.studies import run_as_script
+from bayesphys.studies import StudyProgress, as_progress, run_as_script
 
 MAGIC = (8, 20, 28, 50, 82, 126)
 TERMS = {"a_V": "volume", "a_S": "surface", "a_C": "Coulomb", "a_A": "asymmetry", "a_P": "pairing"}
@@ -73,7 +73,7 @@ def fit_conjugate(X: pd.DataFrame, y: np.ndarray, settings: dict, seed: int):
     return model.fit(X, y)
 
 
-def fit_nuts(X: pd.DataFrame, y: np.ndarray, nuts: dict, seed: int):
+def fit_nuts(X: pd.DataFrame, y: np.ndarray, nuts: dict, seed: int, progressbar: bool = False):
     """NUTS check of the closed form, in centred QR coordinates, mapped back to the coefficients.
 
     The five features are nearly collinear (A, A^(2/3) and Z^2/A^(1/3) correlate above 0.99) and
@@ -102,7 +102,7 @@ def fit_nuts(X: pd.DataFrame, y: np.ndarray, nuts: dict, seed: int):
     model.fit(
         pd.DataFrame(q * root_n, columns=X.columns),
         y - q @ (theta_ls * root_n),
-        progressbar=False,
+        progressbar=progressbar,
     )
     offset = model.idata_.posterior["coef"]
     theta = offset.values.reshape(-1, r.shape[0]) + theta_ls
@@ -216,7 +216,8 @@ def write_summary(out_dir: Path, tables: dict, bumps: pd.DataFrame, n: int, rms:
     """``summary.md``: the coefficient tables (mean ± sd) and the shell bumps."""
     lines = [f"{n} nuclei; residual rms of the posterior-mean fit: {rms:.3f} MeV", ""]
     for method, table in tables.items():
-        lines += [f"## {method}", "", "| coefficient | term | mean ± sd (MeV) | 95% interval |"]
+        lines += [f"## {method}", ""]
+        lines += ["| coefficient | term | mean ± sd [MeV] | 95% interval [MeV] |"]
         lines += ["|---|---|---|---|"]
         lines += [
             f"| {name} | {row.term} | {row['mean']:.4f} ± {row.sd:.4f} | "
@@ -231,7 +232,30 @@ def write_summary(out_dir: Path, tables: dict, bumps: pd.DataFrame, n: int, rms:
     return path
 
 
-def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = None) -> dict:
+# Units of the posterior variables (the summary's table heads its own columns).
+UNITS = {"coef": "MeV", "sigma": "MeV"}
+
+
+def _nuts_enabled(config: dict, fast: bool) -> bool:
+    if fast:
+        return bool(config.get("fast", {}).get("nuts_enabled", False))
+    return bool(config["nuts"]["enabled"])
+
+
+def steps(config: dict, *, fast: bool) -> list[str]:
+    """The steps :func:`run` reports (``bayesphys run`` shows them as a bar with a total)."""
+    nuts = ["NUTS sampled"] if _nuts_enabled(config, fast) else []
+    return ["data loaded", "conjugate fit", *nuts, "outputs written"]
+
+
+def run(
+    config: dict,
+    out_dir: Path,
+    *,
+    fast: bool = False,
+    seed: int | None = None,
+    progress: StudyProgress | None = None,
+) -> dict:
     """Run the study and write its tables, figures and posterior to ``out_dir``.
 
     Parameters
@@ -245,6 +269,8 @@ def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = N
         ``fast.nuts_enabled``).
     seed : int, optional
         Overrides ``data.seed``.
+    progress : StudyProgress, optional
+        Told each finished step (:func:`steps`); shows the NUTS sampler's bar.
 
     Returns
     -------
@@ -255,15 +281,17 @@ def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = N
     """
     data_cfg, nuts_cfg = config["data"], dict(config["nuts"])
     settings = {**config["model"], **(config.get("fast", {}) if fast else {})}
-    if fast:
-        nuts_cfg["enabled"] = settings.get("nuts_enabled", False)
+    nuts_cfg["enabled"] = _nuts_enabled(config, fast)
+    progress = as_progress(progress)
     seed = data_cfg["seed"] if seed is None else seed
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     data = load_binding_energies(data_cfg)
     X, y = design(data["Z"], data["N"]), data["binding_energy"].to_numpy()
+    progress("data loaded")
     model = fit_conjugate(X, y, settings, seed)
+    progress("conjugate fit")
     data["residual"] = y - model.predict(X)
     rms = float(np.sqrt(np.mean(data["residual"] ** 2)))
     conjugate = coefficient_table(model.idata_)
@@ -272,7 +300,8 @@ def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = N
     if nuts_cfg["enabled"]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # PyMC/ArviZ deprecation chatter
-            nuts_model = fit_nuts(X, y, nuts_cfg, seed + 1)
+            nuts_model = fit_nuts(X, y, nuts_cfg, seed + 1, progressbar=progress.bars)
+        progress("NUTS sampled")
         nuts_table = tables["NUTS (PyMC, QR coordinates)"] = coefficient_table(nuts_model.idata_)
     bumps = shell_bumps(data)
 
@@ -290,6 +319,7 @@ def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = N
     files["posterior_nc"] = results.save(model.idata_, out_dir / "posterior_conjugate.nc")
     if nuts_model is not None:
         files["posterior_nuts_nc"] = results.save(nuts_model.idata_, out_dir / "posterior_nuts.nc")
+    progress("outputs written")
     return {
         "coefficients": conjugate,
         "coefficients_nuts": nuts_table,
@@ -298,6 +328,7 @@ def run(config: dict, out_dir: Path, *, fast: bool = False, seed: int | None = N
         "shell_bumps": bumps,
         "model": model,
         "files": files,
+        "units": UNITS,
     }
 
 

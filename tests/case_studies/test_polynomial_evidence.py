@@ -62,3 +62,17 @@ def test_lasso_path_has_exact_zeros_and_ridge_does_not(outcome):
     # Shrinkage: the coefficient norm grows as the prior widens.
     norms = np.linalg.norm(ridge, axis=1)
     assert norms[0] < 1e-3 * norms[-1]
+
+
+def test_unreliable_loo_is_flagged_for_every_degree(outcome):
+    res, _, out_dir = outcome
+    table = res["table"]
+    high = table.index[table["max_pareto_k"] > 0.7]
+    assert len(high) > 0  # precise end points have high leverage: k > 0.7 even at the truth
+    (line,) = res["checks"]
+    for degree in table.index:
+        assert (f"{degree} (k = " in line) == (degree in high)
+    summary = (out_dir / "summary.md").read_text()
+    chosen = res["degree_loo"]
+    caveat = "unreliable: its max Pareto k" in summary
+    assert caveat == (table.loc[chosen, "max_pareto_k"] > 0.7)

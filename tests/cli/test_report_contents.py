@@ -120,7 +120,7 @@ def test_units_from_the_result_head_the_columns(studies, tmp_path):
     report = run_report(studies, tmp_path / "out")
     assert "| mu [MeV] | n |" in section(report, "Tables")  # the study's own markdown table
     posterior = section(report, "Posteriors")
-    assert "| variable | mean ± sd | unit | R-hat | ESS bulk |" in posterior
+    assert "| variable | mean ± sd | unit | R-hat [1] | ESS bulk [draws] |" in posterior
     assert re.search(r"\| mu \| [^|]+ \| MeV \|", posterior)
 
 
@@ -164,3 +164,27 @@ def test_point_estimate_and_clean_draws_have_no_flags():
         "R-hat > 1.01",
         "bulk ESS < 400",
     ]
+
+
+def test_a_study_s_own_checks_and_element_units_reach_the_report(tmp_path):
+    from types import SimpleNamespace
+
+    from bayesphys.report import write_report
+
+    draws = np.random.default_rng(5).normal(size=(2, 300, 2))
+    idata = results.to_inference_data(
+        {"scale": draws}, dims={"scale": ["axis"]}, coords={"axis": ["x0", "x1"]}
+    )
+    results.save(idata, tmp_path / "post.nc")
+    study = SimpleNamespace(name="toy", description="A toy.")
+    result = {
+        "checks": ["degree 4: Pareto k = 0.9 > 0.7"],
+        "units": {"scale[x0]": "s", "scale": "m"},
+    }
+    path = write_report(tmp_path / "report.md", study, result, fast=False, seed=1, config=None)
+    report = path.read_text()
+    checks = section(report, "Checks")
+    assert "- degree 4: Pareto k = 0.9 > 0.7" in checks.splitlines()
+    posterior = section(report, "Posteriors")
+    assert re.search(r"\| scale\[x0\] \| [^|]+ \| s \|", posterior)  # the element's own unit
+    assert re.search(r"\| scale\[x1\] \| [^|]+ \| m \|", posterior)  # else the variable's
