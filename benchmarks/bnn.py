@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import platform
-import sys
-import time
 import warnings
 from collections.abc import Sequence
 
 import numpy as np
-import torch
+from _common import format_table, machine_header, timed
 
 from bayesphys import results
 from bayesphys.bnn import BayesianNeuralNetwork
@@ -65,32 +61,37 @@ def run_pymc(X, y, X_test, draws: int, tune: int, chains: int, seed: int):
     x_mean, x_scale = X.mean(0), X.std(0)
     y_mean, y_scale = y.mean(), y.std()
     xs, ys = (X - x_mean) / x_scale, (y - y_mean) / y_scale
-    start = time.perf_counter()
-    with pm.Model() as model:
-        w0 = pm.Normal("W0", 0.0, 1.0, shape=(1, HIDDEN))
-        b0 = pm.Normal("b0", 0.0, 1.0, shape=HIDDEN)
-        w1 = pm.Normal("W1", 0.0, 1.0, shape=(HIDDEN, 1))
-        b1 = pm.Normal("b1", 0.0, 1.0)
-        sigma = pm.HalfNormal("sigma", 1.0)  # in units of y, as bayesphys' Gaussian noise
-        f = pm.math.dot(pm.math.tanh(pm.math.dot(xs, w0) + b0), w1)[:, 0] + b1
-        pm.Normal("y", f, sigma / y_scale, observed=ys)
-        logp = model.compile_logp()
-        dlogp = model.compile_dlogp()
-        point = model.initial_point()
-        logp(point), dlogp(point)
-    compile_s = time.perf_counter() - start
-    with model:
-        start = time.perf_counter()
-        idata = pm.sample(
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            cores=1,
-            random_seed=seed,
-            progressbar=False,
-            compute_convergence_checks=False,
-        )
-        sample_s = time.perf_counter() - start
+
+    def build():
+        with pm.Model() as model:
+            w0 = pm.Normal("W0", 0.0, 1.0, shape=(1, HIDDEN))
+            b0 = pm.Normal("b0", 0.0, 1.0, shape=HIDDEN)
+            w1 = pm.Normal("W1", 0.0, 1.0, shape=(HIDDEN, 1))
+            b1 = pm.Normal("b1", 0.0, 1.0)
+            sigma = pm.HalfNormal("sigma", 1.0)  # in units of y, as bayesphys' Gaussian noise
+            f = pm.math.dot(pm.math.tanh(pm.math.dot(xs, w0) + b0), w1)[:, 0] + b1
+            pm.Normal("y", f, sigma / y_scale, observed=ys)
+            logp = model.compile_logp()
+            dlogp = model.compile_dlogp()
+            point = model.initial_point()
+            logp(point), dlogp(point)
+        return model
+
+    compile_s, _, model = timed(build)
+
+    def draw():
+        with model:
+            return pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                cores=1,
+                random_seed=seed,
+                progressbar=False,
+                compute_convergence_checks=False,
+            )
+
+    sample_s, _, idata = timed(draw)
     xt = (X_test - x_mean) / x_scale
     return f_pymc(idata, xt, y_mean, y_scale), sample_s, compile_s, mean_steps(idata)
 
@@ -98,9 +99,7 @@ def run_pymc(X, y, X_test, draws: int, tune: int, chains: int, seed: int):
 def run_ours(X, y, X_test, method, seed: int):
     """bayesphys fit with an inference object; returns (f draws, wall s, leapfrog steps/draw)."""
     model = BayesianNeuralNetwork(hidden=(HIDDEN,), method=method, random_state=seed)
-    start = time.perf_counter()
-    model.fit(X, y, progressbar=False)
-    wall = time.perf_counter() - start
+    wall, _, _ = timed(lambda: model.fit(X, y, progressbar=False))
     pp = model.sample_posterior_predictive(X_test, random_state=0)
     return pp.posterior_predictive["f"].values, wall, mean_steps(model.idata_)
 
@@ -125,32 +124,13 @@ def row(
     ]
 
 
-def fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
-    return str(v)
-
-
-def table(header, rows) -> str:
-    cells = [header] + [[fmt(v) for v in r] for r in rows]
-    widths = [max(len(r[j]) for r in cells) for j in range(len(header))]
-    lines = [
-        "  ".join(
-            c.ljust(w) if j == 0 else c.rjust(w)
-            for j, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in cells
-    ]
-    return "\n".join([lines[0], "-" * len(lines[0]), *lines[1:]])
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point: print the machine header and the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    import pymc
+    import pymc  # noqa: F401  (pymc sets its logger's level on import; quieten it afterwards)
 
     logging.getLogger("pymc").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*BLAS.*")
@@ -189,17 +169,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         f, wall, steps = run_ours(X, y, X_test, method, args.seed)
         rows.append(row(name, f, wall, steps, ref_mean, ref_sd))
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(machine_header(("numpy", "torch", "pymc")))
     print(
-        f"machine: {platform.machine()} {platform.system()}, {cores} usable cores, load "
-        f"average {os.getloadavg()[0]:.2f} (other processes inflate timings)"
+        "PyMC runs its chains one after another (cores=1), bayesphys vectorises them in one "
+        "process on one thread"
     )
-    print(
-        f"python {platform.python_version()}, torch {torch.__version__}, pymc "
-        f"{pymc.__version__}; PyMC runs its chains one after another (cores=1), bayesphys "
-        "vectorises them in one process on one thread"
-    )
-    print(f"command: {' '.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])}")
     print(
         f"n=50 points, network 1-{HIDDEN}-1 tanh ({3 * HIDDEN + 1} weights + sigma), "
         f"{draws} draws/chain after {tune} tuning steps; ESS of f(x) at 15 test points; "
@@ -217,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "max R-hat",
         "err",
     ]
-    print(table(header, rows))
+    print(format_table(header, rows))
 
 
 if __name__ == "__main__":

@@ -17,19 +17,13 @@ Run ``python benchmarks/linear.py`` (or ``--quick`` for a smoke test with small 
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
-import os
-import platform
-import sys
-import time
 import tracemalloc
 import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import scipy
-import sklearn
+from _common import best_time, format_table, machine_header, timed
 from sklearn.linear_model import BayesianRidge
 
 from bayesphys import results
@@ -37,18 +31,6 @@ from bayesphys.inference import NUTS, Conjugate, Evidence
 from bayesphys.linear import BayesianLinearRegression
 from bayesphys.linear.regression import MAX_LOG_LIKELIHOOD_SIZE
 from bayesphys.priors import Normal
-
-
-def best_time(func: Callable[[], object], repeats: int) -> tuple[float, object]:
-    """Best wall time of ``repeats`` calls (``time.perf_counter``) and the last call's result."""
-    best, out = np.inf, None
-    for _ in range(repeats):
-        out = None
-        gc.collect()  # free the previous result (up to GBs) outside the timed region
-        start = time.perf_counter()
-        out = func()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def peak_memory_mb(func: Callable[[], object]) -> float:
@@ -62,53 +44,13 @@ def peak_memory_mb(func: Callable[[], object]) -> float:
     return peak / 1e6
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Plain-text table: first column left-aligned, the others right-aligned."""
-    cells = [list(header)] + [[_fmt(v) for v in row] for row in rows]
-    widths = [max(len(r[j]) for r in cells) for j in range(len(header))]
-
-    def line(row):
-        first = row[0].ljust(widths[0])
-        return "  ".join([first] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)])
-
-    rule = "-" * len(line(cells[0]))
-    return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        if value == 0 or 1e-3 <= abs(value) < 1e5:
-            return f"{value:.3f}"
-        return f"{value:.2e}"
-    return str(value)
-
-
-def machine_header() -> str:
-    """Cores and library versions: timings are only comparable on the same machine."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    blas = "unknown"
-    try:
-        from threadpoolctl import threadpool_info
-
-        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-        if info:
-            blas = f"{info[0]['internal_api']} ({info[0]['num_threads']} threads)"
-    except ImportError:  # threadpoolctl ships with scikit-learn, but is not ours to require
-        pass
-    import pymc
+def pytensor_blas() -> str:
+    """What PyTensor links NUTS gradients against (pymc's speed depends on it)."""
     import pytensor
 
     with warnings.catch_warnings():  # reading the flag warns when no BLAS is linked; we say so
         warnings.simplefilter("ignore", UserWarning)
-        pt_blas = pytensor.config.blas__ldflags or "none (NUTS gradients run without BLAS)"
-    return (
-        f"machine: {platform.machine()} {platform.system()}, {cores} usable cores "
-        f"(os.cpu_count={os.cpu_count()}), numpy BLAS {blas}, "
-        f"load average {os.getloadavg()[0]:.2f} (other processes inflate timings)\n"
-        f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-        f"scikit-learn {sklearn.__version__}, pymc {pymc.__version__}, "
-        f"pytensor BLAS: {pt_blas}"
-    )
+        return pytensor.config.blas__ldflags or "none (NUTS gradients run without BLAS)"
 
 
 def synthetic(n: int, p: int, noise: float, seed: int):
@@ -185,9 +127,8 @@ def bench_small(n: int, p: int, draws: int, chains: int, repeats: int, seed: int
             model = BayesianLinearRegression(**spec, method=inference, random_state=seed)
             return model.fit(X, y, progressbar=False)
 
-        first = time.perf_counter()
-        fit()  # NUTS: compiles the model's C code (cached on disk for later calls)
-        first = time.perf_counter() - first
+        # NUTS: the first call compiles the model's C code (cached on disk for later calls)
+        first, _, _ = timed(fit)
         elapsed, fitted = best_time(fit, repeats)
         ess = float(np.min(results.ess(fitted.idata_, var_names=["coef"])["coef"].values))
         draws_mean = results.extract_draws(fitted.idata_, "coef").mean(axis=0)
@@ -227,8 +168,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("pymc").setLevel(logging.ERROR)  # keep the tables readable
     large = (5_000, 20) if args.quick else (100_000, 50)
     small = (200, 5, 200, 2) if args.quick else (200, 5, 1000, 4)
-    print(machine_header())
-    print(f"command: {' '.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])}\n")
+    print(machine_header(("numpy", "scipy", "scikit-learn", "pymc")))
+    print(f"pytensor BLAS: {pytensor_blas()}\n")
     print(bench_large(*large, repeats=args.repeats, seed=args.seed), end="\n\n")
     print(bench_small(*small, repeats=args.repeats, seed=args.seed))
 

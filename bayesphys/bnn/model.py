@@ -11,22 +11,18 @@ from sklearn.metrics import accuracy_score
 from sklearn.utils import ClassifierTags
 from sklearn.utils.metaestimators import available_if
 
-from bayesphys.bnn import _outputs, _run, _spec
-from bayesphys.bnn._network import Network, check_activation, check_hidden
-from bayesphys.bnn._posterior import Posterior
+from bayesphys.bnn import outputs, spec
+from bayesphys.bnn.inference.groups import fit_chain_groups
+from bayesphys.bnn.network import Network, check_activation, check_hidden
+from bayesphys.bnn.posterior import Posterior
 from bayesphys.core import results
 from bayesphys.core.base import Estimator
-from bayesphys.core.distributed import (
-    check_client,
-    check_groups,
-    group_seeds,
-    run_groups,
-    split_sizes,
-)
+from bayesphys.core.distributed import check_client
 from bayesphys.core.inference import HMC, NUTS, SGHMC, VI, InferenceMethod
 from bayesphys.core.likelihoods import Categorical, Likelihood
 from bayesphys.core.priors import Prior
 from bayesphys.core.samplers import warn_transitions
+from bayesphys.core.threads import torch_threads
 from bayesphys.core.validation import check_positive_int, check_y_err
 
 
@@ -132,7 +128,7 @@ class BayesianNeuralNetwork(Estimator):
 
     # ------------------------------------------------------------------ scikit-learn glue
     def _is_classifier(self) -> bool:
-        return isinstance(self.likelihood, _spec.CLASSIFICATION)
+        return isinstance(self.likelihood, spec.CLASSIFICATION)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -173,8 +169,8 @@ class BayesianNeuralNetwork(Estimator):
         """
         hidden = check_hidden(self.hidden)
         activation = check_activation(self.activation)
-        weight_prior = _spec.check_weight_prior(self.weight_prior)
-        likelihood = _spec.check_likelihood(self.likelihood)
+        weight_prior = spec.check_weight_prior(self.weight_prior)
+        likelihood = spec.check_likelihood(self.likelihood)
         method = self._resolve_method()
         show = self._progressbar(progressbar, method)
         X, y, y_err = self._validate_training_data(X, y, y_err)
@@ -183,7 +179,7 @@ class BayesianNeuralNetwork(Estimator):
         # Minibatch size of SGHMC/VI (validated by the method) and of the warm start.
         batch_size = getattr(method, "batch_size", None) or min(len(y), 64)
 
-        scaling, y_fit, classes, n_out = _spec.prepare(X, y, likelihood)
+        scaling, y_fit, classes, n_out = spec.prepare(X, y, likelihood)
         net = Network(X.shape[1], hidden, n_out, activation)
         y_err_s = None if y_err is None else y_err / scaling.y_scale
         x_t = torch.as_tensor(scaling.x(X))
@@ -194,29 +190,11 @@ class BayesianNeuralNetwork(Estimator):
         rng = self._random_generator()
         seed = int(rng.integers(2**31 - 1))
         client = check_client(client)
-        default_groups = 1 if client is None else method.chains
-        n_groups = check_groups(
-            method.chain_groups, method.chains, default_groups, name="chain_groups", unit="chains"
-        )
-        options = {"batch_size": batch_size, "progressbar": show and client is None}
-        tasks = [
-            _run.ChainGroup(post, size, method, group_seed, options)
-            for size, group_seed in zip(
-                split_sizes(method.chains, n_groups), group_seeds(seed, n_groups), strict=True
-            )
-        ]
-        fits = run_groups(
-            _run.run_group,
-            tasks,
-            client,
-            finished=_run.group_finished,
-            name=f"bnn-{method.name}",
-            progress=f"bnn {method.name} chain groups" if show else None,
-        )
-        fit = _run.concatenate(fits, tasks)  # marks and warns if Ctrl-C cut the run short
+        # Marked, with one warning, if Ctrl-C cut the run short.
+        fit = fit_chain_groups(post, method, seed, client, batch_size=batch_size, show=show)
         # Divergences only: trees at the depth cap are common for BNNs and expected with a
         # small max_treedepth; sample_stats["reached_max_treedepth"] records them.
-        divergences = {k: v for k, v in fit.stats.items() if k == "diverging"}
+        divergences = {k: v for k, v in fit.sample_stats.items() if k == "diverging"}
         warn_transitions(divergences, f"BayesianNeuralNetwork.fit(method={method!r})")
         self._net, self._scaling, self._likelihood = net, scaling, likelihood
         self._weight_prior = weight_prior
@@ -224,10 +202,10 @@ class BayesianNeuralNetwork(Estimator):
             self.classes_ = classes
         elif hasattr(self, "classes_"):  # refitted as a regression after a classification
             del self.classes_
-        self._theta = fit.samples.detach().cpu().numpy()
-        self._posterior = post.constrained(fit.samples)
+        self._theta = fit.unconstrained.detach().cpu().numpy()
+        self._posterior = fit.posterior
         self.method_ = method.name
-        self.interrupted_ = fit.progress is not None
+        self.interrupted_ = fit.interrupted
         self.n_weights_ = net.n_params
         self.idata_ = self._build_idata(fit, X, y, y_fit, y_err, rng)
         return self
@@ -238,11 +216,11 @@ class BayesianNeuralNetwork(Estimator):
 
     def _build_idata(self, fit, X, y, y_fit, y_err, rng):
         classes = self._classes()
-        f = _outputs.latent_draws(self._net, self._theta, X, self._scaling, self._likelihood)
-        params = _outputs.noise_draws(self._likelihood, self._posterior)
+        f = outputs.latent_draws(self._net, self._theta, X, self._scaling, self._likelihood)
+        params = outputs.noise_draws(self._likelihood, self._posterior)
         log_lik = self._likelihood.logpdf(y if classes is None else y_fit, f, y_err=y_err, **params)
         y_rep = self._draw_y(f, params, y_err, rng)
-        dims, coords = _outputs.posterior_dims(self._net, classes)
+        dims, coords = outputs.posterior_dims(self._net, classes)
         attrs = {"hidden": list(self._net.hidden), "activation": self._net.activation}
         attrs.update({k: v for k, v in fit.attrs.items() if v is not None})
         return self._fit_idata(
@@ -250,7 +228,7 @@ class BayesianNeuralNetwork(Estimator):
             X,
             y,
             y_err,
-            sample_stats=fit.stats,
+            sample_stats=fit.sample_stats,
             log_likelihood=log_lik,
             posterior_predictive=y_rep,
             dims=dims,
@@ -265,12 +243,12 @@ class BayesianNeuralNetwork(Estimator):
 
     def _latent(self, X, theta=None) -> np.ndarray:
         theta = self._theta if theta is None else theta
-        with _run.single_thread():
-            return _outputs.latent_draws(self._net, theta, X, self._scaling, self._likelihood)
+        with torch_threads(1, blas=False):  # a small BNN's tensors gain nothing from more
+            return outputs.latent_draws(self._net, theta, X, self._scaling, self._likelihood)
 
     def _predictive(self, X, y_err, parameters, f, y_rep, kind):
-        dims, coords = _outputs.posterior_dims(self._net, self._classes())
-        latent_dims, latent_coords = _outputs.latent_dims(f, self._net, self._classes())
+        dims, coords = outputs.posterior_dims(self._net, self._classes())
+        latent_dims, latent_coords = outputs.latent_dims(f, self._net, self._classes())
         return self._predictive_idata(
             parameters,
             y_rep,
@@ -311,12 +289,12 @@ class BayesianNeuralNetwork(Estimator):
             return mean
         var = f.var(axis=(0, 1))
         if include_noise:
-            params = _outputs.noise_draws(self._likelihood, self._posterior)
-            var = var + float(np.mean(_outputs.noise_variance(self._likelihood, params)))
+            params = outputs.noise_draws(self._likelihood, self._posterior)
+            var = var + float(np.mean(outputs.noise_variance(self._likelihood, params)))
         return mean, np.sqrt(var)
 
     def _proba(self, X) -> np.ndarray:
-        return _outputs.probabilities(self._likelihood, self._latent(X)).mean(axis=(0, 1))
+        return outputs.probabilities(self._likelihood, self._latent(X)).mean(axis=(0, 1))
 
     # Only classifiers have predict_proba (scikit-learn tells the two apart by the attribute).
     @available_if(_is_classifier)
@@ -354,7 +332,7 @@ class BayesianNeuralNetwork(Estimator):
         X = self._validate_new_X(X)
         y_err = self._new_y_err(y_err, len(X))
         f = self._latent(X)
-        params = _outputs.noise_draws(self._likelihood, self._posterior)
+        params = outputs.noise_draws(self._likelihood, self._posterior)
         rng = self._random_generator(random_state)
         y_rep = self._draw_y(f, params, y_err, rng)
         return self._predictive(X, y_err, self._posterior, f, y_rep, "posterior")
@@ -384,7 +362,7 @@ class BayesianNeuralNetwork(Estimator):
         X = self._validate_new_X(X)
         draws = check_positive_int(draws, "draws")
         rng = self._random_generator(random_state)
-        prior, theta = _outputs.prior_draws(
+        prior, theta = outputs.prior_draws(
             self._net, self._weight_prior, self._likelihood, draws, rng
         )
         f = self._latent(X, theta)
@@ -407,7 +385,7 @@ class BayesianNeuralNetwork(Estimator):
         X = self._validate_new_X(X)
         f = self._latent(X)
         if self._classes() is not None:
-            f = _outputs.probabilities(self._likelihood, f)[..., -1]
+            f = outputs.probabilities(self._likelihood, f)[..., -1]
         return pd.DataFrame(
             {
                 "mean": f.mean(axis=(0, 1)),

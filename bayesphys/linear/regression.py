@@ -10,6 +10,7 @@ from scipy.special import gammaln
 from sklearn.utils.validation import check_array
 
 from bayesphys.core.base import Estimator
+from bayesphys.core.fit_result import FitResult
 from bayesphys.core.inference import (
     MAP,
     NUTS,
@@ -28,10 +29,12 @@ from bayesphys.core.validation import (
     check_y_err,
     naming_argument,
 )
-from bayesphys.linear import _fits
-from bayesphys.linear._evidence import collapsed_noise
-from bayesphys.linear._predictive import Draws, PointEstimate
-from bayesphys.linear._spec import resolve_spec
+from bayesphys.linear.inference.conjugate import fit_closed_form
+from bayesphys.linear.inference.evidence import collapsed_noise, fit_evidence
+from bayesphys.linear.inference.map import fit_map
+from bayesphys.linear.inference.nuts import fit_nuts
+from bayesphys.linear.predictors import Draws, PointEstimate
+from bayesphys.linear.spec import resolve_spec
 
 __all__ = ["MAX_LOG_LIKELIHOOD_SIZE", "BayesianLinearRegression", "UnboundedEvidenceWarning"]
 
@@ -231,16 +234,14 @@ class BayesianLinearRegression(Estimator):
         show = self._progressbar(progressbar, method)
         rng = self._random_generator()
         if isinstance(method, Conjugate):
-            outcome = _fits.fit_closed_form(
-                spec, X, y, y_err, kind, method.chains, method.draws, rng
-            )
+            outcome = fit_closed_form(spec, X, y, y_err, kind, method.chains, method.draws, rng)
         elif isinstance(method, Evidence):
-            outcome = _fits.fit_evidence(spec, X, y, y_err, method.chains, method.draws, rng)
+            outcome = fit_evidence(spec, X, y, y_err, method.chains, method.draws, rng)
         elif isinstance(method, MAP):
-            outcome = _fits.fit_map(spec, X, y, y_err, method.max_iter)
+            outcome = fit_map(spec, X, y, y_err, method.max_iter)
         else:
             seed = int(rng.integers(2**31 - 1))
-            outcome = _fits.fit_nuts(
+            outcome = fit_nuts(
                 spec,
                 X,
                 y,
@@ -260,16 +261,16 @@ class BayesianLinearRegression(Estimator):
         if isinstance(method, Evidence) and spec.noise_kind != "fixed" and y_err is None:
             self._flag_unbounded_evidence(outcome, y, spec.flat_intercept)
         self._spec = spec
-        self._predictive = outcome.predictive
+        self._predictive = outcome.extras["predictive"]
         self.method_ = method.name
-        self.interrupted_ = outcome.progress is not None  # Ctrl-C in NUTS: partial, marked
+        self.interrupted_ = outcome.interrupted  # Ctrl-C in NUTS: partial, marked
         self.log_evidence_ = outcome.log_evidence
         self._set_point_attributes(outcome)
         self.idata_ = self._build_idata(outcome, X, y, y_err, rng)
         return self
 
     @staticmethod
-    def _flag_unbounded_evidence(outcome, y, flat_intercept: bool) -> None:
+    def _flag_unbounded_evidence(outcome: FitResult, y, flat_intercept: bool) -> None:
         """Noise-free or constant data: the evidence has no maximum. Warn and report it as
         ``+inf`` (its supremum) instead of the arbitrary number the optimiser stopped at.
 
@@ -277,7 +278,7 @@ class BayesianLinearRegression(Estimator):
         and a regressor must fit exactly linear data (scikit-learn's checks do); only the
         evidence, and the noise and prior scale at its "optimum", mean nothing.
         """
-        why = collapsed_noise(y, outcome.extras["noise_"], flat_intercept)
+        why = collapsed_noise(y, outcome.extras["attributes"]["noise_"], flat_intercept)
         if why is None:
             return
         warnings.warn(
@@ -290,8 +291,8 @@ class BayesianLinearRegression(Estimator):
         )
         outcome.log_evidence = np.inf
 
-    def _set_point_attributes(self, outcome):
-        pred = outcome.predictive
+    def _set_point_attributes(self, outcome: FitResult):
+        pred = outcome.extras["predictive"]
         if isinstance(pred, Draws):
             self.coef_ = pred.coef.mean(axis=0)
             self.intercept_ = float(pred.intercept.mean())
@@ -312,14 +313,14 @@ class BayesianLinearRegression(Estimator):
                 a_n, b_n = pred.nig
                 self.coef_cov_ = self.coef_cov_ * b_n / (a_n - 1.0)
         self.noise_ = self._noise_scale(outcome)
-        for name, value in outcome.extras.items():
+        for name, value in outcome.extras["attributes"].items():
             setattr(self, name, value)
 
-    def _noise_scale(self, outcome) -> float:
+    def _noise_scale(self, outcome: FitResult) -> float:
         """Posterior mean of the noise scale sigma (exact for Normal-Inverse-Gamma)."""
-        pred = outcome.predictive
-        if "noise_" in outcome.extras:
-            return float(outcome.extras["noise_"])
+        pred = outcome.extras["predictive"]
+        if "noise_" in outcome.extras["attributes"]:
+            return float(outcome.extras["attributes"]["noise_"])
         if getattr(pred, "nig", None) is not None:
             a_n, b_n = pred.nig
             return float(np.sqrt(b_n) * np.exp(gammaln(a_n - 0.5) - gammaln(a_n)))
@@ -328,7 +329,7 @@ class BayesianLinearRegression(Estimator):
         fixed = self._spec.likelihood.fixed_params
         return float(fixed["sigma"]) if "sigma" in fixed else float(np.sqrt(fixed["variance"]))
 
-    def _build_idata(self, outcome, X, y, y_err, rng):
+    def _build_idata(self, outcome: FitResult, X, y, y_err, rng):
         posterior = dict(outcome.posterior)
         if not self.fit_intercept:
             posterior.pop("intercept", None)

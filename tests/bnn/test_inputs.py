@@ -6,10 +6,11 @@ import torch
 
 from bayesphys import results
 from bayesphys.bnn import BayesianNeuralNetwork
-from bayesphys.bnn._fitting import Batcher
-from bayesphys.bnn._network import Network
-from bayesphys.bnn._posterior import Posterior
-from bayesphys.bnn._stochastic import fit_sghmc, fit_vi
+from bayesphys.bnn.inference.minibatch import Batcher
+from bayesphys.bnn.inference.sghmc import fit_sghmc
+from bayesphys.bnn.inference.vi import fit_vi
+from bayesphys.bnn.network import Network
+from bayesphys.bnn.posterior import Posterior
 from bayesphys.core.base import NotFittedError
 from bayesphys.inference import HMC, NUTS, SGHMC, VI
 from bayesphys.likelihoods import Bernoulli, Categorical, Gaussian, Poisson, StudentT
@@ -231,8 +232,8 @@ def test_sghmc_samples_a_known_posterior():
         generator=gen,
         progressbar=False,
     )
-    draws = fit.samples.reshape(-1, 2)
-    mcse = post.sd / np.sqrt(results.ess(fit.samples.numpy()))
+    draws = fit.unconstrained.reshape(-1, 2)
+    mcse = post.sd / np.sqrt(results.ess(fit.unconstrained.numpy()))
     np.testing.assert_array_less(np.abs(draws.mean(0).numpy() - post.mean.numpy()), 4 * mcse)
     sd = draws.std(0)
     assert torch.all((sd > 0.8 * post.sd) & (sd < 1.25 * post.sd)), sd / post.sd
@@ -253,7 +254,7 @@ def test_vi_minibatch_kl_scaling_gives_exact_posterior():
         generator=gen,
         progressbar=False,
     )
-    draws = fit.samples.reshape(-1, 2)
+    draws = fit.unconstrained.reshape(-1, 2)
     torch.testing.assert_close(draws.mean(0), post.mean, atol=0.2 * post.sd, rtol=0)
     sd = draws.std(0)
     assert torch.all((sd > 0.85 * post.sd) & (sd < 1.15 * post.sd)), sd / post.sd

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from bayesphys.bnn import BayesianNeuralNetwork, _posterior
+from bayesphys.bnn import BayesianNeuralNetwork, posterior
 from bayesphys.core.interrupts import InterruptedRunWarning, is_interrupted
 from bayesphys.inference import HMC, NUTS, SGHMC, VI
 from tests._interrupt import interrupt_at
@@ -33,13 +33,13 @@ def _fit(method, **kwargs):
 
 
 def _interrupt_at(monkeypatch, name: str, k: int) -> None:
-    interrupt_at(monkeypatch, _posterior.Posterior, name, k)
+    interrupt_at(monkeypatch, posterior.Posterior, name, k)
 
 
 def _count_calls(monkeypatch, name: str, method) -> int:
     """Calls of ``Posterior.<name>`` in an uninterrupted fit."""
     with monkeypatch.context() as counting:
-        calls = interrupt_at(counting, _posterior.Posterior, name, 0)
+        calls = interrupt_at(counting, posterior.Posterior, name, 0)
         _fit(method)
     return calls["n"]
 

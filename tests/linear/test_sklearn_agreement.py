@@ -7,7 +7,7 @@ from sklearn.linear_model import BayesianRidge, Lasso, Ridge
 
 from bayesphys import BayesianLinearRegression
 from bayesphys.inference import MAP
-from bayesphys.linear._gaussian import gaussian_posterior, log_evidence_fixed_noise
+from bayesphys.linear.gaussian import gaussian_posterior, log_evidence_fixed_noise
 from bayesphys.priors import Laplace, Normal
 
 

@@ -8,12 +8,16 @@ maximised numerically.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize
 
-from bayesphys.linear._gaussian import gaussian_posterior, log_evidence_fixed_noise
+from bayesphys.core.fit_result import FitResult
+from bayesphys.core.priors import Normal
+from bayesphys.linear.gaussian import gaussian_posterior, log_evidence_fixed_noise
+from bayesphys.linear.inference.conjugate import closed_form_posterior, draws_from_closed_form
 
 # A noise below sqrt(machine epsilon) times the scatter of y cannot be told apart from the
 # round-off of an exact fit (which leaves residuals of about 1e-16 of y).
@@ -135,3 +139,34 @@ def _mackay_fixed_point(X, y, prior_mean, noise, flat_intercept, max_iter, tol):
             converged = True
             break
     return EvidenceOptimum(float(alpha**-0.5), float(lam**-0.5), it, converged)
+
+
+def fit_evidence(spec, X, y, y_err, chains, draws, rng) -> FitResult:
+    """Empirical Bayes: the prior scale (and noise) that maximise the evidence, then the exact
+    posterior at them; ``extras["attributes"]`` holds ``coef_prior_scale_`` and ``noise_``."""
+    if not isinstance(spec.coef_prior, Normal) or spec.augmented:
+        raise ValueError(
+            "method='evidence' optimises the scale of a Normal coef_prior (flat or no intercept); "
+            f"got coef_prior={spec.coef_prior!r}, intercept_prior={spec.intercept_prior!r}"
+        )
+    if spec.noise_kind == "studentt":
+        raise ValueError("method='evidence' needs a Gaussian likelihood")
+    fixed = np.sqrt(spec.likelihood.fixed_variance) if spec.noise_kind == "fixed" else None
+    mu = np.broadcast_to(np.asarray(spec.coef_prior.mu, float), (X.shape[1],)).copy()
+    opt = maximize_evidence(
+        X, y, prior_mean=mu, y_err=y_err, noise=fixed, flat_intercept=spec.flat_intercept
+    )
+    if not opt.converged:
+        warnings.warn("evidence maximisation did not fully converge", RuntimeWarning, stacklevel=3)
+    tuned = type(spec)(
+        Normal(mu, opt.prior_scale), None, spec.fit_intercept, spec.likelihood, False
+    )
+    cf, log_z = closed_form_posterior(tuned, X, y, y_err, "fixed", noise_var=opt.noise**2)
+    return FitResult(
+        posterior=draws_from_closed_form(cf, chains, draws, rng),
+        log_evidence=log_z,
+        extras={
+            "predictive": cf,
+            "attributes": {"coef_prior_scale_": opt.prior_scale, "noise_": opt.noise},
+        },
+    )

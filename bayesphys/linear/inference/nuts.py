@@ -1,4 +1,4 @@
-"""PyMC rendering of the linear model from the core Prior/Likelihood specs (the NUTS path)."""
+"""NUTS with PyMC: the linear model rendered from the core Prior/Likelihood specs, sampled."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ import warnings
 
 import numpy as np
 
+from bayesphys.core.fit_result import FitResult
+from bayesphys.core.interrupts import warn_interrupted
 from bayesphys.core.priors import Normal
+from bayesphys.core.schema import SAMPLE_STATS
+from bayesphys.linear.predictors import Draws
+from bayesphys.linear.spec import noise_variance
 
 
 def build_pymc_model(spec, X, y, y_err, feature_names):
@@ -90,3 +95,45 @@ def sample_nuts(
             raise KeyboardInterrupt(
                 "linear NUTS was interrupted during tuning; no draws to keep"
             ) from None
+
+
+def fit_nuts(spec, X, y, y_err, *, feature_names, method, seed, progressbar) -> FitResult:
+    """PyMC NUTS; the draws and sampler statistics are handed back as arrays for the schema."""
+    model = build_pymc_model(spec, X, y, y_err, feature_names)
+    idata = sample_nuts(
+        model,
+        draws=method.draws,
+        tune=method.tune,
+        chains=method.chains,
+        random_seed=seed,
+        target_accept=method.target_accept,
+        max_treedepth=method.max_treedepth,
+        progressbar=progressbar,
+    )
+    post = idata.posterior
+    progress = None
+    chains, draws = post.sizes["chain"], post.sizes["draw"]
+    if chains < method.chains or draws < method.draws:  # Ctrl-C: PyMC kept what it had
+        progress = f"{draws} of {method.draws} draws per chain"
+        if chains < method.chains:
+            progress = f"{chains} of {method.chains} chains, {progress}"
+        # stacklevel: the user's call of BayesianLinearRegression.fit
+        warn_interrupted("BayesianLinearRegression.fit (NUTS)", progress, stacklevel=4)
+    # The model's own variables only (PyMC's reparametrisation ``coef_raw`` stays inside).
+    names = ["coef", *(["intercept"] if spec.fit_intercept else []), *spec.likelihood.free_params]
+    posterior = {name: np.asarray(post[name].values) for name in names}
+    if "sigma" not in posterior and "variance" in posterior:
+        posterior["sigma"] = np.sqrt(posterior["variance"])
+    stats = idata.sample_stats
+    sample_stats = {k: np.asarray(stats[k].values) for k in SAMPLE_STATS if k in stats}
+    coef = posterior["coef"].reshape(-1, X.shape[1])  # fewer draws after a Ctrl-C
+    size = coef.shape[0]
+    intercept = posterior["intercept"].reshape(-1) if spec.fit_intercept else np.zeros(size)
+    params = {k: posterior[k].reshape(-1) for k in spec.likelihood.free_params}
+    noise_var = noise_variance(spec.likelihood, params)
+    return FitResult(
+        posterior=posterior,
+        sample_stats=sample_stats,
+        extras={"predictive": Draws(intercept, coef, noise_var), "attributes": {}},
+        progress=progress,
+    )

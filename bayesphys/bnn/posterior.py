@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bayesphys.bnn._network import Network
+from bayesphys.bnn.network import Network
 from bayesphys.core.likelihoods import Categorical, Likelihood
 from bayesphys.core.priors import Gamma, Prior
 

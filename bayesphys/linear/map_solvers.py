@@ -1,4 +1,4 @@
-"""MAP estimates of linear-model coefficients.
+"""Solvers of the MAP estimates of linear-model coefficients (used by ``inference.map``).
 
 Normal and Laplace coefficient priors with a Gaussian likelihood are ridge and lasso: they are
 solved exactly (a linear solve; for Laplace, coordinate descent plus an exact active-set solve,

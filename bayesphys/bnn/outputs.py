@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bayesphys.bnn._network import Network
-from bayesphys.bnn._posterior import HYPERPRIOR
-from bayesphys.bnn._spec import REGRESSION, Scaling
+from bayesphys.bnn.network import Network
+from bayesphys.bnn.posterior import HYPERPRIOR
+from bayesphys.bnn.spec import REGRESSION, Scaling
 from bayesphys.core.likelihoods import Categorical, Likelihood
 from bayesphys.core.priors import Prior
 from bayesphys.core.schema import FEATURE_DIM, OBS_DIM

@@ -147,3 +147,13 @@ def resolve_spec(coef_prior, noise, fit_intercept, intercept_prior, likelihood, 
     if scaled and not isinstance(coef_prior, Normal):
         raise ValueError("coef_prior_scaled_by_noise=True needs a Normal coef_prior")
     return LinearModelSpec(coef_prior, intercept_prior, fit_intercept, likelihood, scaled)
+
+
+def noise_variance(lik, params):
+    """Variance of the observation noise (Student-t: sigma^2 nu/(nu-2), inf for nu <= 2)."""
+    values = {**lik.fixed_params, **params}
+    var = values["variance"] if "variance" in values else values["sigma"] ** 2
+    if "nu" in values:
+        nu = values["nu"]
+        var = np.where(nu > 2, var * nu / np.maximum(nu - 2, 1e-300), np.inf)
+    return var

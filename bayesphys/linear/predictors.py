@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayesphys.linear._gaussian import GaussianPosterior, latent_variance
+from bayesphys.linear.gaussian import GaussianPosterior, latent_variance
 
 
 @dataclass(frozen=True)
