@@ -15,17 +15,10 @@ Run ``python benchmarks/gp.py`` (or ``--quick`` for a smoke test with small size
 from __future__ import annotations
 
 import argparse
-import gc
-import os
-import platform
-import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-import scipy
-import sklearn
-import torch
+from _common import format_table, machine_header, timed
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process import kernels as sk
 from threadpoolctl import threadpool_limits  # ships with scikit-learn
@@ -49,67 +42,18 @@ def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, truth(X) + NOISE * rng.normal(size=n)
 
 
-def timed(func: Callable[[], object]) -> tuple[float, object]:
-    """Wall time of one call (fits take seconds to minutes: one repeat)."""
-    wall, _, out = timed_cpu(func)
-    return wall, out
-
-
-def timed_cpu(func: Callable[[], object]) -> tuple[float, float, object]:
-    """Wall and CPU time (this process, all threads) of one call.
-
-    On a machine shared with other jobs the wall time grows with their load; the CPU time
-    much less, so it is printed beside it.
-    """
-    gc.collect()
-    start, cpu = time.perf_counter(), time.process_time()
-    out = func()
-    return time.perf_counter() - start, time.process_time() - cpu, out
-
-
-def format_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    """Plain-text table: first column left-aligned, the others right-aligned."""
-    cells = [list(header)] + [[_fmt(v) for v in row] for row in rows]
-    widths = [max(len(r[j]) for r in cells) for j in range(len(header))]
-
-    def line(row):
-        first = row[0].ljust(widths[0])
-        return "  ".join([first] + [c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)])
-
-    rule = "-" * len(line(cells[0]))
-    return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.3e}"
-    return str(value)
-
-
-def machine_header() -> str:
-    """Cores, load and versions: timings are only comparable on the same machine."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (
-        f"machine: {platform.machine()} {platform.system()}, {cores} usable cores, torch "
-        f"threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f} "
-        "(other processes inflate timings)\n"
-        f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-        f"scikit-learn {sklearn.__version__}, torch {torch.__version__}"
-    )
-
-
 def bench_exact(sizes: Sequence[int], seed: int, threads: int | None) -> str:
     rows = []
     for n in sizes:
         X, y = synthetic(n, seed)
         kernel = sk.ConstantKernel(1.0, (1e-5, 1e5)) * sk.RBF(np.ones(P), (1e-5, 1e5))
         kernel = kernel + sk.WhiteKernel(0.1, (1e-10, 1e5))
-        t_sk, c_sk, ref = timed_cpu(
+        t_sk, c_sk, ref = timed(
             lambda X=X, y=y, kernel=kernel: GaussianProcessRegressor(kernel, random_state=seed).fit(
                 X, y
             )
         )
-        t_bp, c_bp, gp = timed_cpu(
+        t_bp, c_bp, gp = timed(
             lambda X=X, y=y: GPRegression(priors=FLAT, random_state=seed, num_threads=threads).fit(
                 X, y
             )
@@ -151,7 +95,7 @@ def bench_sparse(n: int, n_subset: int, seed: int, threads: int | None) -> str:
     fits = {"SGPR": SGPR(), "SVGP": SVGP()}
     rows = []
     for name, method in fits.items():
-        wall, cpu, gp = timed_cpu(
+        wall, cpu, gp = timed(
             lambda method=method: GPRegression(
                 method=method, random_state=seed, num_threads=threads
             ).fit(X, y, progressbar=False)
@@ -160,7 +104,7 @@ def bench_sparse(n: int, n_subset: int, seed: int, threads: int | None) -> str:
         m = len(gp.inducing_points_)
         label = f"{name}, n = {n}, m = {m}"
         rows.append([label, wall, cpu, rmse, gp.log_marginal_likelihood_ / n])
-    wall, cpu, exact = timed_cpu(
+    wall, cpu, exact = timed(
         lambda: GPRegression(random_state=seed, num_threads=threads).fit(X[:n_subset], y[:n_subset])
     )
     rmse = float(np.sqrt(np.mean((exact.predict(X_test) - f_test) ** 2)))
@@ -189,8 +133,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes, sparse = (
         ((200, 400), (5000, 400)) if args.quick else ((1000, 2000, 4000), (50_000, 2000))
     )
-    print(machine_header())
-    print(f"command: {' '.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])}")
+    print(machine_header(("numpy", "scipy", "scikit-learn", "torch")))
     print(f"threads per library: {threads or 'library defaults'}\n", flush=True)
     with threadpool_limits(limits=threads):
         # Warm-up: first-call costs (imports, kernel set-up) are not fit time, for either code.

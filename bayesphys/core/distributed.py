@@ -7,6 +7,9 @@ run in this process, in order, so a family has a single code path. Random stream
 
 Dask is an optional dependency (``pip install 'bayesphys[distributed]'``): it is imported only
 when a client is actually used.
+
+Chain and walker groups (split, seeds, the interrupt rule) are run by
+:mod:`bayesphys.core.chains`; its names are still importable from here.
 """
 
 from __future__ import annotations
@@ -22,23 +25,17 @@ from tqdm.auto import tqdm
 
 from bayesphys.core._open_client import open_client
 from bayesphys.core.threads import set_torch_threads
-from bayesphys.core.validation import check_positive_int
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from distributed import Client
 
 __all__ = [
     "check_client",
-    "check_groups",
-    "group_seeds",
-    "groups_progress",
     "map_tasks",
     "open_client",
     "pin_torch_threads",
     "require_distributed",
-    "run_groups",
     "spawn_seeds",
-    "split_sizes",
     "worker_count",
 ]
 
@@ -121,50 +118,6 @@ def spawn_seeds(random_state, n: int) -> list[int]:
         )
     shift = np.uint64(64 - _SEED_BITS)
     return [int(c.generate_state(1, np.uint64)[0] >> shift) for c in root.spawn(int(n))]
-
-
-def group_seeds(random_state, n_groups: int) -> list:
-    """Seeds of ``n_groups`` task groups: ``[random_state]`` itself for one group, else spawned.
-
-    One group keeps the caller's seed (or ``torch.Generator``) untouched, so a run without
-    groups is the former single-population run bit for bit; several groups get independent
-    :func:`spawn_seeds` streams (a ``torch.Generator`` contributes one draw as their root).
-    """
-    if n_groups == 1:
-        return [random_state]
-    import torch
-
-    if isinstance(random_state, torch.Generator):
-        random_state = int(torch.randint(2**62, (1,), generator=random_state))
-    return spawn_seeds(random_state, n_groups)
-
-
-def split_sizes(n: int, n_groups: int) -> list[int]:
-    """Sizes of ``n_groups`` groups of ``n`` items, differing by at most one, larger first."""
-    base, extra = divmod(int(n), int(n_groups))
-    return [base + (i < extra) for i in range(int(n_groups))]
-
-
-def check_groups(groups, n_units: int, default: int, *, name: str, unit: str) -> int:
-    """``groups`` as an int in ``[1, n_units]`` (``None``: ``default``), or a clear error.
-
-    Parameters
-    ----------
-    groups : int or None
-        Requested number of groups (``walker_groups``, ``chain_groups``).
-    n_units : int
-        Items to split (walkers, chains).
-    default : int
-        Used when ``groups`` is None (clipped to ``n_units``).
-    name, unit : str
-        Argument name and item name for the error message.
-    """
-    if groups is None:
-        return max(1, min(int(default), int(n_units)))
-    groups = check_positive_int(groups, name)
-    if groups > n_units:
-        raise ValueError(f"{name} ({groups}) exceeds the number of {unit} ({n_units})")
-    return int(groups)
 
 
 def pin_torch_threads(fn: Callable, torch_threads: int | None, *args: Any) -> Any:
@@ -280,80 +233,22 @@ def map_tasks(
     return results
 
 
-def run_groups(
-    fn: Callable[[Any], Any],
-    tasks: list,
-    client=None,
-    *,
-    finished: Callable[[Any, Any], bool],
-    name: str,
-    progress: str | None = None,
-) -> list:
-    """Run group tasks (chains, walkers) and keep what an interruption leaves complete.
-
-    Every group is one task of :func:`map_tasks`. A group function that catches
-    ``KeyboardInterrupt`` itself returns a partial result (or re-raises it when it has
-    nothing); ``finished(result, task)`` tells whether a result is complete. In-process, the
-    groups after an interrupted one do not start.
-
-    The one rule for groups after Ctrl-C (see :mod:`bayesphys.core.interrupts`): the groups
-    that finished are kept and partial ones dropped; if none finished, the partial result of
-    the first group that started is kept (in-process the groups run one after another, so that
-    is the interrupted group's own work). The caller marks its result interrupted whenever
-    fewer results than tasks come back or one is unfinished (:func:`groups_progress`) and
-    warns once, naming how far it got.
-
-    Returns
-    -------
-    list
-        All results if every group finished, else the kept ones (see above).
-
-    Raises
-    ------
-    KeyboardInterrupt
-        If the run was interrupted before any group produced a result.
-    """
-    if client is None:
-        results: list = []
-        try:
-            for task in tasks:
-                results.append(fn(task))
-                if not finished(results[-1], task):
-                    break
-        except KeyboardInterrupt:
-            pass
-        results += [None] * (len(tasks) - len(results))
-    else:
-        results = map_tasks(fn, tasks, client, name=name, partial=True, progress=progress)
-    done = [r for r, t in zip(results, tasks, strict=True) if r is not None and finished(r, t)]
-    if len(done) == len(tasks) or (len(tasks) == 1 and results[0] is not None):
-        return results
-    if not done:
-        done = [r for r in results if r is not None][:1]
-        if not done:
-            raise KeyboardInterrupt(f"{name} interrupted before any group produced a result")
-    return done
-
-
-def groups_progress(kept_chains: int, chains: int, kept_groups: int, groups: int, done: str) -> str:
-    """How far an interrupted run of chain groups got, for :func:`~bayesphys.core.interrupts.
-    warn_interrupted` and the ``interrupted_progress`` attribute.
-
-    ``done`` says how far each kept chain got (e.g. "25 of 40 draws per chain").
-
-    Examples
-    --------
-    >>> groups_progress(4, 6, 2, 3, "50 of 50 draws per chain")
-    '4 of 6 chains (2 of 3 chain groups), 50 of 50 draws per chain'
-    >>> groups_progress(2, 2, 1, 1, "25 of 40 draws per chain")
-    '25 of 40 draws per chain'
-    """
-    if kept_chains == chains:
-        return done
-    return f"{kept_chains} of {chains} chains ({kept_groups} of {groups} chain groups), {done}"
-
-
 def worker_count(client) -> int:
     """Number of workers connected to ``client`` (1 for ``None``: this process)."""
     client = check_client(client)
     return 1 if client is None else len(client.nthreads())
+
+
+_MOVED_TO_CHAINS = frozenset(
+    {"check_groups", "group_seeds", "groups_progress", "run_groups", "split_sizes"}
+)
+
+
+def __getattr__(name: str):
+    # The chain-group runner moved to bayesphys.core.chains, which imports map_tasks from
+    # here: re-exported lazily (PEP 562) so that either module can be imported first.
+    if name in _MOVED_TO_CHAINS:
+        from bayesphys.core import chains
+
+        return getattr(chains, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,14 @@
-"""Gaussian-process regression on GPyTorch kernels: MAP, HMC and sparse (SGPR, SVGP) fits."""
+"""Gaussian-process regression on GPyTorch kernels: MAP, NUTS and sparse (SGPR, SVGP) fits.
+
+Layout: ``regression`` (the estimator), ``kernels`` and ``stationary`` (covariances),
+``hyperparameters``, ``model`` (a GP bound to its data), ``linalg``, ``inducing``,
+``predictors`` and ``predictive`` (predictions and draws), and ``inference/`` (one module per
+method: ``map``, ``nuts``, ``sgpr``, ``svgp``).
+"""
 
 from bayesphys.gp import kernels
-from bayesphys.gp._exact import NotPositiveDefiniteError
 from bayesphys.gp.kernels import RBF, Linear, Matern, Periodic, RationalQuadratic
+from bayesphys.gp.linalg import NotPositiveDefiniteError
 from bayesphys.gp.regression import GPRegression
 
 __all__ = [

@@ -10,9 +10,11 @@ import torch
 
 from bayesphys.core.base import Estimator
 from bayesphys.core.distributed import check_client
+from bayesphys.core.fit_result import FitResult
 from bayesphys.core.inference import MAP, NUTS, SGPR, SVGP, InferenceMethod
+from bayesphys.core.interrupts import interrupted_attrs
 from bayesphys.core.priors import Fixed, Prior
-from bayesphys.core.schema import OBS_DIM
+from bayesphys.core.schema import OBS_DIM, fit_inference_data
 from bayesphys.core.threads import torch_threads
 from bayesphys.core.validation import (
     check_bool,
@@ -20,10 +22,20 @@ from bayesphys.core.validation import (
     check_positive_int,
     check_y_err,
 )
-from bayesphys.gp import _fit, _methods, _predictive
-from bayesphys.gp._exact import NotPositiveDefiniteError
-from bayesphys.gp._model import MEAN_NAMES, GPModel
+from bayesphys.gp import predictive
+from bayesphys.gp.hyperparameters import feature_dims, point_values
+from bayesphys.gp.hyperparameters import values as hyperparameter_values
+from bayesphys.gp.inference import map as gp_map
+from bayesphys.gp.inference import nuts, sgpr, svgp
 from bayesphys.gp.kernels import Kernel, compile_kernel, kernel_from_string
+from bayesphys.gp.linalg import NotPositiveDefiniteError
+from bayesphys.gp.model import MEAN_NAMES, GPModel
+
+# Default threads for GP work (torch intra-op and the BLAS behind SciPy's LAPACK): one was
+# faster at every size measured on small shared machines (benchmarks/README.md, "GP linear
+# algebra and threads"), where spin-waiting threads cost more than they gain.
+# With idle cores, pass num_threads=None.
+DEFAULT_THREADS = 1
 
 
 def _check_noise(noise) -> None:
@@ -53,8 +65,8 @@ def _fit_sparse(model: GPModel, rng, method, progressbar: bool):
         )
     try:
         if method.name == "sgpr":
-            return _methods.fit_sgpr(model, rng, method)
-        return _methods.fit_svgp(model, rng, method, progressbar=progressbar)
+            return sgpr.fit(model, rng, method)
+        return svgp.fit(model, rng, method, progressbar=progressbar)
     except (torch.linalg.LinAlgError, np.linalg.LinAlgError) as exc:
         if isinstance(exc, NotPositiveDefiniteError):
             raise
@@ -130,7 +142,7 @@ class GPRegression(Estimator):
         draws (:meth:`sample_posterior_predictive`) use as many.
     num_threads : int or None
         Torch intra-op and BLAS threads while fitting and predicting (restored afterwards). One
-        is fastest on small or shared machines (see ``bayesphys.gp._fit.DEFAULT_THREADS``);
+        is fastest on small or shared machines (see ``DEFAULT_THREADS``);
         ``None`` keeps torch's setting, which pays off with idle cores and large n. With a
         ``client``, the threads of each chain-group task.
     chain_threads : int
@@ -200,7 +212,7 @@ class GPRegression(Estimator):
         method: str | InferenceMethod = "map",
         random_state=None,
         max_predict_draws: int = 200,
-        num_threads: int | None = _fit.DEFAULT_THREADS,
+        num_threads: int | None = DEFAULT_THREADS,
         chain_threads: int = 1,
     ):
         self.kernel = kernel
@@ -260,11 +272,11 @@ class GPRegression(Estimator):
         model = GPModel(kernel, self.mean, dict(self.priors or {}), self.noise, X, y, y_err)
         with torch_threads(num_threads):
             if method.name == "map":
-                outcome = _methods.fit_map(model, rng, method)
+                result = gp_map.fit(model, rng, method)
             elif method.name in ("sgpr", "svgp"):
-                outcome = _fit_sparse(model, rng, method, progressbar)
+                result = _fit_sparse(model, rng, method, progressbar)
             else:
-                outcome = _methods.fit_nuts(
+                result = nuts.fit(
                     model,
                     rng,
                     method,
@@ -275,19 +287,17 @@ class GPRegression(Estimator):
                     num_threads=num_threads,
                 )
         if method.name in ("sgpr", "svgp"):
-            self.inducing_points_ = outcome.predictor.Z
+            self.inducing_points_ = result.extras["predictor"].Z
         else:
             self.__dict__.pop("inducing_points_", None)  # from an earlier sparse fit
         self._model = model
-        self._predictor = outcome.predictor
-        self._draws_z = outcome.draws_z  # NUTS: unconstrained draws, for predictive draws
+        self._predictor = result.extras["predictor"]
+        self._draws_z = result.unconstrained  # NUTS: unconstrained draws, for predictive draws
         self.method_ = method.name
-        self.log_marginal_likelihood_ = outcome.log_marginal
-        self.interrupted_ = outcome.interrupted  # Ctrl-C: partial draws or training, marked
-        self.hyperparameters_ = _methods.point_values(model.space, outcome.z_hat)
-        self.idata_ = _methods.build_idata(
-            outcome, X, y, y_err, method.name, self._feature_labels()
-        )
+        self.log_marginal_likelihood_ = result.log_evidence
+        self.interrupted_ = result.interrupted  # Ctrl-C: partial draws or training, marked
+        self.hyperparameters_ = point_values(model.space, result.extras["z_hat"])
+        self.idata_ = _fit_inference_data(result, X, y, y_err, method.name, self._feature_labels())
         return self
 
     def _new_X(self, X) -> np.ndarray:
@@ -403,7 +413,7 @@ class GPRegression(Estimator):
             step = max(1, -(-chains * draws // max_draws))
             z, per_row = self._draws_z[:, ::step], 1
         with torch_threads(self._num_threads()):
-            f, y = _predictive.posterior_draws(
+            f, y = predictive.posterior_draws(
                 self._predictor,
                 z.reshape(z.shape[0] * z.shape[1], space.dim),
                 X,
@@ -412,7 +422,7 @@ class GPRegression(Estimator):
                 rng,
             )
         shape = (z.shape[0], z.shape[1] * per_row, X.shape[0])
-        parameters = _methods.values(space, np.repeat(z, per_row, axis=1))
+        parameters = hyperparameter_values(space, np.repeat(z, per_row, axis=1))
         return self._gp_predictive(parameters, y.reshape(shape), f.reshape(shape), X, y_err)
 
     def sample_prior_predictive(self, X, draws: int = 500, random_state=None):
@@ -444,7 +454,7 @@ class GPRegression(Estimator):
         draws = check_positive_int(draws, "draws")
         rng = self._random_generator(random_state)
         with torch_threads(self._num_threads()):
-            values, f, y = _predictive.prior_draws(self._model, X, None, draws, rng)
+            values, f, y = predictive.prior_draws(self._model, X, None, draws, rng)
         parameters = {k: (v[None, :, 0] if v.shape[1] == 1 else v[None]) for k, v in values.items()}
         return self._gp_predictive(parameters, y[None], f[None], X, None, kind="prior")
 
@@ -456,5 +466,23 @@ class GPRegression(Estimator):
             y_err,
             kind=kind,
             extra_predictive={"f": f},
-            dims={"f": [OBS_DIM], **_methods.feature_dims(parameters)},
+            dims={"f": [OBS_DIM], **feature_dims(parameters)},
         )
+
+
+def _fit_inference_data(result: FitResult, X, y, y_err, method: str, feature_names: list[str]):
+    """The fit's InferenceData in the shared schema (:mod:`bayesphys.core.schema`)."""
+    return fit_inference_data(
+        result.posterior,
+        X=X,
+        y=y,
+        y_err=y_err,
+        feature_names=feature_names,
+        method=method,
+        model="GPRegression",
+        sample_stats=result.sample_stats or None,
+        log_likelihood=result.extras.get("log_likelihood"),
+        posterior_predictive=result.extras.get("posterior_predictive"),
+        dims=feature_dims(result.posterior),
+        attrs=interrupted_attrs(result.progress),
+    )

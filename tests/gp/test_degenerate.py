@@ -36,7 +36,7 @@ def test_any_torch_factorisation_failure_of_a_sparse_fit_becomes_the_documented_
     def singular(*args, **kwargs):
         torch.linalg.cholesky(torch.zeros(2, 2, dtype=torch.float64))
 
-    monkeypatch.setattr(gp_regression._methods, "fit_sgpr", singular)
+    monkeypatch.setattr(gp_regression.sgpr, "fit", singular)
     with pytest.raises(NotPositiveDefiniteError, match=r"not positive definite.*n_inducing"):
         GPRegression(method=SPARSE[0], random_state=0).fit(X, Y)
 

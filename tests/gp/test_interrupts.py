@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from bayesphys.core.interrupts import InterruptedRunWarning
-from bayesphys.gp import GPRegression, _posterior, _svgp
+from bayesphys.gp import GPRegression
+from bayesphys.gp.inference import nuts_target, svgp
 from bayesphys.inference import NUTS, SVGP
 from tests._interrupt import interrupt_at
 
@@ -35,7 +36,7 @@ def _marked(gp, progress: str) -> None:
 
 @pytest.mark.parametrize("k", [1, 30], ids=["at the start", "during tuning"])
 def test_nuts_interrupt_before_the_first_draw_reraises(monkeypatch, k):
-    interrupt_at(monkeypatch, _posterior.ChainDensity, "evaluate", k)
+    interrupt_at(monkeypatch, nuts_target.ChainDensity, "evaluate", k)
     with warnings.catch_warnings():
         warnings.simplefilter("error", InterruptedRunWarning)
         with pytest.raises(KeyboardInterrupt):
@@ -46,7 +47,7 @@ def _per_density(monkeypatch, stop: tuple[int, int] | None = None) -> list[int]:
     """Count the evaluations of each ChainDensity (in order of their first evaluation: the
     starting points', the pilot run's, the final run's); ``stop = (i, k)``: raise
     KeyboardInterrupt at the k-th evaluation of the i-th."""
-    original = _posterior.ChainDensity.evaluate
+    original = nuts_target.ChainDensity.evaluate
     order: list[int] = []
     counts: list[int] = []
 
@@ -60,7 +61,7 @@ def _per_density(monkeypatch, stop: tuple[int, int] | None = None) -> list[int]:
             raise KeyboardInterrupt
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(_posterior.ChainDensity, "evaluate", patched)
+    monkeypatch.setattr(nuts_target.ChainDensity, "evaluate", patched)
     return counts
 
 
@@ -78,11 +79,11 @@ def test_nuts_interrupt_in_the_pilot_draws_reraises(monkeypatch):
 def test_nuts_interrupt_mid_draws_keeps_them_marked(monkeypatch):
     full = _nuts()
     assert full.interrupted_ is False and "interrupted" not in full.idata_.posterior.attrs
-    calls = interrupt_at(monkeypatch, _posterior.ChainDensity, "evaluate", 0)
+    calls = interrupt_at(monkeypatch, nuts_target.ChainDensity, "evaluate", 0)
     _nuts()
     total = calls["n"]
     monkeypatch.undo()
-    interrupt_at(monkeypatch, _posterior.ChainDensity, "evaluate", total - 10)
+    interrupt_at(monkeypatch, nuts_target.ChainDensity, "evaluate", total - 10)
     with pytest.warns(InterruptedRunWarning, match=r"of 20 draws per chain") as rec:
         cut = _nuts()
     assert len([w for w in rec if w.category is InterruptedRunWarning]) == 1
@@ -96,13 +97,13 @@ def test_nuts_interrupt_mid_draws_keeps_them_marked(monkeypatch):
 
 def test_svgp_interrupts(monkeypatch):
     method = SVGP(steps=40, n_inducing=8, batch_size=10)
-    interrupt_at(monkeypatch, _svgp.SVGP, "step", 1)
+    interrupt_at(monkeypatch, svgp.SVGP, "step", 1)
     with pytest.raises(KeyboardInterrupt):  # no step done: nothing to keep
         GPRegression(method=method, random_state=3).fit(X, Y, progressbar=False)
     monkeypatch.undo()
     full = GPRegression(method=method, random_state=3).fit(X, Y, progressbar=False)
     assert full.interrupted_ is False and "interrupted" not in full.idata_.posterior.attrs
-    interrupt_at(monkeypatch, _svgp.SVGP, "step", 8)
+    interrupt_at(monkeypatch, svgp.SVGP, "step", 8)
     with pytest.warns(InterruptedRunWarning, match="keeping the state after 7 of 40 steps"):
         cut = GPRegression(method=method, random_state=3).fit(X, Y, progressbar=False)
     _marked(cut, "the state after 7 of 40 steps")

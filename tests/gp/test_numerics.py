@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from bayesphys.gp import GPRegression, kernels
-from bayesphys.gp._exact import NotPositiveDefiniteError, cholesky, loo_log_predictive
 from bayesphys.gp.kernels import BaseKernel
+from bayesphys.gp.linalg import NotPositiveDefiniteError, cholesky, loo_log_predictive
 
 
 def _data(n=25, seed=0):

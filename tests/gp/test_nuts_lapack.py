@@ -1,16 +1,22 @@
 """The NUTS target on the LAPACK evidence: exact against autograd, and the same posterior."""
 
+import threading
+from concurrent.futures import FIRST_COMPLETED
+from concurrent.futures import wait as real_wait
+
 import numpy as np
 import pytest
 import torch
 
 from bayesphys import results
+from bayesphys.core import chains
 from bayesphys.core.samplers import sample
-from bayesphys.gp import GPRegression, _posterior, regression
-from bayesphys.gp._exact import loo_log_predictive
-from bayesphys.gp._model import GPModel
-from bayesphys.gp._predict import Predictor
+from bayesphys.gp import GPRegression, regression
+from bayesphys.gp.inference import nuts, nuts_target
 from bayesphys.gp.kernels import RBF, Linear, compile_kernel, kernel_from_string
+from bayesphys.gp.linalg import loo_log_predictive
+from bayesphys.gp.model import GPModel
+from bayesphys.gp.predictors import Predictor
 from bayesphys.inference import NUTS
 
 
@@ -47,7 +53,7 @@ def test_log_density_and_gradient_equal_the_autograd_reference(kernel, mean, y_e
     rng = np.random.default_rng(1)
     center = model.space.reference()
     factor = np.linalg.cholesky(0.1 * np.eye(dim) + 0.02)  # a non-diagonal whitening
-    density = _posterior.ChainDensity(model, center, factor)
+    density = nuts_target.ChainDensity(model, center, factor)
     u = torch.as_tensor(rng.normal(size=(5, dim)), dtype=torch.float64).requires_grad_()
     lp = density(u)
     (grad,) = torch.autograd.grad(lp.sum(), u)
@@ -64,7 +70,8 @@ def test_log_density_and_gradient_equal_the_autograd_reference(kernel, mean, y_e
 
 def test_loo_densities_from_the_cache_equal_a_fresh_factorisation():
     model = _model(y_err=True)
-    density = _posterior.ChainDensity(model, model.space.reference(), 0.1 * np.eye(model.space.dim))
+    start = model.space.reference()
+    density = nuts_target.ChainDensity(model, start, 0.1 * np.eye(model.space.dim))
     u = np.random.default_rng(2).normal(size=(3, model.space.dim))
     density(torch.as_tensor(u[:2]))  # the third row is not cached: evaluated on demand
     got = density.log_likelihood(u)
@@ -83,7 +90,7 @@ def test_laplace_factor_whitens_a_gaussian():
         d = z - mode
         return 0.5 * d @ precision @ d, precision @ d
 
-    C = _posterior.laplace_factor(objective, mode)
+    C = nuts_target.laplace_factor(objective, mode)
     np.testing.assert_allclose(C @ C.T, cov, rtol=1e-8)
 
 
@@ -123,13 +130,13 @@ def test_default_chain_groups_below_200_points_is_one_lockstep_group():
 
 def test_interrupted_nuts_keeps_the_chain_groups_that_finished(monkeypatch):
     calls = {"n": 0}
-    evaluate = _posterior.ChainDensity.evaluate
+    evaluate = nuts_target.ChainDensity.evaluate
 
     def counting(self, z, u):
         calls["n"] += 1
         return evaluate(self, z, u)
 
-    monkeypatch.setattr(_posterior.ChainDensity, "evaluate", counting)
+    monkeypatch.setattr(nuts_target.ChainDensity, "evaluate", counting)
     full = _nuts_fit(chain_groups=2)
     total, calls["n"] = calls["n"], 0
 
@@ -139,7 +146,7 @@ def test_interrupted_nuts_keeps_the_chain_groups_that_finished(monkeypatch):
             raise KeyboardInterrupt
         return evaluate(self, z, u)
 
-    monkeypatch.setattr(_posterior.ChainDensity, "evaluate", interrupted)
+    monkeypatch.setattr(nuts_target.ChainDensity, "evaluate", interrupted)
     with pytest.warns(RuntimeWarning, match=r"keeping 1 of 2 chains \(1 of 2 chain groups\)"):
         cut = _nuts_fit(chain_groups=2)
     # The one rule of chain groups: the finished first group is kept whole, the second
@@ -151,6 +158,42 @@ def test_interrupted_nuts_keeps_the_chain_groups_that_finished(monkeypatch):
         np.testing.assert_array_equal(value.values, full.idata_.posterior[name].values[:1])
     assert cut.idata_.log_likelihood["y"].shape == (1, 20, 25)
     assert cut.idata_.posterior_predictive["y"].shape == (1, 20, 25)
+
+
+def test_ctrl_c_on_chain_threads_keeps_the_finished_group(monkeypatch):
+    # Ctrl-C reaches the main thread while it waits for the groups of the draws stage; the
+    # shared runner then sets the stop event, and the one rule keeps the finished group.
+    full = _nuts_fit(chain_groups=2)
+    stage_waits, started, lock = [], [], threading.Lock()
+    real_run_group = nuts.run_group
+
+    def second_group_waits_for_ctrl_c(task):
+        with lock:
+            started.append(task.loo)
+            late = task.loo and started.count(True) == 2
+        if late:  # the draws stage's other group: still running at Ctrl-C
+            assert task.stop.wait(timeout=60)
+        return real_run_group(task)
+
+    def ctrl_c_once_a_draws_group_is_done(futures, *args, **kwargs):
+        stage_waits.append(len(futures))
+        if len(stage_waits) == 2:  # 1: pilot stage, 2: draws stage
+            real_wait(futures, return_when=FIRST_COMPLETED)
+            raise KeyboardInterrupt
+        return real_wait(futures, *args, **kwargs)
+
+    monkeypatch.setattr(nuts, "run_group", second_group_waits_for_ctrl_c)
+    monkeypatch.setattr(chains, "wait", ctrl_c_once_a_draws_group_is_done)
+    X, y = _small_data()
+    method = NUTS(draws=20, tune=50, chains=2, chain_groups=2)
+    model = GPRegression(ard=False, method=method, random_state=4, chain_threads=2)
+    with pytest.warns(RuntimeWarning, match=r"keeping 1 of 2 chains \(1 of 2 chain groups\)"):
+        cut = model.fit(X, y, progressbar=False)
+    assert cut.interrupted_ and cut.idata_.posterior.sizes == {"chain": 1, "draw": 20}
+    # The kept chain is one of the uninterrupted run's chains, whole.
+    noise = full.idata_.posterior["noise"].values
+    kept = cut.idata_.posterior["noise"].values[0]
+    assert any(np.array_equal(kept, chain) for chain in noise)
 
 
 def test_chain_groups_and_client_are_checked(monkeypatch):
@@ -241,7 +284,7 @@ def test_pilot_whitening_is_the_regularised_covariance_of_the_draws():
     rng = np.random.default_rng(8)
     cov = np.array([[1.0, 0.8], [0.8, 4.0]])
     z = rng.multivariate_normal([1.0, -2.0], cov, size=(2, 2000))
-    center, C = _posterior.pilot_whitening(z, 0.1 * np.eye(2))
+    center, C = nuts_target.pilot_whitening(z, 0.1 * np.eye(2))
     np.testing.assert_allclose(center, [1.0, -2.0], atol=0.1)
     np.testing.assert_allclose(C @ C.T, cov, rtol=0.1, atol=0.05)
     assert np.allclose(C, np.tril(C))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from bayesphys.gp import GPRegression
-from bayesphys.gp._sparse import select_inducing
+from bayesphys.gp.inference.sgpr import select_inducing
 from bayesphys.inference import SGPR
 
 

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from bayesphys.gp import GPRegression, _svgp
-from bayesphys.gp._model import GPModel
+from bayesphys.gp import GPRegression
+from bayesphys.gp.inference import svgp as svgp_module
 from bayesphys.gp.kernels import compile_kernel
+from bayesphys.gp.model import GPModel
 from bayesphys.inference import SGPR, SVGP
 
 FIXED = {"lengthscale": [0.9, 1.4], "outputscale": 1.3}
@@ -50,7 +51,7 @@ def test_minibatch_elbo_averages_to_the_full_elbo():
     X, y, _ = _data(120, 2)
     y_err = rng.uniform(0.1, 0.3, size=120)
     model = GPModel(compile_kernel("rbf", 2, True), "constant", {}, None, X, y, y_err)
-    svgp = _svgp.SVGP(model, model.space.reference() + 0.1, X[:15] + 0.05, True)
+    svgp = svgp_module.SVGP(model, model.space.reference() + 0.1, X[:15] + 0.05, True)
     svgp.natural_step(np.arange(40), 0.7)  # some q(u) that is not the optimum
     with torch.no_grad():
         full = float(svgp.elbo())
@@ -108,7 +109,7 @@ def test_svgp_is_seeded_and_ctrl_c_keeps_the_current_state(monkeypatch):
     np.testing.assert_array_equal(a, b)
 
     calls = {"n": 0}
-    step = _svgp.SVGP.step
+    step = svgp_module.SVGP.step
 
     def interrupted(self, idx, gamma):
         calls["n"] += 1
@@ -116,7 +117,7 @@ def test_svgp_is_seeded_and_ctrl_c_keeps_the_current_state(monkeypatch):
             raise KeyboardInterrupt
         return step(self, idx, gamma)
 
-    monkeypatch.setattr(_svgp.SVGP, "step", interrupted)
+    monkeypatch.setattr(svgp_module.SVGP, "step", interrupted)
     with pytest.warns(RuntimeWarning, match="keeping the state after 5 of 1000 steps"):
         gp = GPRegression(method=SVGP(steps=1000, **kw), random_state=3).fit(X, y, **fit)
     assert gp.interrupted_ and gp.idata_.posterior.attrs["interrupted"] == 1

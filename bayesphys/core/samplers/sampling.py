@@ -11,15 +11,14 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from bayesphys.core._transitions import warn_transitions
-from bayesphys.core.distributed import (
-    check_client,
+from bayesphys.core.chains import (
     check_groups,
     group_seeds,
     groups_progress,
     run_groups,
-    spawn_seeds,
     split_sizes,
 )
+from bayesphys.core.distributed import check_client, spawn_seeds
 from bayesphys.core.interrupts import warn_interrupted
 from bayesphys.core.samplers.adaptation import WindowAdaptation
 from bayesphys.core.samplers.base import Kernel, LogProbFn, StepInfo, as_positions
@@ -173,7 +172,7 @@ def sample(
     :class:`~bayesphys.core.interrupts.InterruptedRunWarning` say how far it got. With several
     chain groups, the groups that finished are kept and the partial ones dropped (if none
     finished, the partial draws of the interrupted one are kept; see
-    :func:`~bayesphys.core.distributed.run_groups`).
+    :func:`~bayesphys.core.chains.run_groups`).
 
     Examples
     --------

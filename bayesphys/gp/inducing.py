@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from scipy.cluster.vq import kmeans2
 
-from bayesphys.gp._exact import cholesky_or_none
-from bayesphys.gp._model import GPModel
 from bayesphys.gp.kernels import RBF, Matern
+from bayesphys.gp.linalg import cholesky_or_none
+from bayesphys.gp.model import GPModel
 
 # Points k-means sees: more only slows it down without moving the centres much.
 KMEANS_SUBSET = 20_000

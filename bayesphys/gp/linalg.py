@@ -1,4 +1,5 @@
-"""Exact GP algebra in float64: jittered Cholesky, log marginal likelihood, predictions, LOO.
+"""The GP's linear algebra in float64: jittered Cholesky (torch, and in place by LAPACK), log
+marginal likelihood, predictive moments, leave-one-out densities.
 
 Everything is batched over a leading axis of hyperparameter values (chains or draws) and works
 on standardised targets; callers convert to original units.
@@ -11,6 +12,7 @@ import warnings
 
 import numpy as np
 import torch
+from scipy.linalg import lapack
 
 MAX_JITTER_TRIES = 6
 # First jitter, relative to the mean diagonal; each further try multiplies it by 10, so the
@@ -172,3 +174,21 @@ def loo_from_inverse_diagonal(alpha: torch.Tensor, K_inv_diag: torch.Tensor) -> 
     var = 1.0 / K_inv_diag
     resid = alpha / K_inv_diag  # r_i - E[r_i | r_{-i}]
     return -0.5 * (torch.log(2 * math.pi * var) + resid**2 / var)
+
+
+def lapack_cholesky(build) -> tuple[np.ndarray | None, float]:
+    """In-place Cholesky of the matrix ``build(jitter)`` returns, adding jitter when needed.
+
+    Returns the factor (an F-ordered array whose lower triangle is ``L``) or None if even the
+    largest jitter fails, and the relative jitter used.
+    """
+    jitter = 0.0
+    for attempt in range(MAX_JITTER_TRIES + 1):
+        A = build(jitter)
+        # A is symmetric and C-ordered, so its transpose is the same matrix in Fortran order:
+        # LAPACK then works in place, without a copy.
+        c, info = lapack.dpotrf(A.T, lower=1, clean=0, overwrite_a=1)
+        if info == 0:
+            return c, jitter
+        jitter = BASE_JITTER * 10.0**attempt
+    return None, jitter

@@ -1,4 +1,4 @@
-"""Hyperparameter inference: type-II MAP by L-BFGS-B, and HMC over the marginal posterior."""
+"""The L-BFGS-B loop of the GP's optimisation fits (MAP, the MAP that starts NUTS, SGPR)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,11 @@ import numpy as np
 import torch
 from scipy import optimize
 
-from bayesphys.gp._params import HyperSpace
+from bayesphys.gp.hyperparameters import HyperSpace
 
 # Objective value returned where the covariance is numerically invalid: large but finite, so
 # that L-BFGS-B's line search backs off instead of aborting.
 INVALID_OBJECTIVE = 1e25
-# Default threads for GP work (torch intra-op and the BLAS behind SciPy's LAPACK): one was
-# faster at every size measured on small shared machines (benchmarks/README.md, "GP linear
-# algebra and threads"), where spin-waiting threads cost more than they gain.
-# With idle cores, pass num_threads=None.
-DEFAULT_THREADS = 1
 # Stopping rule of the MAP searches: every projected gradient component of the negative log
 # posterior (per unit of the log-hyperparameters) below GTOL_PER_POINT * n. The rounding noise of
 # the exact gradient grows about linearly with n (it stalled near 1e-4 at n = 500 and 5e-4 at

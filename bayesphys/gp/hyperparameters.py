@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from bayesphys.core.priors import Fixed, LogNormal, Normal, Prior, as_prior
+from bayesphys.core.schema import FEATURE_DIM
 from bayesphys.core.transforms import Exp, Identity, Transform
 
 POSITIVE_KINDS = ("lengthscale", "period", "alpha", "outputscale", "noise")
@@ -230,3 +231,33 @@ class HyperSpace:
                 else:
                     out.append((-np.inf, np.inf))
         return out
+
+
+def values(space: HyperSpace, z: np.ndarray) -> dict[str, np.ndarray]:
+    """Original-unit values of every hyperparameter, shaped ``(chain, draw[, size])``."""
+    chains, draws, dim = z.shape
+    with torch.no_grad():
+        vals = space.values(torch.as_tensor(z.reshape(chains * draws, dim)))
+    out = {}
+    for p in space.params:
+        v = vals[p.name].numpy().reshape(chains, draws, p.size)
+        out[p.name] = v[..., 0] if p.size == 1 else v
+    return out
+
+
+def point_draw(space: HyperSpace, z_hat: np.ndarray) -> dict[str, np.ndarray]:
+    """``values`` of one point ``z_hat``: one chain of one draw."""
+    return values(space, z_hat[None, None, :])
+
+
+def point_values(space: HyperSpace, z_hat: np.ndarray) -> dict:
+    """``hyperparameters_``: floats for scalars, arrays for per-feature values."""
+    return {
+        k: (float(v[0, 0]) if v.ndim == 2 else v[0, 0].copy())
+        for k, v in point_draw(space, z_hat).items()
+    }
+
+
+def feature_dims(parameters: dict[str, np.ndarray]) -> dict[str, list[str]]:
+    """Vector hyperparameters (ARD lengthscales, linear-mean coefficients) are per feature."""
+    return {k: [FEATURE_DIM] for k, v in parameters.items() if np.ndim(v) == 3}

@@ -18,34 +18,16 @@ import numpy as np
 import torch
 from scipy.linalg import lapack
 
-from bayesphys.gp import _fit
-from bayesphys.gp._exact import BASE_JITTER, MAX_JITTER_TRIES
-from bayesphys.gp._fit import INVALID_OBJECTIVE
-from bayesphys.gp._model import GPModel
-from bayesphys.gp._stationary import fast_term
+from bayesphys.gp.inference import optimizer
+from bayesphys.gp.inference.optimizer import INVALID_OBJECTIVE
+from bayesphys.gp.linalg import lapack_cholesky
+from bayesphys.gp.model import GPModel
+from bayesphys.gp.stationary import fast_term
 
 # Points of the random subset whose MAP starts a large exact or sparse fit: its optimiser runs
 # cost ~1/60 of full-data ones at n = 2000, and it lands near the full-data optimum (at n = 2000
 # of the benchmark: L-BFGS-B then needed 21 instead of 24 full-data evaluations).
 INIT_SUBSET = 500
-
-
-def _factor(build) -> tuple[np.ndarray | None, float]:
-    """In-place Cholesky of the matrix ``build(jitter)`` returns, adding jitter when needed.
-
-    Returns the factor (an F-ordered array whose lower triangle is ``L``) or None if even the
-    largest jitter fails, and the relative jitter used.
-    """
-    jitter = 0.0
-    for attempt in range(MAX_JITTER_TRIES + 1):
-        A = build(jitter)
-        # A is symmetric and C-ordered, so its transpose is the same matrix in Fortran order:
-        # LAPACK then works in place, without a copy.
-        c, info = lapack.dpotrf(A.T, lower=1, clean=0, overwrite_a=1)
-        if info == 0:
-            return c, jitter
-        jitter = BASE_JITTER * 10.0**attempt
-    return None, jitter
 
 
 class DenseObjective:
@@ -143,7 +125,7 @@ class DenseObjective:
                 diag.add_(jitter * float(diag.mean()))
             return A.numpy()
 
-        c, _ = _factor(build)
+        c, _ = lapack_cholesky(build)
         if c is None:
             return None
         alpha, _ = lapack.dpotrs(c, resid, lower=1)
@@ -199,13 +181,13 @@ def subset_map(
     sub = model
     if model.n > INIT_SUBSET:
         sub = model.subset(np.sort(rng.choice(model.n, INIT_SUBSET, replace=False)))
-    start, _ = _fit.maximise(
+    start, _ = optimizer.maximise(
         None,
         model.space,
         objective=DenseObjective(sub),
         n_restarts=n_restarts,
         rng=rng,
         maxiter=max_iter,
-        options=_fit.map_options(sub.n),
+        options=optimizer.map_options(sub.n),
     )
     return start

@@ -1,4 +1,5 @@
-"""Predictions of an exact GP at one hyperparameter value or mixed over posterior draws."""
+"""The predictors of a fitted GP: exact (one hyperparameter value, or mixed over posterior
+draws) and sparse (from the inducing inputs' ``q(u)`` of SGPR and SVGP)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import numpy as np
 import torch
 from scipy.linalg import blas, lapack
 
-from bayesphys.gp._exact import cholesky
-from bayesphys.gp._model import GPModel
-from bayesphys.gp._stationary import StationaryTerm, fast_term
+from bayesphys.gp.inducing import CrossKernel
+from bayesphys.gp.linalg import cholesky
+from bayesphys.gp.model import GPModel
+from bayesphys.gp.stationary import StationaryTerm, fast_term
 
 # Hyperparameter draws per batch of predictions: bounds the (draws, n, n) temporaries.
 MAX_BATCH_ELEMENTS = 20_000_000
@@ -111,3 +113,45 @@ class Predictor:
             base, _ = self.model.to_original(X, np.zeros(len(X)), np.zeros(len(X)))
             out[:, cols] = base[:, None] + s * draws
         return out
+
+
+class InducingPredictor:
+    """Predictions of a sparse GP from ``q(v) = N(mu, S_half^T S_half)`` at inducing inputs ``Z``.
+
+    For a test point with ``a = Lm^{-1} k_m(x)``: mean ``a^T mu`` and variance
+    ``k(x, x) - a^T a + |S_half a|^2`` (standardised units).
+    """
+
+    def __init__(self, model: GPModel, Z: np.ndarray, z: np.ndarray, bound: float, state):
+        self.model, self.Z, self.z, self.bound = model, Z, z, bound
+        self.Lm, self.mu, self.S_half = (t.detach() for t in state)
+
+    def _predict_std(self, X: np.ndarray, *, full_cov: bool):
+        model = self.model
+        cross = CrossKernel(model)
+        with torch.no_grad():
+            std = model.space.standardise(model.space.values(torch.as_tensor(self.z[None, :])))
+            Xt = torch.as_tensor(X)
+            A = torch.linalg.solve_triangular(
+                self.Lm, cross(std, torch.as_tensor(self.Z), Xt), upper=False
+            )
+            SA = self.S_half @ A
+            mean = A.T @ self.mu + model.mean_std(std, Xt)[0]
+            if full_cov:
+                cov = cross(std, Xt, Xt) - A.T @ A + SA.T @ SA
+            else:
+                cov = (cross.diag(std, Xt) - (A**2).sum(0) + (SA**2).sum(0)).clamp_min(0.0)
+        return mean.numpy(), cov.numpy(), float(std["noise"][0, 0] ** 2)
+
+    def moments(self, X: np.ndarray, *, full_cov: bool, include_noise: bool):
+        """Predictive mean and variance (or covariance) in original units."""
+        mean, cov, noise = self._predict_std(X, full_cov=full_cov)
+        if include_noise:
+            cov = cov + (noise * np.eye(len(X)) if full_cov else noise)
+        return self.model.to_original(X, mean, cov)
+
+    def sample(self, X: np.ndarray, n: int, rng: np.random.Generator, *, include_noise: bool):
+        """``n`` joint draws at ``X``, shape ``(m, n)``."""
+        mean, cov = self.moments(X, full_cov=True, include_noise=include_noise)
+        L = cholesky(torch.as_tensor(cov[None]), context=" (predictive covariance)")[0].numpy()
+        return mean[:, None] + L @ rng.standard_normal((len(X), n))

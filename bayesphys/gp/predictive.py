@@ -3,7 +3,7 @@
 Both return draws of the latent ``f`` and of ``y = f + noise`` (plus known errors ``y_err``) in
 original units. A draw of ``f`` is joint over the inputs (one factorisation of its ``m x m``
 covariance per hyperparameter value), unlike the marginal replicates at the training inputs
-that a NUTS fit stores (see :mod:`bayesphys.gp._posterior`).
+that a NUTS fit stores (see :mod:`bayesphys.gp.inference.nuts_target`).
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bayesphys.gp._model import GPModel
-from bayesphys.gp._predict import MAX_BATCH_ELEMENTS, Predictor
-from bayesphys.gp._sparse import InducingPredictor
+from bayesphys.gp.model import GPModel
+from bayesphys.gp.predictors import MAX_BATCH_ELEMENTS, InducingPredictor, Predictor
 
 
 def psd_factor(cov: np.ndarray) -> np.ndarray:

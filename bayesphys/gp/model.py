@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from bayesphys.core.validation import check_array
-from bayesphys.gp import _exact
-from bayesphys.gp._params import HyperSpace, build_params
+from bayesphys.gp import linalg
+from bayesphys.gp.hyperparameters import HyperSpace, build_params
 from bayesphys.gp.kernels import CompiledKernel
 
 MEAN_NAMES = ("zero", "constant", "linear")
@@ -81,11 +81,11 @@ class GPModel:
         resid = self.r - self.mean_std(std, self.X)
         with torch.no_grad():
             if safe:
-                L, ok = _exact.cholesky_or_none(K)
+                L, ok = linalg.cholesky_or_none(K)
             else:
-                L, ok = _exact.cholesky(K, context=self._context()), None
-            alpha = _exact.solve(L, resid)
-        lml = _exact.log_marginal(K, resid, L) - self.n * np.log(self.space.y_scale)
+                L, ok = linalg.cholesky(K, context=self._context()), None
+            alpha = linalg.solve(L, resid)
+        lml = linalg.log_marginal(K, resid, L) - self.n * np.log(self.space.y_scale)
         if ok is not None:
             lml = torch.where(ok, lml, torch.full_like(lml, -np.inf))
         return lml, L, alpha
@@ -123,7 +123,7 @@ class GPModel:
             K_cross = self.kernel(std, self.X, Xt)
             k_diag = None if full_cov else self.kernel(std, Xt, diag=True)
             K_test = self.kernel(std, Xt) if full_cov else None
-            mean, var = _exact.predict_moments(L, alpha, K_cross, k_diag, K_test=K_test)
+            mean, var = linalg.predict_moments(L, alpha, K_cross, k_diag, K_test=K_test)
             mean = mean + self.mean_std(std, Xt)
         return mean.numpy(), var.numpy(), (std["noise"] ** 2).numpy()[:, 0]
 

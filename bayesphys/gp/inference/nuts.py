@@ -1,14 +1,15 @@
 """NUTS over the exact GP's hyperparameters: warm-started, whitened, chains run independently.
 
-The target and the whitening are in :mod:`bayesphys.gp._posterior`. Here:
+The target and the whitening are in :mod:`bayesphys.gp.inference.nuts_target`. Here:
 
 * The chains start at draws of the Laplace approximation around the mode of the density of
   ``z``, and the tuning iterations are split (``PILOT_SPLIT``): NUTS under the Laplace
   whitening, pilot draws, then NUTS again under the whitening by the pilot draws' covariance.
   The core's diagonal metric is not adapted: the whitening is the metric.
 * The chains run in groups (``chain_groups``): each group is one sampler run of its own
-  seed, in this process (optionally on threads: LAPACK releases the GIL) or as one task on a
-  Dask cluster, with the same draws either way. By default, from n = ``SEPARATE_CHAINS_MIN_N``
+  seed, run by :func:`bayesphys.core.chains.run_groups` in this process (optionally on
+  threads: LAPACK releases the GIL) or as one task on a Dask cluster, with the same draws
+  either way. By default, from n = ``SEPARATE_CHAINS_MIN_N``
   on, every chain is a group (in one lockstep batch every step waits for the deepest tree).
 * The leave-one-out densities of the draws reuse ``alpha`` and ``diag(K^{-1})`` of the very
   evaluation that produced each draw, instead of a new factorisation per draw (which took as
@@ -22,20 +23,23 @@ from __future__ import annotations
 import dataclasses
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 import torch
 from scipy.linalg import solve_triangular
 
-from bayesphys.core.distributed import groups_progress, map_tasks, split_sizes
+from bayesphys.core.chains import groups_progress, run_groups, split_sizes
+from bayesphys.core.fit_result import FitResult
+from bayesphys.core.inference import NUTS
 from bayesphys.core.interrupts import InterruptedRunWarning, warn_interrupted
 from bayesphys.core.samplers import sample, warn_transitions
 from bayesphys.core.threads import torch_threads
-from bayesphys.gp import _fit
-from bayesphys.gp._dense import DenseObjective, subset_start
-from bayesphys.gp._model import GPModel
-from bayesphys.gp._posterior import ChainDensity, laplace_factor, pilot_whitening
+from bayesphys.gp.hyperparameters import values
+from bayesphys.gp.inference import optimizer
+from bayesphys.gp.inference.map_objective import DenseObjective, subset_start
+from bayesphys.gp.inference.nuts_target import ChainDensity, laplace_factor, pilot_whitening
+from bayesphys.gp.model import GPModel
+from bayesphys.gp.predictors import Predictor
 
 # From this many training points on, every chain is a sampler run of its own (and the runs
 # share the cores on threads); below it all chains form one lockstep batch. In a batch each
@@ -64,6 +68,61 @@ INIT_TRIES = 4
 PREDICTIVE_STREAM = 1
 
 
+def fit(
+    model: GPModel,
+    rng: np.random.Generator,
+    method: NUTS,
+    *,
+    max_predict_draws: int,
+    **environment,
+) -> FitResult:
+    """NUTS over the unconstrained hyperparameters (log density with its Jacobian).
+
+    ``environment`` (progressbar, chain_threads, client, num_threads) goes to
+    :func:`sample_hyperparameters`.
+    """
+    space = model.space
+    flat = [p.name for p in space.free if p.prior is None]
+    if flat:
+        raise ValueError(
+            f"method='nuts' needs proper priors; {flat} have flat (None) priors: give them "
+            "priors, or use method='map'"
+        )
+    if space.dim == 0:
+        raise ValueError("method='nuts' needs at least one free hyperparameter; all are fixed")
+    result = sample_hyperparameters(
+        model,
+        rng,
+        chains=method.chains,
+        draws=method.draws,
+        tune=method.tune,
+        target_accept=method.target_accept,
+        max_treedepth=method.max_treedepth,
+        chain_groups=method.chain_groups,
+        **environment,
+    )
+    z = result.z
+    posterior = values(space, z)
+    flat_z = z.reshape(-1, z.shape[-1])
+    step = max(1, -(-len(flat_z) // max_predict_draws))  # ceil: at most max_predict_draws
+    medians = {k: np.median(v.reshape(-1, *v.shape[2:]), axis=0) for k, v in posterior.items()}
+    z_hat = space.pack(medians)
+    return FitResult(
+        posterior=posterior,
+        sample_stats=result.stats,
+        unconstrained=z,
+        # Through the model's cache: the factorisation is reused by the first prediction.
+        log_evidence=model.point_log_marginal(z_hat),
+        extras={
+            "z_hat": z_hat,
+            "predictor": Predictor(model, flat_z[::step]),
+            "log_likelihood": result.log_likelihood,
+            "posterior_predictive": result.posterior_predictive,
+        },
+        progress=result.progress,
+    )
+
+
 @dataclasses.dataclass
 class Draws:
     """What :func:`sample_hyperparameters` returns, each array shaped ``(chain, draw, ...)``."""
@@ -89,7 +148,7 @@ class GroupRun:
     step_size: torch.Tensor | None
     options: dict  # target_accept, progressbar
     loo: bool  # also the leave-one-out densities and replicated y of the draws
-    num_threads: int | None = None  # torch and BLAS threads of a task on a worker
+    num_threads: int | None = None  # torch and BLAS threads of a task (None: unchanged)
     stop: threading.Event | None = None  # in-process threads only
     max_treedepth: int = 10
 
@@ -136,19 +195,20 @@ def sample_hyperparameters(
     draws depend on ``chain_groups`` only.
 
     Ctrl-C during tuning (the pilot draws included) re-raises ``KeyboardInterrupt``; during
-    the draws it keeps the groups that finished (if none did: every chain with draws, cut to
-    the shortest), marked by ``Draws.progress`` and one ``InterruptedRunWarning``.
+    the draws the one rule of chain groups applies (:func:`bayesphys.core.chains.run_groups`:
+    the groups that finished are kept; if none did, the first group's partial draws), marked
+    by ``Draws.progress`` and one ``InterruptedRunWarning``.
     """
     start, _ = subset_start(model, rng, n_restarts=0)
     objective = DenseObjective(model, jacobian=True)
-    mode, _ = _fit.maximise(
+    mode, _ = optimizer.maximise(
         None,
         model.space,
         objective=objective,
         n_restarts=0,
         rng=rng,
         start=start,
-        options=_fit.map_options(model.n),
+        options=optimizer.map_options(model.n),
     )
     laplace = laplace_factor(objective, mode)
     gen = np.random.default_rng(int(rng.integers(2**31 - 1)))
@@ -172,18 +232,31 @@ def sample_hyperparameters(
     center, factor, steps = mode, laplace, None
     if tune >= PILOT_MIN_TUNE:
         pilot_tune, pilot_draws = (int(f * tune) for f in PILOT_SPLIT)
-        pilot = stage.run(
-            mode, laplace, inits, pilot_tune, pilot_draws, None, options, loo=False, what="pilot"
-        )
-        if any(g is None or g.interrupted for g in pilot):
-            # The pilot draws are tuning (they set the whitening): nothing to keep.
-            raise KeyboardInterrupt("GP NUTS was interrupted during tuning; no draws to keep")
+        # The pilot draws are tuning (they set the whitening): an interrupted pilot leaves
+        # nothing to keep.
+        tuning_interrupted = "GP NUTS was interrupted during tuning; no draws to keep"
+        try:
+            pilot = stage.run(
+                mode,
+                laplace,
+                inits,
+                pilot_tune,
+                pilot_draws,
+                None,
+                options,
+                loo=False,
+                what="pilot",
+            )
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(tuning_interrupted) from None
+        if len(pilot) < len(inits) or any(g.interrupted for g in pilot):
+            raise KeyboardInterrupt(tuning_interrupted)
         center, factor = pilot_whitening(np.concatenate([g.z for g in pilot]), laplace)
         inits = [solve_triangular(factor, (g.z[:, -1] - center).T, lower=True).T for g in pilot]
         steps = [g.step_size for g in pilot]
         tune -= pilot_tune + pilot_draws
     final = stage.run(center, factor, inits, tune, draws, steps, options, loo=True, what="draws")
-    result = _collect(final, draws, chains)
+    result = _combine(final, draws, chains, len(inits))
     if result.progress is not None:
         # stacklevel: the user's call of GPRegression.fit
         warn_interrupted("GPRegression.fit (NUTS)", result.progress, stacklevel=5)
@@ -219,40 +292,39 @@ class _Stage:
                 None if steps is None else steps[i],
                 options,
                 loo,
-                self.num_threads,
+                self.num_threads if self.client is not None else None,
                 stop,
                 self.max_treedepth,
             )
             for i, (init, seed) in enumerate(zip(inits, seeds, strict=True))
         ]
-        if self.client is not None:
-            # On a cluster one bar counts finished groups (the runs' own bars are off).
-            progress = f"GP NUTS chain groups ({what})" if self.progressbar else None
-            return map_tasks(
-                _run_on_worker,
-                tasks,
-                self.client,
-                name=f"gp-nuts-{what}",
-                torch_threads=None,  # the task sets torch and BLAS threads itself
-                partial=True,
-                progress=progress,
-            )
-        if stop is not None:
-            return _run_on_threads(tasks, self.threads, stop)
-        done: list = []
-        try:
-            for task in tasks:
-                done.append(run_group(task))
-                if done[-1].interrupted:  # Ctrl-C: the later groups do not start
-                    break
-        except KeyboardInterrupt:  # in a group with no draws yet
-            pass
-        return done + [None] * (len(tasks) - len(done))
+        # On a cluster one bar counts finished groups (the runs' own bars are off).
+        progress = f"GP NUTS chain groups ({what})" if self.progressbar else None
+        return run_groups(
+            run_group,
+            tasks,
+            self.client,
+            finished=_finished,
+            name=f"gp-nuts-{what}",
+            progress=progress,
+            threads=self.threads,
+            stop=stop,
+            torch_threads=None,  # the task sets torch and BLAS threads itself
+        )
+
+
+def _finished(result: GroupDraws, task: GroupRun) -> bool:
+    return not result.interrupted and result.n_draws == task.draws
 
 
 def run_group(task: GroupRun) -> GroupDraws:
     """One group's NUTS run, its draws mapped to ``z`` and, if asked, their LOO densities and
     replicated ``y`` (from a stream seeded by the group's seed: the same wherever it runs)."""
+    with torch_threads(task.num_threads):
+        return _run_group(task)
+
+
+def _run_group(task: GroupRun) -> GroupDraws:
     density = ChainDensity(task.model, task.center, task.factor, task.stop)
     with warnings.catch_warnings():
         # sample_hyperparameters warns once over all groups.
@@ -286,11 +358,6 @@ def run_group(task: GroupRun) -> GroupDraws:
     )
 
 
-def _run_on_worker(task: GroupRun) -> GroupDraws:
-    with torch_threads(task.num_threads):
-        return run_group(task)
-
-
 def _initial_point(density: ChainDensity, gen: np.random.Generator) -> np.ndarray:
     """A draw of the Laplace approximation (``u ~ N(0, I)``) with a finite log density."""
     u = gen.standard_normal(len(density.center))
@@ -302,51 +369,22 @@ def _initial_point(density: ChainDensity, gen: np.random.Generator) -> np.ndarra
     return np.zeros_like(u)  # the mode
 
 
-def _run_on_threads(tasks: list[GroupRun], workers: int, stop: threading.Event) -> list:
-    """``run_group`` of each task on ``workers`` threads; Ctrl-C stops every run, keeps draws."""
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gp-nuts") as pool:
-        futures = [pool.submit(run_group, task) for task in tasks]
-        try:
-            wait(futures)
-        except KeyboardInterrupt:
-            stop.set()
-            for future in futures:
-                future.cancel()
-            wait(futures)
-    # A run stopped before its first draw raised (KeyboardInterrupt) instead of returning.
-    return [f.result() if not f.cancelled() and f.exception() is None else None for f in futures]
-
-
-def _collect(groups: list[GroupDraws | None], draws: int, chains: int) -> Draws:
-    """Draws of ``z``, statistics, LOO densities and replicated y of the kept chains.
-
-    All groups are complete unless sampling was interrupted. Then the one rule of chain groups
-    (:func:`bayesphys.core.distributed.run_groups`) applies: the groups that finished are
-    kept; if none did (the groups run at once on threads, or the only one was interrupted),
-    every chain with draws is kept, cut to the shortest. ``Draws.progress`` says how far the
-    run got.
-    """
-    n_groups = len(groups)
-    started = [g for g in groups if g is not None and g.n_draws > 0]
-    finished = [g for g in started if not g.interrupted and g.n_draws == draws]
-    kept_groups = finished or started
-    if not kept_groups:
+def _combine(groups: list[GroupDraws], draws: int, chains: int, n_groups: int) -> Draws:
+    """Draws of ``z``, statistics, LOO densities and replicated y of the groups that
+    :func:`~bayesphys.core.chains.run_groups` kept; ``Draws.progress`` says how far an
+    interrupted run got (all kept groups are complete, or the one kept is partial)."""
+    kept = min(g.n_draws for g in groups)
+    if kept == 0:
         raise KeyboardInterrupt("GP NUTS was interrupted before the first draw")
-    kept = min(g.n_draws for g in kept_groups)
     stats = {
-        name: np.concatenate([g.stats[name][:, :kept] for g in kept_groups])
-        for name in kept_groups[0].stats
+        name: np.concatenate([g.stats[name][:, :kept] for g in groups]) for name in groups[0].stats
     }
-    log_lik = np.concatenate([g.log_likelihood[:, :kept] for g in kept_groups])
-    replicates = np.concatenate([g.posterior_predictive[:, :kept] for g in kept_groups])
-    z = np.concatenate([g.z[:, :kept] for g in kept_groups])
+    log_lik = np.concatenate([g.log_likelihood[:, :kept] for g in groups])
+    replicates = np.concatenate([g.posterior_predictive[:, :kept] for g in groups])
+    z = np.concatenate([g.z[:, :kept] for g in groups])
     progress = None
-    if len(finished) < n_groups:
+    if len(groups) < n_groups or any(g.interrupted or g.n_draws < draws for g in groups):
         progress = groups_progress(
-            z.shape[0],
-            chains,
-            len(kept_groups),
-            n_groups,
-            f"{kept} of {draws} draws per chain",
+            z.shape[0], chains, len(groups), n_groups, f"{kept} of {draws} draws per chain"
         )
     return Draws(z, stats, log_lik, replicates, progress)

@@ -19,9 +19,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from bayesphys.gp._inducing import CrossKernel, inducing_cholesky
-from bayesphys.gp._model import GPModel
-from bayesphys.gp._sparse import InducingPredictor, initial_state
+from bayesphys.core.fit_result import FitResult
+from bayesphys.core.inference import SVGP as SVGPSettings
+from bayesphys.core.interrupts import warn_interrupted
+from bayesphys.gp.inducing import CrossKernel, inducing_cholesky
+from bayesphys.gp.inference.result import point_result
+from bayesphys.gp.inference.sgpr import initial_state
+from bayesphys.gp.model import GPModel
+from bayesphys.gp.predictors import InducingPredictor
 
 # Defaults chosen at n = 5000 (m = 128) of the benchmark data: 1000 steps of 512 points at
 # learning rate 0.02 matched 2000 steps of 1024 at 0.01 (test RMSE 0.0158 against 0.0156, ELBO
@@ -184,7 +189,7 @@ class SVGP:
         )
 
 
-def train(
+def train_steps(
     svgp: SVGP,
     rng: np.random.Generator,
     *,
@@ -231,7 +236,7 @@ def train(
     return done
 
 
-def fit_svgp(
+def train_from_start(
     model: GPModel,
     rng: np.random.Generator,
     *,
@@ -255,7 +260,7 @@ def fit_svgp(
     )
     svgp = SVGP(model, z0, Z0, learn_inducing and n_inducing < model.n)
     svgp.natural_step(None, 1.0)
-    done = train(
+    done = train_steps(
         svgp,
         rng,
         steps=steps,
@@ -268,3 +273,26 @@ def fit_svgp(
         bound = float(svgp.elbo())
     progress = None if done == steps else f"the state after {done} of {steps} steps"
     return svgp.predictor(bound), progress
+
+
+def fit(
+    model: GPModel, rng: np.random.Generator, method: SVGPSettings, *, progressbar: bool
+) -> FitResult:
+    """SVGP fit; ``extras`` hold ``z_hat`` and the ``InducingPredictor``, whose ELBO is the
+    ``log_evidence``. Ctrl-C keeps the state after the completed steps, marked."""
+    predictor, progress = train_from_start(
+        model,
+        rng,
+        n_inducing=method.n_inducing,
+        inducing=method.inducing,
+        n_restarts=method.n_restarts,
+        learn_inducing=method.learn_inducing,
+        steps=method.steps,
+        batch_size=method.batch_size,
+        learning_rate=method.learning_rate,
+        progressbar=progressbar,
+    )
+    if progress is not None:
+        # stacklevel: the user's call of GPRegression.fit
+        warn_interrupted("GPRegression.fit (SVGP training)", progress, stacklevel=4)
+    return point_result(model, predictor.z, predictor, predictor.bound, progress)

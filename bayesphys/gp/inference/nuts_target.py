@@ -2,15 +2,15 @@
 
 Every leapfrog step of NUTS is one evaluation of the log marginal posterior and its gradient.
 Through GPyTorch and autograd that is several times slower than the closed-form LAPACK objective
-of the MAP fit (:class:`~bayesphys.gp._dense.DenseObjective`: one Cholesky factorisation, one
-inverse; timings in benchmarks/README.md), which therefore reaches the core sampler as a torch
-autograd function whose backward returns the gradient that the objective computed with the
-value.
+of the MAP fit (:class:`~bayesphys.gp.inference.map_objective.DenseObjective`: one Cholesky
+factorisation, one inverse; timings in benchmarks/README.md), which therefore reaches the core
+sampler as a torch autograd function whose backward returns the gradient that the objective
+computed with the value.
 
 The sampler moves ``u``, with ``z = center + C u``: a linear map, so its Jacobian is constant
 and the draws of ``z`` are exact. ``C C^T`` is first the inverse Hessian at the mode (a Laplace
-approximation), then the covariance of pilot draws (see :mod:`bayesphys.gp._nuts`); the core's
-diagonal metric then faces a nearly isotropic target even where the outputscale and the
+approximation), then the covariance of pilot draws (see :mod:`bayesphys.gp.inference.nuts`); the
+core's diagonal metric then faces a nearly isotropic target even where the outputscale and the
 lengthscales are correlated.
 """
 
@@ -23,13 +23,13 @@ import numpy as np
 import torch
 from scipy.linalg import solve_triangular
 
-from bayesphys.gp._dense import DenseObjective
-from bayesphys.gp._exact import loo_from_inverse_diagonal
-from bayesphys.gp._fit import INVALID_OBJECTIVE
-from bayesphys.gp._model import GPModel
+from bayesphys.gp.inference.map_objective import DenseObjective
+from bayesphys.gp.inference.optimizer import INVALID_OBJECTIVE
+from bayesphys.gp.linalg import loo_from_inverse_diagonal
+from bayesphys.gp.model import GPModel
 
 # Finite-difference step of the Laplace Hessian, in z (log units for positive parameters). The
-# analytic gradient carries rounding noise of ~1e-4 at n = 500 (see _fit.GTOL_PER_POINT), which
+# analytic gradient carries rounding noise of ~1e-4 at n = 500 (see optimizer.GTOL_PER_POINT), which
 # this step turns into Hessian errors of ~0.05: negligible against entries of 1 / posterior
 # variance (~10 to 1000 on the benchmark data), while the truncation error is O(step^2).
 HESSIAN_STEP = 1e-3

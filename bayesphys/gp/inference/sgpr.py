@@ -15,13 +15,17 @@ import math
 import numpy as np
 import torch
 
-from bayesphys.gp import _fit
-from bayesphys.gp._dense import subset_map
-from bayesphys.gp._exact import NotPositiveDefiniteError, cholesky
-from bayesphys.gp._inducing import CrossKernel, inducing_cholesky, select_inducing
-from bayesphys.gp._model import GPModel
+from bayesphys.core.fit_result import FitResult
+from bayesphys.core.inference import SGPR
+from bayesphys.gp.inducing import CrossKernel, inducing_cholesky, select_inducing
+from bayesphys.gp.inference import optimizer
+from bayesphys.gp.inference.map_objective import subset_map
+from bayesphys.gp.inference.result import point_result
+from bayesphys.gp.linalg import NotPositiveDefiniteError
+from bayesphys.gp.model import GPModel
+from bayesphys.gp.predictors import InducingPredictor
 
-__all__ = ["InducingPredictor", "fit_sgpr", "select_inducing"]
+__all__ = ["fit", "select_inducing", "train"]
 
 # L-BFGS-B iterations of the joint search over inducing inputs and hyperparameters: on the test
 # problem (n = 2000, m = 64) 50 gave 2.5 of the 2.75 nats that 200 gained over k-means.
@@ -77,48 +81,6 @@ def _chunks(n: int) -> list[slice]:
     return [slice(start, min(n, start + CHUNK)) for start in range(0, n, CHUNK)]
 
 
-class InducingPredictor:
-    """Predictions of a sparse GP from ``q(v) = N(mu, S_half^T S_half)`` at inducing inputs ``Z``.
-
-    For a test point with ``a = Lm^{-1} k_m(x)``: mean ``a^T mu`` and variance
-    ``k(x, x) - a^T a + |S_half a|^2`` (standardised units).
-    """
-
-    def __init__(self, model: GPModel, Z: np.ndarray, z: np.ndarray, bound: float, state):
-        self.model, self.Z, self.z, self.bound = model, Z, z, bound
-        self.Lm, self.mu, self.S_half = (t.detach() for t in state)
-
-    def _predict_std(self, X: np.ndarray, *, full_cov: bool):
-        model = self.model
-        cross = CrossKernel(model)
-        with torch.no_grad():
-            std = model.space.standardise(model.space.values(torch.as_tensor(self.z[None, :])))
-            Xt = torch.as_tensor(X)
-            A = torch.linalg.solve_triangular(
-                self.Lm, cross(std, torch.as_tensor(self.Z), Xt), upper=False
-            )
-            SA = self.S_half @ A
-            mean = A.T @ self.mu + model.mean_std(std, Xt)[0]
-            if full_cov:
-                cov = cross(std, Xt, Xt) - A.T @ A + SA.T @ SA
-            else:
-                cov = (cross.diag(std, Xt) - (A**2).sum(0) + (SA**2).sum(0)).clamp_min(0.0)
-        return mean.numpy(), cov.numpy(), float(std["noise"][0, 0] ** 2)
-
-    def moments(self, X: np.ndarray, *, full_cov: bool, include_noise: bool):
-        """Predictive mean and variance (or covariance) in original units."""
-        mean, cov, noise = self._predict_std(X, full_cov=full_cov)
-        if include_noise:
-            cov = cov + (noise * np.eye(len(X)) if full_cov else noise)
-        return self.model.to_original(X, mean, cov)
-
-    def sample(self, X: np.ndarray, n: int, rng: np.random.Generator, *, include_noise: bool):
-        """``n`` joint draws at ``X``, shape ``(m, n)``."""
-        mean, cov = self.moments(X, full_cov=True, include_noise=include_noise)
-        L = cholesky(torch.as_tensor(cov[None]), context=" (predictive covariance)")[0].numpy()
-        return mean[:, None] + L @ rng.standard_normal((len(X), n))
-
-
 class SGPRObjective:
     """``[z, vec(Z / x_scale)] -> (-(bound + log prior), gradient)`` by autograd, for L-BFGS-B.
 
@@ -150,10 +112,10 @@ class SGPRObjective:
         space = self.model.space
         out = collapsed_bound(self.model, self.cross, space.standardise(space.values(z)), Z)
         if out is None:
-            return _fit.INVALID_OBJECTIVE, np.zeros_like(flat)
+            return optimizer.INVALID_OBJECTIVE, np.zeros_like(flat)
         value = -(out[0] + space.log_prior(z, jacobian=False)[0])
         if not torch.isfinite(value):
-            return _fit.INVALID_OBJECTIVE, np.zeros_like(flat)
+            return optimizer.INVALID_OBJECTIVE, np.zeros_like(flat)
         inputs = [z, self._Zs] if self.learn else [z]
         grads = torch.autograd.grad(value, inputs, allow_unused=True)
         flat_grad = np.concatenate(
@@ -163,7 +125,7 @@ class SGPRObjective:
             ]
         )
         if not np.all(np.isfinite(flat_grad)):
-            return _fit.INVALID_OBJECTIVE, np.zeros_like(flat)
+            return optimizer.INVALID_OBJECTIVE, np.zeros_like(flat)
         return float(value.detach()), flat_grad
 
     def result(self, flat: np.ndarray) -> InducingPredictor:
@@ -190,7 +152,7 @@ def initial_state(model: GPModel, rng: np.random.Generator, *, n_inducing, induc
     return z0, select_inducing(model.X_np, n_inducing, inducing, rng)
 
 
-def fit_sgpr(
+def train(
     model: GPModel,
     rng: np.random.Generator,
     *,
@@ -221,17 +183,34 @@ def fit_sgpr(
         if model.n > size:
             sub = model.subset(np.sort(rng.choice(model.n, size, replace=False)))
         joint = SGPRObjective(sub, Z, True)
-        res = _fit.lbfgsb(
+        res = optimizer.lbfgsb(
             joint,
             joint.start(z0),
             bounds + [(None, None)] * Z.size,
             maxiter=max_iter,
-            options=_fit.map_options(sub.n),
+            options=optimizer.map_options(sub.n),
             warn=False,
         )
         z0 = res.x[: model.space.dim]
         Z = res.x[model.space.dim :].reshape(Z.shape) * joint.x_scale
     objective = SGPRObjective(model, Z, False)
     if model.space.dim:
-        z0 = _fit.lbfgsb(objective, z0, bounds, maxiter=1000, options=_fit.map_options(model.n)).x
+        z0 = optimizer.lbfgsb(
+            objective, z0, bounds, maxiter=1000, options=optimizer.map_options(model.n)
+        ).x
     return objective.result(z0)
+
+
+def fit(model: GPModel, rng: np.random.Generator, method: SGPR) -> FitResult:
+    """SGPR fit; ``extras`` hold ``z_hat`` and the ``InducingPredictor``, whose bound is the
+    ``log_evidence``."""
+    predictor = train(
+        model,
+        rng,
+        n_inducing=method.n_inducing,
+        inducing=method.inducing,
+        n_restarts=method.n_restarts,
+        learn_inducing=method.learn_inducing,
+        max_iter=method.max_iter or DEFAULT_MAX_ITER,
+    )
+    return point_result(model, predictor.z, predictor, predictor.bound)
