@@ -27,6 +27,7 @@ DOCTEST_MODULES = [
     "bayesphys.core.samplers.sampling",
     "bayesphys.report",
     "bayesphys.data.masses",
+    "bayesphys.bma.weights",
     "bayesphys.gp.regression",
     "bayesphys.gp.kernels",
     "bayesphys.bnn.model",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import numbers
 import warnings
 from collections.abc import Mapping, Sequence
@@ -21,9 +22,12 @@ from bayesphys.bma._residuals import (
 )
 from bayesphys.bma.weights import (
     WEIGHT_KINDS,
+    existence_log_likelihood,
     normalise_log_weights,
+    normalise_log_weights_allow_inf,
     stacking_weights,
     uniform_weights,
+    warn_if_concentrated,
 )
 from bayesphys.core import results
 from bayesphys.core.distributed import check_client
@@ -58,10 +62,18 @@ class MassModelAveraging(BaseEstimator):
         kernel, MAP hyperparameters); ``residual_gp("nuts")`` integrates over the
         hyperparameters with settings sized for this problem. ``"bnn"`` is
         ``BayesianNeuralNetwork(hidden=(10,))`` sampled by ``NUTS(max_treedepth=7)``.
-    weights : {"evidence", "predictive", "stacking", "uniform"}
+    weights : {"evidence", "predictive", "stacking", "existence", "uniform"}
         ``"evidence"``: marginal likelihood of each corrected model on the training data (GP);
         ``"predictive"``: summed log predictive density of the validation data; ``"stacking"``:
-        stacking of the validation predictive densities; ``"uniform"``.
+        stacking of the validation predictive densities (Yao et al. 2018); ``"existence"``:
+        Bernoulli likelihood of the observed bound status ``b_i`` of nuclei measured after
+        the training data, ``w_k proportional to prod_i p_ik^b_i (1 - p_ik)^(1 - b_i)`` with
+        ``p_ik = P_k(S_i > 0)`` the corrected model's existence probability (Neufcourt et al.,
+        PRC 101, 044307 (2020); PRL 122, 062502 (2019)); ``"uniform"``. Predictive and
+        stacking scores are computed on the nuclei that all models cover; in the existence
+        likelihood a model without a nucleus of the set is scored there by the equal-weight
+        average of the models that have it (the informative nuclei lie near the drip lines,
+        where tables often stop).
     random_state : int, Generator or None
         Root of the residual fits' random streams: each (model, parity class) fit gets its
         own stream from ``numpy.random.SeedSequence.spawn``.
@@ -71,10 +83,17 @@ class MassModelAveraging(BaseEstimator):
     weights_ : pandas.Series
         Model weights (sum to one), indexed by model name.
     log_scores_ : pandas.Series
-        The log scores behind the weights (evidence or validation log density; NaN otherwise).
+        The log scores behind the weights: log evidence, validation log density or the
+        existence log likelihood (nats; NaN for uniform and stacking).
+    effective_n_models_ : float
+        ``1 / sum_k w_k^2``: 1 when one model takes all the weight, K for K equal weights.
+        Below 1.5 (with two or more models) fit warns with a
+        :class:`~bayesphys.bma.ConcentratedWeightsWarning`: the average is then about one
+        model and carries little of the spread between models.
     corrected_ : dict of str to CorrectedModel
     idata_ : InferenceData
-        ``posterior`` with the weights (dim ``model``); attrs name the weighting.
+        ``posterior`` with the weights (dim ``model``); attrs name the weighting and the
+        effective number of models.
     """
 
     def __init__(
@@ -131,6 +150,7 @@ class MassModelAveraging(BaseEstimator):
         train_table: pd.DataFrame,
         validation_table: pd.DataFrame | None = None,
         *,
+        existence_table: pd.DataFrame | None = None,
         client=None,
     ) -> MassModelAveraging:
         """Fit the residual models on ``train_table`` and compute the model weights.
@@ -141,8 +161,15 @@ class MassModelAveraging(BaseEstimator):
             Experimental masses (Z, N, mass_excess, uncertainty), e.g. ``load_ame(2003)``, or
             separation energies with the observable as a column.
         validation_table : DataFrame, optional
-            Later measurements (e.g. ``new_measurements(2003, 2020)``) for ``"predictive"`` and
-            ``"stacking"`` weights.
+            Later measurements (e.g. ``new_measurements(2003, 2012)``) for ``"predictive"`` and
+            ``"stacking"`` weights, and the default bound statuses of ``"existence"`` weights
+            (bound where the measured observable is > 0). ``"evidence"`` and ``"uniform"``
+            weights do not use it, so passing it with them is a ``ValueError`` (it would
+            otherwise be ignored without a word).
+        existence_table : DataFrame, optional
+            Observed bound statuses for ``weights="existence"``: columns Z, N and a bool
+            column ``bound`` (e.g. from :func:`bayesphys.data.masses.existence_outcomes`).
+            A ``ValueError`` with any other weights.
         client : dask.distributed.Client, optional
             Run the residual fits (one task per model and parity class) and the validation
             predictions on this Dask cluster; ``None`` runs them here. The results are the
@@ -155,8 +182,7 @@ class MassModelAveraging(BaseEstimator):
         _check_option(self.observable, "observable", OBSERVABLES)
         _check_option(self.weights, "weights", WEIGHT_KINDS)
         estimator = resolve_residual_model(self.residual_model)
-        if self.weights in ("predictive", "stacking") and validation_table is None:
-            raise ValueError(f"weights={self.weights!r} needs a validation_table of later data")
+        _check_weight_inputs(self.weights, validation_table, existence_table)
         if hasattr(estimator, "_resolve_method"):
             estimator._resolve_method()  # a bad method fails here, before any fit
         if self.weights == "evidence" and not _has_evidence(estimator):
@@ -164,18 +190,65 @@ class MassModelAveraging(BaseEstimator):
             raise ValueError(
                 "weights='evidence' needs residual models with a marginal likelihood "
                 f"(GPRegression); with {type(estimator).__name__} residual models use "
-                "weights='predictive', 'stacking' or 'uniform'"
+                "weights='predictive', 'stacking', 'existence' or 'uniform'"
             )
         client = check_client(client)
         train = observable_table(train_table, self.observable, "train_table", stacklevel=2)
-        valid = None
-        if self.weights in ("predictive", "stacking"):
-            # Checked before the residual fits, so that a bad table fails at once.
-            valid = observable_table(
-                validation_table, self.observable, "validation_table", stacklevel=2
-            )
+        # Checked before the residual fits, so that a bad table fails at once.
+        checked = self._weight_data(validation_table, existence_table)
         seed = int(check_random_state(self.random_state).integers(2**31 - 1))
         self.corrected_ = fit_corrected(self._theories(), train, estimator, seed, client)
+        self._set_weights(*checked, client=client)
+        return self
+
+    def reweighted(
+        self,
+        weights: str,
+        validation_table: pd.DataFrame | None = None,
+        *,
+        existence_table: pd.DataFrame | None = None,
+        client=None,
+    ) -> MassModelAveraging:
+        """A copy of this fitted average with other weights; the residual models are shared.
+
+        Compares weighting schemes without refitting: ``weights`` and the tables mean what
+        they mean in the constructor and :meth:`fit` (and are checked the same way).
+
+        Returns
+        -------
+        MassModelAveraging
+            Fitted, with ``weights`` set to the new scheme.
+        """
+        check_is_fitted(self)
+        _check_option(weights, "weights", WEIGHT_KINDS)
+        _check_weight_inputs(weights, validation_table, existence_table)
+        if weights == "evidence":
+            for model in self.corrected_.values():
+                model.log_evidence  # noqa: B018 -- raises for residual models without one
+        out = copy.copy(self)
+        out.weights = weights
+        checked = out._weight_data(validation_table, existence_table)
+        out._set_weights(*checked, client=check_client(client))
+        return out
+
+    def _weight_data(self, validation_table, existence_table):
+        """Checked observable table of the validation data and bound statuses, as needed."""
+        valid = existence = None
+        if self.weights in ("predictive", "stacking") or (
+            self.weights == "existence" and existence_table is None
+        ):
+            valid = observable_table(
+                validation_table, self.observable, "validation_table", stacklevel=3
+            )
+        if self.weights == "existence":
+            if existence_table is None:
+                # Nuclei measured after the training data: bound where the observable is > 0.
+                existence = valid[["Z", "N"]].assign(bound=valid["value"].to_numpy() > 0)
+            else:
+                existence = _check_existence_table(existence_table)
+        return valid, existence
+
+    def _set_weights(self, valid, existence, *, client) -> None:
         names = list(self.corrected_)
         scores = np.full(len(names), np.nan)
         if self.weights == "evidence":
@@ -183,6 +256,9 @@ class MassModelAveraging(BaseEstimator):
             w = normalise_log_weights(scores)
         elif self.weights == "uniform":
             w = uniform_weights(len(names))
+        elif self.weights == "existence":
+            scores = self._existence_log_likelihood(existence, client)
+            w = normalise_log_weights_allow_inf(scores)
         else:
             log_density = self._validation_log_density(valid, client)
             scores = log_density.sum(axis=0)
@@ -190,13 +266,56 @@ class MassModelAveraging(BaseEstimator):
             w = stacking_weights(log_density) if w is None else w
         self.weights_ = pd.Series(w, index=names, name="weight")
         self.log_scores_ = pd.Series(scores, index=names, name="log_score")
+        self.effective_n_models_ = warn_if_concentrated(w, names, stacklevel=3)
         self.idata_ = results.to_inference_data(
             {"weight": w[None, None, :]},
             dims={"weight": ["model"]},
             coords={"model": names},
-            attrs={"inference_method": self.weights, "model": "MassModelAveraging"},
+            attrs={
+                "inference_method": self.weights,
+                "model": "MassModelAveraging",
+                "effective_n_models": self.effective_n_models_,
+            },
         )
-        return self
+
+    def _existence_log_likelihood(self, existence: pd.DataFrame, client) -> np.ndarray:
+        """Each model's Bernoulli log likelihood of the bound statuses in ``existence``."""
+        models = list(self.corrected_.values())
+        log_p1, log_p0 = [], []
+        for mean, std, _ in predict_corrected(models, existence["Z"], existence["N"], client):
+            lp1, lp0 = _log_bound_probability(mean, std)
+            log_p1.append(lp1)
+            log_p0.append(lp0)
+        lp1, lp0 = np.column_stack(log_p1), np.column_stack(log_p0)
+        missing = np.isnan(lp1)
+        covered = ~missing.all(axis=1)
+        if not covered.any():
+            raise ValueError("no nucleus of the existence set is covered by any model")
+        partial = covered & missing.any(axis=1)
+        if partial.any():
+            # Dropping these would drop the informative nuclei near the drip lines whenever one
+            # model's table stops short of them (TCSM12/13 start at Z = 25). A model without the
+            # nucleus is scored by the equal-weight average of those with it: it neither gains
+            # nor loses against the others there.
+            with np.errstate(divide="ignore"):
+                fill1 = np.log(np.nanmean(np.exp(lp1[partial]), axis=1))
+                fill0 = np.log(np.nanmean(np.exp(lp0[partial]), axis=1))
+            rows = missing[partial]
+            lp1[partial] = np.where(rows, fill1[:, None], lp1[partial])
+            lp0[partial] = np.where(rows, fill0[:, None], lp0[partial])
+        if not covered.all() or partial.any():
+            warnings.warn(
+                f"existence set: {int((~covered).sum())} of {len(covered)} nuclei are covered "
+                f"by no model and left out; at {int(partial.sum())} a model without the nucleus "
+                "is scored by the equal-weight average of the models that cover it",
+                DataCoverageWarning,
+                stacklevel=4,
+            )
+        bound = existence["bound"].to_numpy(bool)[covered]
+        scores = existence_log_likelihood(bound, lp1[covered], lp0[covered])
+        if not np.isfinite(scores).any():
+            raise ValueError("every model gives probability 0 to the observed bound statuses")
+        return scores
 
     def _validation_log_density(self, valid: pd.DataFrame, client) -> np.ndarray:
         """(n_points, n_models) log predictive densities on nuclei every model covers.
@@ -218,7 +337,7 @@ class MassModelAveraging(BaseEstimator):
                 f"validation_table: {int((~covered).sum())} of {len(covered)} nuclei are not "
                 "covered by every model and are left out of the weights",
                 DataCoverageWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         return log_density[covered]
 
@@ -302,10 +421,7 @@ class MassModelAveraging(BaseEstimator):
         probs, weights = [], []
         for name, w in self.weights_.items():
             mean, std = pred[f"{name}_mean"].to_numpy(), pred[f"{name}_std"].to_numpy()
-            with np.errstate(invalid="ignore", divide="ignore"):
-                # A zero sd (a model without noise) is a step at S = 0, not 0/0 = NaN.
-                step = np.where(std == 0, (mean > 0).astype(float), np.nan)
-                probs.append(np.where(std > 0, norm.cdf(mean / std), step))
+            probs.append(np.exp(_log_bound_probability(mean, std)[0]))
             weights.append(np.where(np.isfinite(mean), w, 0.0))
         p, w = np.array(probs), np.array(weights)
         total = w.sum(axis=0)
@@ -316,9 +432,12 @@ class MassModelAveraging(BaseEstimator):
     def drip_line(self, Z, levels: tuple[float, float] = (0.16, 0.84)) -> pd.DataFrame:
         """Neutron drip line of each element: the last bound N and its credible range.
 
-        For each Z, over the N that the models cover (from the smallest covered N upwards),
-        ``N_drip`` is the largest N with ``p_ex >= 0.5``; ``N_low`` and ``N_high`` are the
-        largest N with ``p_ex >= levels[1]`` and ``>= levels[0]`` (a 68% range by default);
+        For each Z, over the N that the models cover (from the smallest covered N upwards;
+        even N only when the observable is ``"S2n"``: the two-neutron drip line is the last
+        even-N isotope with S2n > 0, and an odd-N nucleus with S2n > 0 can still be unbound
+        to one-neutron emission), ``N_drip`` is the largest N with ``p_ex >= 0.5``; ``N_low``
+        and ``N_high`` are the largest N with ``p_ex >= levels[1]`` and ``>= levels[0]`` (a 68%
+        range by default);
         each is None when no covered N reaches its level.
 
         Parameters
@@ -335,7 +454,7 @@ class MassModelAveraging(BaseEstimator):
         if elements.size == 0:
             raise ValueError("Z is empty: pass one or more proton numbers")
         levels = _check_levels(levels)
-        rows = []
+        queries = []
         for z in elements:
             z = int(z)
             candidates = sorted(
@@ -343,19 +462,96 @@ class MassModelAveraging(BaseEstimator):
                     *(set(m.theory.loc[m.theory.Z == z, "N"]) for m in self.corrected_.values())
                 )
             )
+            if self.observable == "S2n":
+                candidates = [n for n in candidates if n % 2 == 0]
             if not candidates:
                 raise ValueError(f"Z = {z}: no model covers this element")
-            p = self.existence_probability(pd.DataFrame({"Z": z, "N": candidates}))
-            p = p[p["n_models"] > 0]
+            queries.append(pd.DataFrame({"Z": z, "N": candidates}))
+        # One prediction for every element: one batch of residual-model calls, not one per Z.
+        p_all = self.existence_probability(pd.concat(queries, ignore_index=True))
+        p_all = p_all[p_all["n_models"] > 0]
+        rows = []
+        for z in elements:
+            p = p_all[p_all["Z"] == int(z)]
 
             def last(threshold, p=p):
                 bound = p.loc[p["p_ex"] >= threshold, "N"]
                 return int(bound.max()) if len(bound) else None
 
             rows.append(
-                {"Z": z, "N_drip": last(0.5), "N_low": last(levels[1]), "N_high": last(levels[0])}
+                {
+                    "Z": int(z),
+                    "N_drip": last(0.5),
+                    "N_low": last(levels[1]),
+                    "N_high": last(levels[0]),
+                }
             )
         return pd.DataFrame(rows)
+
+
+def _log_bound_probability(mean, std) -> tuple[np.ndarray, np.ndarray]:
+    """``log P(S > 0)`` and ``log P(S <= 0)`` for S ~ N(mean, std^2); NaN where mean is NaN."""
+    mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # A zero sd (a model without noise) is a step at S = 0, not 0/0 = NaN.
+        step = np.where(mean > 0, 0.0, -np.inf)
+        step = np.where(np.isnan(mean), np.nan, step)
+        t = mean / std
+        log_bound = np.where(std > 0, norm.logcdf(t), step)
+        log_unbound = np.where(std > 0, norm.logcdf(-t), np.where(step == 0.0, -np.inf, 0.0))
+    log_unbound = np.where(np.isnan(log_bound), np.nan, log_unbound)
+    return log_bound, log_unbound
+
+
+def _check_weight_inputs(weights: str, validation_table, existence_table) -> None:
+    """Refuse tables the weighting does not use, and ask for the ones it needs."""
+    if weights in ("predictive", "stacking") and validation_table is None:
+        raise ValueError(f"weights={weights!r} needs a validation_table of later data")
+    if weights == "existence" and validation_table is None and existence_table is None:
+        raise ValueError(
+            "weights='existence' needs an existence_table (Z, N, bound) or a validation_table "
+            "of later data (bound where its observable is > 0)"
+        )
+    if weights in ("evidence", "uniform") and validation_table is not None:
+        # An error, not a warning: a fit that looks validated but is not would be a silently
+        # wrong reading of the result; compare schemes with reweighted() instead.
+        raise ValueError(
+            f"weights={weights!r} does not use validation_table; drop it, or use "
+            "weights='predictive', 'stacking' or 'existence' (reweighted() compares schemes)"
+        )
+    if weights == "existence" and validation_table is not None and existence_table is not None:
+        raise ValueError(
+            "weights='existence' takes its bound statuses from existence_table, or else from "
+            "validation_table: pass one of them, not both"
+        )
+    if weights != "existence" and existence_table is not None:
+        raise ValueError(
+            f"existence_table is used only by weights='existence', not weights={weights!r}"
+        )
+
+
+def _check_existence_table(table) -> pd.DataFrame:
+    """Z, N and bool ``bound`` of an existence table, checked."""
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"existence_table must be a pandas DataFrame, got {type(table).__name__}")
+    missing = [c for c in ("Z", "N", "bound") if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"existence_table lacks column(s) {missing}; it needs Z, N and a bool column bound"
+        )
+    if table.empty:
+        raise ValueError("existence_table is empty: pass one or more nuclei with their status")
+    if table["bound"].dtype != bool:
+        raise TypeError(
+            "existence_table: column bound must be bool (True: observed bound, False: known "
+            f"unbound), got dtype {table['bound'].dtype}"
+        )
+    Z = check_nucleon_numbers(table["Z"], "existence_table: column Z")
+    N = check_nucleon_numbers(table["N"], "existence_table: column N")
+    out = pd.DataFrame({"Z": Z, "N": N, "bound": table["bound"].to_numpy()})
+    if out.duplicated(["Z", "N"]).any():
+        raise ValueError("existence_table has a nucleus (Z, N) more than once")
+    return out
 
 
 def _has_evidence(estimator) -> bool:

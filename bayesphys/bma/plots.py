@@ -104,3 +104,56 @@ def plot_coverage(curves: dict[str, np.ndarray], n_points: int, ax=None):
     ax.set(xlabel="nominal coverage", ylabel="empirical coverage", title="Calibration on new data")
     ax.legend()
     return fig
+
+
+def _draw_drip(ax, shown: pd.DataFrame, known: pd.DataFrame | None, *, labels: bool) -> None:
+    low = shown["N_low"].astype(float).fillna(shown["N_drip"].astype(float))
+    high = shown["N_high"].astype(float).fillna(shown["N_drip"].astype(float))
+    ax.fill_betweenx(shown["Z"], low, high, step="mid", color="C0", alpha=0.3, label="68% range")
+    ax.step(shown["N_drip"], shown["Z"], where="mid", color="C0", lw=1.5, label="$N_{drip}$")
+    if known is not None and len(known):
+        ax.scatter(
+            known["N"],
+            known["Z"],
+            marker="*",
+            s=80,
+            color="C3",
+            zorder=3,
+            label="heaviest known bound isotope",
+        )
+        if labels:
+            for _, row in known.iterrows():
+                ax.annotate(
+                    row["nucleus"],
+                    (row["N"], row["Z"]),
+                    xytext=(5, -3),
+                    textcoords="offset points",
+                    fontsize=8,
+                )
+
+
+@plotting.style()
+def plot_drip_line(drip: pd.DataFrame, known: pd.DataFrame | None = None, ax=None):
+    """Two-neutron drip line ``N_drip(Z)`` with its credible band and known last bound isotopes.
+
+    ``drip`` is :meth:`MassModelAveraging.drip_line` output (``Z``, ``N_drip``, ``N_low``,
+    ``N_high``); ``known`` a table with ``Z``, ``N`` and ``nucleus`` (e.g.
+    :func:`bayesphys.data.masses.heaviest_bound_isotopes`), drawn as markers. When the drip
+    line reaches beyond Z = 30, an inset shows Z <= 20, where the markers lie.
+    """
+    fig, ax = _subplots(ax, figsize=(10, 6))
+    shown = drip.dropna(subset=["N_drip"]).sort_values("Z")
+    _draw_drip(ax, shown, known, labels=shown["Z"].max() <= 30)
+    if shown["Z"].max() > 30:
+        light = shown[shown["Z"] <= 20]
+        inset = ax.inset_axes([0.58, 0.08, 0.38, 0.38])
+        _draw_drip(inset, light, known, labels=True)
+        inset.set_title("Z <= 20", fontsize=9)
+        inset.tick_params(labelsize=8)
+    ax.set(
+        xlabel="neutron number N",
+        ylabel="proton number Z",
+        title="Two-neutron drip line (model average)",
+    )
+    ax.legend(loc="upper left", frameon=False)
+    return fig

@@ -11,7 +11,7 @@ import pytest
 from bayesphys.bma import MassModelAveraging
 from bayesphys.cli import main
 from bayesphys.core.distributed import map_tasks, worker_count
-from bayesphys.data.masses import load_ame, new_measurements
+from bayesphys.data.masses import existence_outcomes, load_ame, new_measurements
 from bayesphys.gp import GPRegression
 from bayesphys.inference import MAP
 from bayesphys.studies import run_study
@@ -31,7 +31,9 @@ z_max = 30
 drip_elements = [8, 20]
 """
 SEED = 11  # the study's
-SETTINGS = {"observable": "S2n", "weights": "predictive", "random_state": SEED}
+SETTINGS = {"observable": "S2n", "weights": "existence", "random_state": SEED}
+# The study's default scheme: bound status of the nuclei first measured after the training set.
+STATUS = existence_outcomes(2003, 2012, z_range=Z_RANGE).query("N >= 8")[["Z", "N", "bound"]]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,7 @@ def test_bma_fit_and_predict_match_in_process(client, data, in_process):
     train, test = data
     reference = in_process.result["bma"]
     expected = (reference, reference.predict(test))
-    bma = MassModelAveraging(MODELS, **SETTINGS).fit(train, test, client=client)
+    bma = MassModelAveraging(MODELS, **SETTINGS).fit(train, existence_table=STATUS, client=client)
     _assert_same(bma, bma.predict(test, client=client), expected)
     # Fitted on the workers, predicted here (and the other way round): same state.
     _assert_same(bma, bma.predict(test), expected)
@@ -108,7 +110,7 @@ def test_task_errors_reach_the_caller(client):
 def test_bma_rejects_a_non_client(data, in_process):
     train, test = data
     with pytest.raises(TypeError, match="client"):
-        MassModelAveraging(MODELS, **SETTINGS).fit(train, test, client="foo")
+        MassModelAveraging(MODELS, **SETTINGS).fit(train, existence_table=STATUS, client="foo")
     with pytest.raises(TypeError, match="client"):
         in_process.result["bma"].predict(test, client=object())
 
