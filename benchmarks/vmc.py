@@ -1,200 +1,213 @@
-"""Walker-steps per second of VMC: bayesphys (torch) against a plain vectorised numpy version.
+"""Walker-steps per second of ``vmc.estimate`` against the shared plain-numpy VMC peer.
 
-System: two electrons in a 2-D harmonic trap (omega = 1) with the Gaussian x Pade-Jastrow trial
-function at its optimum (alpha = 0.494, beta = 0.4). Algorithm per step, identical in both
-implementations: all-particle Gaussian Metropolis move of every walker, ``ln|psi|^2`` at the
-proposal, accept/reject, then the analytic local energy of every walker at its current position.
-No Python loop over walkers in either. Both runs report the mean energy as an agreement check
-(exact ground state 3.0; this trial function gives ~3.0004).
+Work (issue 18, goal 1): two electrons in a 2-D harmonic trap (omega = 1, Coulomb) with the
+Gaussian x Pade-Jastrow trial function near its optimum, 1e5 walkers, all-particle Gaussian
+Metropolis moves, the closed-form local energy of every walker at every step. The peer is
+``../shared/bench/numpy_vmc.py`` (vectorised numpy, masked in-place updates; its ``alpha`` is
+twice ours: ``|psi|^2 = exp(-alpha_peer r^2 ...)``), imported and run in the same process.
+Ours is ``vmc.estimate`` on its default path (``Metropolis()``, default threads, no opt-in
+flags), timed end to end: set-up, burn-in, the recorded steps and the analysis (blocking
+errors, mixing checks, density). Both take 100 steps per walker (peer: 100 steps, the energy
+averaged after 20; ours: 20 burn-in + 80 recorded) and both evaluate E_L at every step.
 
-Rows: numpy; ``bayesphys.vmc`` generic (core ``RandomWalkMetropolis``, then ``local_energy``
-factor by factor, i.e. ``Metropolis(fused=False)``); the library's fused step (the default of
-``Metropolis`` for this trial function: one pass for move, ratio and closed-form local energy,
-same chain as the generic path); the fused step compiled (``Metropolis(compile=True)``); and
-both with the next step's random numbers drawn on the second core (``prefetch=True``).
+Rows:
+- the peer; ``vmc.estimate`` default, bar hidden; the same with the progress bar shown (its
+  last line prints R-hat, which ranks all samples); ``Metropolis(engine="torch")``, the torch
+  fused step (the generic chain) for comparison;
+- the N = 6 and N = 12 quantum dots with the Slater x Pade-Jastrow trial function (generic
+  path) in walker-steps per second and per core, beside the figures quoted for the C++ course
+  code (about 1.9e6 /s/core for 2e Pade, 1.7e5 /s/core for 12e Slater-Jastrow; not rerun here).
 
-Run ``python benchmarks/vmc.py`` (1e5 walkers) or ``--quick`` (1e4 walkers, fewer steps);
-``--threads 1`` pins torch to one thread (numpy's elementwise operations use one). ``--n12``
-instead times the N = 12 quantum dot (Slater x Pade-Jastrow) optimised to its reference band.
+Run from the repository root: ``python benchmarks/vmc.py`` (1e5 walkers, best of 3, interleaved)
+or ``--quick`` (1e5 walkers, best of 1, smaller N = 6/12 runs). ``--n12-band`` instead optimises
+the N = 12 dot to its reference band and times that.
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
+import importlib.util
 import os
-import platform
 import sys
-import time
+from pathlib import Path
 
-import numpy as np
-import torch
+from _common import format_table, machine_header, timed, usable_cores
 
 from bayesphys import vmc
-from bayesphys.vmc.samplers import Walkers
 
-ALPHA, BETA, STEP = 0.494, 0.4, 1.0
-
-
-def numpy_vmc(n_walkers: int, n_steps: int, burn_in: int, seed: int) -> tuple[float, ...]:
-    """Plain numpy Metropolis VMC; returns wall and CPU seconds for n_steps, mean energy."""
-    rng = np.random.default_rng(seed)
-    R = rng.standard_normal((n_walkers, 2, 2))
-
-    def log_p(R):
-        r12 = np.linalg.norm(R[:, 0] - R[:, 1], axis=-1)
-        return 2.0 * (-ALPHA * np.sum(R * R, axis=(1, 2)) + r12 / (1.0 + BETA * r12))
-
-    def local_energy(R):
-        diff = R[:, 0] - R[:, 1]
-        r = np.linalg.norm(diff, axis=-1)
-        denom = 1.0 + BETA * r
-        du, d2u = 1.0 / denom**2, -2.0 * BETA / denom**3
-        pull = (du / r)[:, None] * diff
-        g0 = -2.0 * ALPHA * R[:, 0] + pull
-        g1 = -2.0 * ALPHA * R[:, 1] - pull
-        lap = -2.0 * ALPHA * 4 + 2.0 * (d2u + du / r)
-        kinetic = -0.5 * (lap + np.sum(g0 * g0, -1) + np.sum(g1 * g1, -1))
-        return kinetic + 0.5 * np.sum(R * R, axis=(1, 2)) + 1.0 / r
-
-    lp = log_p(R)
-    total, start, cpu = 0.0, 0.0, 0.0
-    for t in range(burn_in + n_steps):
-        if t == burn_in:
-            start, cpu = time.perf_counter(), time.process_time()
-        proposal = R + STEP * rng.standard_normal(R.shape)
-        lp_new = log_p(proposal)
-        accept = np.log(rng.random(n_walkers)) < lp_new - lp
-        R = np.where(accept[:, None, None], proposal, R)
-        lp = np.where(accept, lp_new, lp)
-        e = local_energy(R)
-        if t >= burn_in:
-            total += e.mean()
-    return time.perf_counter() - start, time.process_time() - cpu, total / n_steps
+PEER_PATH = Path(__file__).resolve().parents[2] / "shared" / "bench" / "numpy_vmc.py"
+ALPHA, BETA, STEP = 0.494, 0.4, 1.0  # ours; the peer's alpha is 2 * ALPHA
+COURSE_2E, COURSE_12E = 1.9e6, 1.7e5  # C++ course code, walker-steps /s/core (quoted)
 
 
-def torch_vmc(
-    n_walkers: int,
-    n_steps: int,
-    burn_in: int,
-    seed: int,
-    *,
-    fused: bool,
-    compile: bool = False,
-    prefetch: bool = False,
-) -> tuple[float, ...]:
-    """The same algorithm with bayesphys.vmc as users run it: ``Walkers.step_with_energy``.
-
-    ``fused=False`` is the generic path (core ``RandomWalkMetropolis``, then ``local_energy``
-    factor by factor); ``fused=True`` is the library's fused step (``Metropolis`` default),
-    optionally compiled and with the random numbers of the next step drawn on a second thread
-    (``prefetch``). The burn-in steps absorb the compilation (not timed).
-    """
-    system = vmc.HarmonicTrap(2, 2, 1.0, "coulomb")
-    wf = vmc.GaussianJastrow(ALPHA, "pade", beta=BETA).requires_grad_(False)
-    sampler = vmc.Metropolis(STEP, adapt=False, fused=fused, compile=compile, prefetch=prefetch)
-    walkers = Walkers(wf, system, sampler, n_walkers, torch.Generator().manual_seed(seed))
-    total, start, cpu = 0.0, 0.0, 0.0
-    with torch.no_grad(), walkers.prefetching():
-        for t in range(burn_in + n_steps):
-            if t == burn_in:
-                start, cpu = time.perf_counter(), time.process_time()
-            _, e = walkers.step_with_energy()
-            if t >= burn_in:
-                total += float(e.total.mean())
-    return time.perf_counter() - start, time.process_time() - cpu, total / n_steps
+def load_peer():
+    """The shared numpy peer as a module (its ``run(n_walkers, n_steps, ...)``)."""
+    spec = importlib.util.spec_from_file_location("numpy_vmc", PEER_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def n12_dot(seed: int = 1) -> None:
-    """Optimise the N = 12 dot (Slater x Pade-Jastrow, SR) and estimate its energy; print times.
+def peer_run(peer, n_walkers: int, n_steps: int, seed: int) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and mean energy of the peer (its own timer covers the steps)."""
+    _, cpu, (rate, energy) = timed(
+        lambda: peer.run(n_walkers, n_steps, alpha=2 * ALPHA, beta=BETA, step=STEP, seed=seed)
+    )
+    return n_walkers * n_steps / rate, cpu, energy
 
-    The issue's target: inside the reference band 65.70-65.80 (DMC 65.7001) in under 10 minutes
-    on 2 cores. Settings are those of the slow test ``tests/vmc/test_slater.py``.
-    """
-    band, dmc = (65.70, 65.80), 65.7001
-    system = vmc.QuantumDot(12)
-    start_wf = vmc.SlaterJastrow(12, alpha=0.45, beta=0.5)
-    load = os.getloadavg()
-    print(f"N = 12 dot, omega = 1; load average {load[0]:.1f} / {load[1]:.1f} (1 / 5 min)")
-    t0 = time.perf_counter()
-    fit = vmc.optimize(start_wf, system, vmc.Metropolis(), "sr", 50, 1000, learning_rate=0.2,
-                       random_state=seed, progressbar=False)  # fmt: skip
-    t1 = time.perf_counter()
-    est = vmc.estimate(
-        fit.wavefunction, system, vmc.Langevin(0.05), 1000, 400, 100, random_state=seed + 1,
-        progressbar=False,
-    )  # fmt: skip
-    t2 = time.perf_counter()
-    inside = band[0] - 3 * est.stderr < est.energy < band[1] + 3 * est.stderr
-    print(f"optimise (SR, 50 x 1000 walkers x 10 steps): {t1 - t0:7.1f} s")
-    print(f"estimate (Langevin, 1000 walkers x 400 steps): {t2 - t1:7.1f} s")
-    print(f"total wall time: {t2 - t0:.1f} s ({(t2 - t0) / 60:.2f} min; target < 10 min)")
-    print(f"E = {est.energy:.4f} +- {est.stderr:.4f} (variance {est.variance:.3f}); band "
-          f"{band[0]}-{band[1]}: {'inside' if inside else 'OUTSIDE'}; DMC {dmc}")  # fmt: skip
-    print(f"parameters: {fit.wavefunction.parameter_dict()}; load now {os.getloadavg()[0]:.1f}")
+
+def ours(n_walkers: int, n_steps: int, seed: int, **options) -> tuple[float, float, object]:
+    """Wall and CPU seconds of one ``vmc.estimate`` call end to end, and its estimate."""
+    sampler = vmc.Metropolis(STEP, **options.pop("sampler", {}))
+    wf = vmc.GaussianJastrow(ALPHA, "pade", beta=BETA)
+    burn_in = n_steps // 5
+    return timed(
+        lambda: vmc.estimate(
+            wf,
+            vmc.QuantumDot(2),
+            sampler,
+            n_walkers,
+            n_steps - burn_in,
+            burn_in,
+            random_state=seed,
+            **{"progressbar": False, **options},
+        )
+    )
+
+
+def slater_dot(n: int, n_walkers: int, n_steps: int, seed: int) -> tuple[float, object]:
+    """Wall seconds per walker-step and the estimate for the N-electron Slater-Jastrow dot."""
+    wf = vmc.SlaterJastrow(n, alpha=0.45, beta=0.5)
+    burn_in = n_steps // 5
+    wall, _, est = timed(
+        lambda: vmc.estimate(
+            wf,
+            vmc.QuantumDot(n),
+            vmc.Metropolis(),
+            n_walkers,
+            n_steps - burn_in,
+            burn_in,
+            random_state=seed,
+            progressbar=False,
+        )
+    )
+    return n_walkers * n_steps / wall, est
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse arguments, run the implementations interleaved and print the table."""
+    """Run the peer and ours interleaved and print one table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1e4 walkers, 20 steps")
-    parser.add_argument("--walkers", type=int, default=None)
-    parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--repeats", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--quick", action="store_true", help="best of 1, small N = 6/12 runs")
+    parser.add_argument("--walkers", type=int, default=100_000)
+    parser.add_argument("--steps", type=int, default=100, help="steps per walker, incl. burn-in")
+    parser.add_argument("--repeats", type=int, default=None, help="best of (default 3, quick 1)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
-    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile row")
-    parser.add_argument("--n12", action="store_true", help="time the N = 12 dot instead")
+    parser.add_argument("--n12-band", action="store_true", help="optimise the N = 12 dot")
+    parser.add_argument("--threads", type=int, default=None, help="torch (and numba) threads")
     args = parser.parse_args(argv)
     if args.threads:
+        import torch
+
         torch.set_num_threads(args.threads)
-    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, torch {torch.__version__}, "
-          f"{platform.machine()}, {os.cpu_count()} cores, torch threads "
-          f"{torch.get_num_threads()}")  # fmt: skip
-    if args.n12:
-        n12_dot(args.seed + 1)
+    print(machine_header(("numpy", "torch", "numba")))
+    if args.n12_band:
+        n12_band(args.seed + 1)
         return
-    n_walkers = args.walkers or (10_000 if args.quick else 100_000)
-    n_steps = args.steps or (20 if args.quick else 50)
-    burn_in = 5
-    print(f"two electrons, 2-D, Pade-Jastrow; {n_walkers} walkers x {n_steps} steps, best of "
-          f"{args.repeats} (interleaved); load average {os.getloadavg()[0]:.1f}\n")  # fmt: skip
-    runners = {
-        "numpy (plain, vectorised)": numpy_vmc,
-        "bayesphys.vmc generic": functools.partial(torch_vmc, fused=False),
-        "bayesphys.vmc fused": functools.partial(torch_vmc, fused=True),
+    repeats = args.repeats or (1 if args.quick else 3)
+    peer = load_peer()
+    W, n = args.walkers, args.steps
+    work = W * n
+    # Compile (or load the numba cache) outside the timings: its cost is printed separately.
+    first, _, _ = ours(1000, 20, 0)
+    rows_spec = {
+        "estimate, default (bar hidden)": {},
+        "estimate, default, bar shown (R-hat)": {"progressbar": True},
+        "estimate, Metropolis(engine='torch')": {"sampler": {"engine": "torch"}},
     }
-    runners["bayesphys.vmc fused+prefetch"] = functools.partial(
-        torch_vmc, fused=True, prefetch=True
-    )
-    if not args.no_compile:
-        runners["bayesphys.vmc fused+compile"] = functools.partial(
-            torch_vmc, fused=True, compile=True
-        )
-        runners["bayesphys.vmc fused+compile+prefetch"] = functools.partial(
-            torch_vmc, fused=True, compile=True, prefetch=True
-        )
-    runs: dict[str, list[tuple[float, ...]]] = {name: [] for name in runners}
-    # Interleaved repeats: on a shared machine the load drifts; every row sees the same drift.
-    for k in range(args.repeats):
-        for name, run in runners.items():
-            runs[name].append(run(n_walkers, n_steps, burn_in, args.seed + k))
-    work = n_walkers * n_steps
-    wall = {name: work / min(r[0] for r in rs) for name, rs in runs.items()}
-    cpu = {name: work / min(r[1] for r in rs) for name, rs in runs.items()}
-    base = "numpy (plain, vectorised)"
-    print(f"{'implementation':38s} {'walker-steps/s':>15s} {'speed-up':>9s} {'CPU-time':>9s} "
-          f"{'<E_L>':>9s}")  # fmt: skip
-    print("-" * 84)
-    for name in runners:
-        print(f"{name:38s} {wall[name]:15.3e} {wall[name] / wall[base]:9.2f} "
-              f"{cpu[name] / cpu[base]:9.2f} {runs[name][0][2]:9.5f}")  # fmt: skip
+    if args.quick:
+        del rows_spec["estimate, Metropolis(engine='torch')"]
+    best: dict[str, tuple[float, float, object]] = {}
+    for k in range(repeats):  # interleaved: every row sees the same drift of the load
+        runs = {"numpy peer": peer_run(peer, W, n, args.seed + k)}
+        for name, options in rows_spec.items():
+            runs[name] = ours(W, n, args.seed + k, **dict(options))
+        for name, run in runs.items():
+            if name not in best or run[0] < best[name][0]:
+                best[name] = run
+    peer_wall = best["numpy peer"][0]
+    rows = []
+    for name, (wall, cpu, result) in best.items():
+        if name == "numpy peer":
+            energy = f"{result:.5f}"
+        else:
+            energy = f"{result.energy:.5f} +- {result.stderr:.5f}"
+        rows.append([name, work / wall, peer_wall / wall, work / cpu, energy])
     print(
-        "\nwalker-steps/s and speed-up from wall time (best of the repeats); CPU-time: the "
-        "speed-up in process CPU time, less sensitive to other jobs on the machine"
+        f"\nN = 2, 2-D, Pade-Jastrow (alpha = {ALPHA}, beta = {BETA}); {W} walkers x {n} steps, "
+        f"E_L every step, best of {repeats}; first call in this process (numba cache load or "
+        f"compile, 1000 walkers x 20 steps): {first:.2f} s"
     )
-    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    header = ["work", "walker-steps/s", "x peer", "walker-steps/CPU-s", "<E_L>"]
+    print(format_table(header, rows))
+    est = best["estimate, default (bar hidden)"][2]
+    diff = abs(est.energy - best["numpy peer"][2])
+    print(f"|E(ours) - E(peer)| = {diff:.2e} = {diff / est.stderr:.1f} x our error bar "
+          "(the peer reports no error bar)")  # fmt: skip
+
+    cores = usable_cores()
+    sizes = {6: (2000, 50), 12: (500, 50)} if args.quick else {6: (5000, 100), 12: (1000, 100)}
+    dot_rows = []
+    for N, (walkers, steps) in sizes.items():
+        rate, est_n = slater_dot(N, walkers, steps, args.seed)
+        course = COURSE_2E if N == 2 else COURSE_12E if N == 12 else float("nan")
+        label = f"N = {N} Slater-Jastrow, {walkers} walkers x {steps} steps"
+        energy = f"{est_n.energy:.4f} +- {est_n.stderr:.4f}"
+        dot_rows.append([label, rate, rate / cores, course, energy])
+    two = best["estimate, default (bar hidden)"]
+    dot_rows.insert(0, ["N = 2 Pade-Jastrow (the run above)", work / two[0], work / two[0] / cores,
+                        COURSE_2E, f"{two[2].energy:.5f}"])  # fmt: skip
+    print(f"\nquantum dots (omega = 1), vmc.estimate default path, per core = / {cores} cores")
+    header = ["work", "walker-steps/s", "per core", "C++ course /s/core", "<E_L>"]
+    print(format_table(header, dot_rows))
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def n12_band(seed: int) -> None:
+    """Optimise the N = 12 dot (SR) to its reference band (65.70-65.80, DMC 65.7001); times."""
+    band = (65.70, 65.80)
+    system = vmc.QuantumDot(12)
+    start_wf = vmc.SlaterJastrow(12, alpha=0.45, beta=0.5)
+    t_fit, _, fit = timed(
+        lambda: vmc.optimize(
+            start_wf,
+            system,
+            vmc.Metropolis(),
+            "sr",
+            50,
+            1000,
+            learning_rate=0.2,
+            random_state=seed,
+            progressbar=False,
+        )
+    )
+    t_est, _, est = timed(
+        lambda: vmc.estimate(
+            fit.wavefunction,
+            system,
+            vmc.Langevin(0.05),
+            1000,
+            400,
+            100,
+            random_state=seed + 1,
+            progressbar=False,
+        )
+    )
+    inside = band[0] - 3 * est.stderr < est.energy < band[1] + 3 * est.stderr
+    print(f"optimise (SR, 50 x 1000 walkers x 10 steps): {t_fit:7.1f} s")
+    print(f"estimate (Langevin, 1000 walkers x 400 steps): {t_est:7.1f} s")
+    print(f"E = {est.energy:.4f} +- {est.stderr:.4f}: {'inside' if inside else 'OUTSIDE'} the "
+          f"band {band}; load now {os.getloadavg()[0]:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from bayesphys.core.samplers.sampling import RandomState, make_generator
+from bayesphys.core.threads import torch_threads
 from bayesphys.vmc.samplers import VMCSampler, Walkers
 from bayesphys.vmc.systems import HarmonicTrap, pair_distances
 from bayesphys.vmc.wavefunctions.base import WaveFunction
 
 # Default group size with a client: large enough that the vectorised step over a group's
-# walkers stays efficient and the per-task overhead (tens of ms) is negligible, small enough
+# walkers stays efficient and the per-task overhead is negligible, small enough
 # that 1e4+ walkers give every worker of a small cluster something to do.
 WALKERS_PER_GROUP = 1000
 MAX_DEFAULT_GROUPS = 64
@@ -43,7 +44,9 @@ class WalkerGroupTask:
     init: torch.Tensor | None
     density_bins: int
     rmax: float
-    progressbar: bool = False
+    # In-process only: the run's one tqdm bar, advanced once per recorded step (not pickled:
+    # on Dask the client's bar counts finished groups instead).
+    bar: Any = None
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,14 @@ class WalkerGroupResult:
     energies: torch.Tensor  # (steps, walkers)
     kinetic: torch.Tensor  # (steps,) mean over the group's walkers
     potential: torch.Tensor  # (steps,)
+    kinetic_sq: torch.Tensor  # (steps,) mean of the squared local kinetic energy
+    potential_sq: torch.Tensor  # (steps,)
     r12: torch.Tensor  # (steps,) mean pair distance (zeros for one particle)
     counts: torch.Tensor  # (bins,) radial histogram counts (exact integers in float64)
     acceptance: float  # mean acceptance probability over the recorded steps
     step_size: float  # mean adapted step of the group's walkers
     interrupted: bool = False  # stopped by Ctrl-C: the series hold the completed steps only
+    index: int = -1  # the task's group index
 
 
 def default_groups(n_walkers: int, client) -> int:
@@ -71,54 +77,90 @@ def default_groups(n_walkers: int, client) -> int:
 def run_walker_group(task: WalkerGroupTask) -> WalkerGroupResult:
     """Burn in and record ``task.n_steps`` steps of one walker group (runs on a worker)."""
     generator = make_generator(task.random_state, torch.device("cpu"))
-    walkers = Walkers(task.wf, task.system, task.sampler, task.n_walkers, generator, task.init)
+    walkers = Walkers(
+        task.wf, task.system, task.sampler, task.n_walkers, generator, task.init, compiled=True
+    )
     n_steps, bins, rmax = task.n_steps, task.density_bins, task.rmax
     counts = torch.zeros(bins, dtype=torch.float64)
     energies = torch.empty(n_steps, task.n_walkers, dtype=torch.float64)
+    energies_np = energies.numpy()
     kinetic = torch.empty(n_steps, dtype=torch.float64)
     potential = torch.empty(n_steps, dtype=torch.float64)
+    kinetic_sq = torch.empty(n_steps, dtype=torch.float64)
+    potential_sq = torch.empty(n_steps, dtype=torch.float64)
     r12 = torch.zeros(n_steps, dtype=torch.float64)
     accept = 0.0
     many = task.system.n_particles > 1
     done = 0  # steps completed: what a Ctrl-C during the recorded steps keeps
-    with walkers.prefetching():
+    # With the numba step, torch only does small bookkeeping: one torch thread keeps its
+    # OpenMP pool from spinning on the cores that numba's threads need.
+    torch_limit = 1 if walkers.compiled is not None else None
+    with walkers.prefetching(), torch_threads(torch_limit, blas=False):
         with torch.no_grad():
             walkers.burn_in(task.burn_in)  # a Ctrl-C here propagates: nothing is complete
-        desc = "vmc estimate" if task.index < 0 else f"vmc estimate (group {task.index})"
+        # The numba step sums the observables inside its loop (its energies are the fused ones).
+        compiled = walkers.compiled if task.method == "auto" else None
+        if compiled is not None:
+            compiled.observe(bins, rmax)
         try:
-            for t in tqdm(range(n_steps), disable=not task.progressbar, desc=desc):
+            for t in range(n_steps):
+                if compiled is not None:
+                    compiled.energy_out = energies_np[t]  # the step writes E_L there
                 info, e = walkers.step_with_energy(task.method)
-                step_accept = float(info.accept_prob.mean())
-                R = walkers.positions
-                energies[t] = e.total
-                kinetic[t] = e.kinetic.mean()
-                potential[t] = e.potential.mean()
-                with torch.no_grad():
-                    radius = torch.linalg.vector_norm(R, dim=-1).reshape(-1)
-                    # floor + bincount: torch.histc costs milliseconds per call on CPU.
-                    idx = (radius * (bins / rmax)).long()
-                    idx = idx[idx < bins]
-                    step_counts = torch.bincount(idx, minlength=bins).to(counts.dtype)
+                if compiled is not None:
+                    obs = compiled.observables
+                    step_accept = obs["accept_prob"]
+                    kinetic[t], kinetic_sq[t] = obs["kinetic_mean"], obs["kinetic_sq"]
+                    potential[t], potential_sq[t] = obs["potential_mean"], obs["potential_sq"]
+                    r12[t] = obs["r12"]
+                    step_counts = torch.from_numpy(obs["counts"])
+                else:
+                    step_accept = float(info.accept_prob.mean())
+                    energies[t] = e.total
+                    kinetic[t] = e.kinetic.mean()
+                    potential[t] = e.potential.mean()
+                    kinetic_sq[t] = torch.dot(e.kinetic, e.kinetic) / task.n_walkers
+                    potential_sq[t] = torch.dot(e.potential, e.potential) / task.n_walkers
+                    step_counts = _radial_counts(walkers.positions, bins, rmax)
                     if many:
-                        r12[t] = pair_distances(R)[0].mean()
+                        r12[t] = pair_distances(walkers.positions)[0].mean()
                 # Committed together, so an interrupted step leaves no trace in the sums.
                 accept += step_accept
                 counts += step_counts
                 done = t + 1
+                if task.bar is not None:
+                    task.bar.update(1)
         except KeyboardInterrupt:
             if done == 0:
                 raise
+
+    def kept(series: torch.Tensor) -> torch.Tensor:
+        return series[:done].clone() if done < n_steps else series
+
     return WalkerGroupResult(
         n_walkers=task.n_walkers,
-        energies=energies[:done].clone() if done < n_steps else energies,
-        kinetic=kinetic[:done].clone() if done < n_steps else kinetic,
-        potential=potential[:done].clone() if done < n_steps else potential,
-        r12=r12[:done].clone() if done < n_steps else r12,
+        energies=kept(energies),
+        kinetic=kept(kinetic),
+        potential=kept(potential),
+        kinetic_sq=kept(kinetic_sq),
+        potential_sq=kept(potential_sq),
+        r12=kept(r12),
         counts=counts,
         acceptance=accept / done,
         step_size=float(walkers.step_size.mean()),
         interrupted=done < n_steps,
+        index=task.index,
     )
+
+
+def _radial_counts(R: torch.Tensor, bins: int, rmax: float) -> torch.Tensor:
+    """Histogram of the particles' distances from the trap centre over ``[0, rmax)``."""
+    with torch.no_grad():
+        radius = torch.linalg.vector_norm(R, dim=-1).reshape(-1)
+        # floor + bincount: torch.histc is far slower on CPU.
+        idx = (radius * (bins / rmax)).long()
+        idx = idx[idx < bins]
+        return torch.bincount(idx, minlength=bins).to(torch.float64)
 
 
 def combine_groups(results: list[WalkerGroupResult]) -> WalkerGroupResult:
@@ -140,6 +182,8 @@ def combine_groups(results: list[WalkerGroupResult]) -> WalkerGroupResult:
         energies=torch.cat([r.energies for r in results], dim=1),
         kinetic=mean("kinetic"),
         potential=mean("potential"),
+        kinetic_sq=mean("kinetic_sq"),
+        potential_sq=mean("potential_sq"),
         r12=mean("r12"),
         counts=sum(r.counts for r in results),
         acceptance=float(np.dot(weights, [r.acceptance for r in results])),

@@ -1,7 +1,7 @@
 """Standard normals from ``torch.rand`` exactly as torch's CPU ``randn`` makes them, vectorised.
 
 ``torch.randn`` in float64 on CPU (``n >= 16``) fills ``n`` uniforms from the generator and turns
-each chunk of 16 into normals with a scalar Box-Muller loop, several times slower than drawing
+each chunk of 16 into normals with a scalar Box-Muller loop, which costs more than drawing
 the uniforms. :func:`normals_from_uniforms` applies the same transform to ``torch.rand`` output
 with vectorised tensor operations, which consumes the generator identically and gives the same
 numbers up to the last bit of ``log``/``cos``. :func:`uniforms_reproduce_randn` checks that at

@@ -1,7 +1,7 @@
 """Random numbers for the next fused Metropolis step, drawn on a second core meanwhile.
 
-A fused step of 1e5 walkers spends about a third of its time drawing uniforms from torch's
-Mersenne Twister. The step itself never touches the generator otherwise, so a background thread
+Drawing the uniforms from torch's Mersenne Twister is a large part of a fused step over many
+walkers. The step itself never touches the generator otherwise, so a background thread
 can draw step ``t + 1``'s uniforms while step ``t`` computes, in exactly the order a serial run
 would: the chain is unchanged. Drawing ahead is speculative: :meth:`UniformPrefetcher.cancel`
 waits for a pending draw and rewinds the generator to the state it had before it, so whoever

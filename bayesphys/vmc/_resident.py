@@ -214,8 +214,25 @@ class IterationTotals:
     stderr: float  # from walker means: walkers are independent chains
     variance: float
     acceptance: float
+    r_hat: float  # Gelman-Rubin over walkers (ArviZ rhat(method="identity")); NaN if undefined
     gradient: Tensor  # dE/dtheta = 2 <(E_L - E) O>
     overlap: Tensor | None  # S = cov(O), stochastic reconfiguration only
+
+
+def _r_hat_from_moments(steps: int, walkers: int, m2: float, walker_m2: float) -> float:
+    """Gelman-Rubin R-hat over walkers from the pooled moments the groups already send.
+
+    Every walker runs the same number of steps, so the scatter about the grand mean splits
+    into within-walker scatter and ``steps`` times the scatter of the walker means. With the
+    few steps of one iteration a split or rank-normalised R-hat (:mod:`bayesphys.core.stats`)
+    would need every walker's series sent back; this is ArviZ's ``rhat(method="identity")``.
+    """
+    within_m2 = m2 - steps * walker_m2
+    if steps < 2 or walkers < 2 or within_m2 <= 0.0:
+        return math.nan
+    within = within_m2 / (walkers * (steps - 1))
+    between = steps * walker_m2 / (walkers - 1)
+    return math.sqrt(((steps - 1) / steps * within + between / steps) / within)
 
 
 def reduce_sums(sums: list[GroupSums]) -> IterationTotals:
@@ -248,6 +265,7 @@ def reduce_sums(sums: list[GroupSums]) -> IterationTotals:
         stderr=math.sqrt(walker_m2 / (walkers - 1) / walkers),
         variance=m2 / (n - 1),
         acceptance=sum(s.accept_sum for s in sums) / n,
+        r_hat=_r_hat_from_moments(n // walkers, walkers, m2, walker_m2),
         gradient=2.0 * centred_o / n,
         overlap=overlap,
     )

@@ -91,7 +91,7 @@ def _energy(
     """``ln|psi|^2``, kinetic and potential energy per walker at flat positions ``(W, N * d)``.
 
     Written for eager speed. Per-walker sums over the ``N * d`` coordinates are matrix-vector
-    products (a reduction over a short inner axis is several times slower in eager torch), and
+    products (a reduction over a short inner axis is slower in eager torch), and
     ``|grad ln psi|^2`` is expanded so that ``N = 2`` needs no gradient vector:
     ``|g + G|^2 = 4 alpha^2 sum B^2 r^2 - 4 alpha sum_{i<j} (u'/r) r_ij^T B r_ij + |G|^2`` with
     ``g`` the Gaussian and ``G`` the Jastrow gradient (``sum_k g_k . G_k`` collapses to pairs).
@@ -228,7 +228,7 @@ class FusedMetropolis:
     system : HarmonicTrap
         Free or Coulomb-interacting trap.
     compile : bool
-        Compile the step with ``torch.compile`` (first call takes ~10-60 s; worth it for long
+        Compile the step with ``torch.compile`` (the first call compiles; worth it for long
         runs with many walkers). Falls back to eager with a ``RuntimeWarning`` on failure.
     """
 

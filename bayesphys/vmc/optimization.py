@@ -26,6 +26,7 @@ from bayesphys.core.distributed import check_client, check_groups, group_seeds, 
 from bayesphys.core.interrupts import warn_interrupted
 from bayesphys.core.resident import ResidentGroups
 from bayesphys.core.samplers.sampling import RandomState, validate_random_state
+from bayesphys.core.stats import Stats
 from bayesphys.core.validation import check_positive_int, check_progressbar
 from bayesphys.vmc._checkpoint import load_checkpoint, save_checkpoint
 from bayesphys.vmc._distributed import default_groups
@@ -64,7 +65,8 @@ class OptimizationResult:
         The optimised wave function (a copy; the input is left untouched).
     history : pandas.DataFrame
         One row per iteration: ``energy``, ``stderr`` (from walker means, walkers being
-        independent), ``variance``, ``acceptance``, ``grad_norm`` and every parameter.
+        independent), ``variance``, ``acceptance``, ``r_hat`` (Gelman-Rubin over the walkers
+        of the iteration), ``grad_norm`` and every parameter.
     n_iterations : int
         Iterations completed (fewer than requested after an interruption).
     interrupted : bool
@@ -83,7 +85,7 @@ class OptimizationResult:
         return float(self.history["energy"].iloc[-1]) if len(self.history) else math.nan
 
 
-HISTORY_COLUMNS = ("energy", "stderr", "variance", "acceptance", "grad_norm")
+HISTORY_COLUMNS = ("energy", "stderr", "variance", "acceptance", "r_hat", "grad_norm")
 
 
 def optimize(
@@ -293,11 +295,13 @@ def optimize(
 
 
 def progress_summary(row: dict) -> str:
-    """The optimiser bar's postfix: ``E = 3.00040 +- 0.00002 [var = 0.0018, acc = 0.56]``."""
-    return (
-        f"E = {row['energy']:.5f} +- {row['stderr']:.5f} "
-        f"[var = {row['variance']:.4g}, acc = {row['acceptance']:.2f}]"
+    """The optimiser bar's postfix: ``E = 3.00040 +- 0.00002 [var = 0.0018, acc = 0.56,
+    R-hat = 1.001]`` (the energy and its error as :class:`~bayesphys.core.stats.Stats` prints
+    them; R-hat left out where undefined)."""
+    stats = Stats(
+        row["energy"], row["stderr"], row["variance"], math.nan, r_hat=row.get("r_hat", math.nan)
     )
+    return "E = " + stats.summary(f"acc = {row['acceptance']:.2f}")
 
 
 def _make_optimizer(name: str, params: list, lr: float) -> torch.optim.Optimizer | None:
@@ -330,6 +334,7 @@ def _iteration(
         "stderr": totals.stderr,
         "variance": totals.variance,
         "acceptance": totals.acceptance,
+        "r_hat": totals.r_hat,
         "grad_norm": float(torch.linalg.vector_norm(totals.gradient)),
     }
     if optimizer == "sr":

@@ -30,6 +30,7 @@ from bayesphys.core.samplers import (
     WindowAdaptation,
 )
 from bayesphys.core.samplers.base import all_finite, evaluate, metropolis_accept, select_rows
+from bayesphys.vmc._numba_step import NumbaMetropolis, numba_available
 from bayesphys.vmc.fused import FusedMetropolis, fused_supported
 from bayesphys.vmc.local_energy import LocalEnergy, local_energy
 from bayesphys.vmc.systems import HarmonicTrap
@@ -86,13 +87,22 @@ class Metropolis(VMCSampler):
         closed-form local energy in one pass, the same chain as the generic path up to
         float64 round-off. Ignored for other wave functions and single-particle moves.
     compile : bool
-        Compile the fused step with ``torch.compile`` (tens of seconds once; pays off for long
+        Compile the fused step with ``torch.compile`` (a one-off compilation; pays off for long
         runs with ~1e4 walkers or more). Falls back to eager with a warning on failure.
     prefetch : bool
         With the fused step, draw the next step's random numbers on a background thread while
         the current step computes (same chain: the draws happen in the same order, and are
         rewound when a run stops). Uses a second core, so leave it off where every core
         already runs a worker or a torch thread; it pays off with ~1e4 walkers or more.
+    engine : {"auto", "torch"}
+        Where the fused step applies, ``"auto"`` (default) lets :func:`~bayesphys.vmc.estimate`
+        run it as one numba-compiled loop per walker
+        (:class:`~bayesphys.vmc._numba_step.NumbaMetropolis`, on as many threads as torch
+        uses) with its own random streams: the same target, proposal and acceptance rule, but
+        not the generic chain draw for draw (tested statistically). ``"torch"`` keeps the
+        torch fused step, the generic chain up to round-off. ``compile=True`` or
+        ``prefetch=True`` select the torch step; :func:`~bayesphys.vmc.optimize` always uses
+        it (its checkpoints restore the torch generator).
     """
 
     def __init__(
@@ -105,8 +115,12 @@ class Metropolis(VMCSampler):
         fused: bool = True,
         compile: bool = False,
         prefetch: bool = False,
+        engine: str = "auto",
     ) -> None:
         self.step = _positive(step, "step")
+        if engine not in ("auto", "torch"):
+            raise ValueError(f"engine must be 'auto' or 'torch', got {engine!r}")
+        self.engine = engine
         if moves not in ("all", "single"):
             raise ValueError(f"moves must be 'all' or 'single', got {moves!r}")
         self.moves = moves
@@ -132,6 +146,7 @@ class Metropolis(VMCSampler):
         extra = "" if self.fused else ", fused=False"
         extra += ", compile=True" if self.compile else ""
         extra += ", prefetch=True" if self.prefetch else ""
+        extra += ", engine='torch'" if self.engine == "torch" else ""
         return f"Metropolis(step={self.step}, moves={self.moves!r}, adapt={self.adapt}{extra})"
 
 
@@ -200,6 +215,13 @@ class SingleParticleMetropolis(RandomWalkMetropolis):
         return new_state, info
 
 
+def _numba_engine(sampler: Metropolis) -> bool:
+    """Whether ``sampler`` lets the fused step run as numba (``engine="auto"``, no torch-only
+    options) and numba imports."""
+    torch_only = sampler.compile or sampler.prefetch
+    return sampler.engine == "auto" and not torch_only and numba_available()
+
+
 def initial_positions(system: HarmonicTrap, n_walkers: int, generator: torch.Generator) -> Tensor:
     """Gaussian start at the oscillator length scale; redraws hard-sphere overlaps."""
     shape = (n_walkers, system.n_particles, system.dim)
@@ -230,6 +252,9 @@ class Walkers:
         The only source of randomness.
     init : Tensor, optional
         Start positions ``(n_walkers, N, d)``; default a Gaussian cloud.
+    compiled : bool
+        Use the numba step (:class:`~bayesphys.vmc._numba_step.NumbaMetropolis`) where
+        ``sampler.engine == "auto"`` allows it; :func:`~bayesphys.vmc.estimate` asks for it.
     """
 
     def __init__(
@@ -240,6 +265,8 @@ class Walkers:
         n_walkers: int,
         generator: torch.Generator,
         init: Tensor | None = None,
+        *,
+        compiled: bool = False,
     ) -> None:
         if not isinstance(sampler, VMCSampler):
             raise TypeError(
@@ -250,19 +277,28 @@ class Walkers:
         self.kernel = sampler.kernel(*self.shape)
         R = initial_positions(system, n_walkers, generator) if init is None else init
         R = system.check_positions(R.to(torch.float64))
-        self.state = self.kernel.init_state(
-            self.log_prob, R.reshape(n_walkers, -1), generator=generator
-        )
         self.fused = None
         if isinstance(sampler, Metropolis) and sampler.moves == "all" and sampler.fused:
             if fused_supported(wf, system):
                 self.fused = FusedMetropolis(wf, system, compile=sampler.compile)
+        self.compiled: NumbaMetropolis | None = None
+        if compiled and self.fused is not None and _numba_engine(sampler):
+            self.compiled = NumbaMetropolis(self.fused, generator, n_walkers)
+        self.state = self.kernel.init_state(
+            self.log_prob if self.compiled is None else self._compiled_log_prob,
+            R.reshape(n_walkers, -1),
+            generator=generator,
+        )
         # Fused path: (theta, kinetic, potential); valid while theta is the state's tensor.
         self._energy: tuple[Tensor, Tensor, Tensor] | None = None
 
     def log_prob(self, theta: Tensor) -> Tensor:
         """``2 ln|psi|`` of flattened positions ``(walkers, N * d)``."""
         return 2.0 * self.wf.log_psi(theta.view(theta.shape[0], *self.shape))
+
+    def _compiled_log_prob(self, theta: Tensor) -> Tensor:
+        """``2 ln|psi|`` by the numba step's closed form (the numbers its steps compare to)."""
+        return self.compiled.energy(theta)[0]
 
     @property
     def positions(self) -> Tensor:
@@ -314,10 +350,15 @@ class Walkers:
             self.state, info = self.kernel.step(self.state)
             return info
         state = self.state
-        theta, log_prob, kinetic, potential, accepted, accept_prob = self.fused.step(
-            state.theta, state.log_prob, *self._current_energy(), state.step_size,
-            state.generator,
-        )  # fmt: skip
+        if self.compiled is not None:
+            theta, log_prob, kinetic, potential, accepted, accept_prob = self.compiled.step(
+                state.theta, state.log_prob, *self._current_energy(), state.step_size
+            )
+        else:
+            theta, log_prob, kinetic, potential, accepted, accept_prob = self.fused.step(
+                state.theta, state.log_prob, *self._current_energy(), state.step_size,
+                state.generator,
+            )  # fmt: skip
         self.state = replace(state, theta=theta, log_prob=log_prob)
         self._energy = (self.state.theta, kinetic, potential)
         # Broadcast views, not 1e5-element allocations: nothing writes into these fields.
@@ -342,7 +383,8 @@ class Walkers:
     def _current_energy(self) -> tuple[Tensor, Tensor]:
         """Fused kinetic and potential energy at the current positions (cached)."""
         if self._energy is None or self._energy[0] is not self.state.theta:
-            _, kinetic, potential = self.fused.energy(self.positions)
+            engine = self.fused if self.compiled is None else self.compiled
+            _, kinetic, potential = engine.energy(self.positions)
             self._energy = (self.state.theta, kinetic, potential)
         return self._energy[1], self._energy[2]
 

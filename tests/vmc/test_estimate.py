@@ -1,7 +1,9 @@
 """vmc.estimate: exact energies, sampler correctness, error bars vs ArviZ, InferenceData."""
 
+import re
 import warnings
 
+import arviz as az
 import numpy as np
 import pytest
 import torch
@@ -9,6 +11,7 @@ import torch
 from bayesphys import results, vmc
 from bayesphys.core.samplers import MALA, StepInfo
 from bayesphys.core.samplers.base import evaluate
+from bayesphys.core.stats import Stats
 from tests.vmc.reference import REFERENCES
 
 SAMPLERS = {
@@ -180,6 +183,54 @@ def test_progressbar_is_on_unless_false(progressbar, shown, capsys):
     system, wf = vmc.HarmonicTrap(2, 2, 1.0, "coulomb"), vmc.GaussianJastrow(0.45, "pade")
     vmc.estimate(wf, system, vmc.Metropolis(), 20, 16, 2, progressbar=progressbar)
     assert ("vmc estimate" in capsys.readouterr().err) == shown
+
+
+def test_progressbar_ends_with_the_energy_stats_line(capsys):
+    system, wf = vmc.HarmonicTrap(2, 2, 1.0, "coulomb"), vmc.GaussianJastrow(0.45, "pade")
+    est = vmc.estimate(wf, system, vmc.Metropolis(), 64, 32, 100, progressbar=True)
+    from bayesphys.vmc.estimation import progress_summary
+
+    line = progress_summary(est)
+    assert line == f"E = {est.energy.summary(f'acc = {est.acceptance:.2f}', rank=False)}"
+    # The bar shows the split R-hat (no sort of every sample), as ArviZ computes it.
+    split = float(az.rhat(est.local_energies, method="split"))
+    assert line.endswith(f"R-hat = {split:.3f}]")
+    assert re.fullmatch(
+        r"E = \d\.\d{5,} \+- \d\.\d{5,} \[var = \S+, acc = 0\.\d\d, R-hat = 1\.\d{3}\]", line
+    )
+    assert line in capsys.readouterr().err
+
+
+def test_energy_kinetic_potential_are_stats_and_old_attributes_remain():
+    system, wf = vmc.HarmonicTrap(2, 2, 1.0, "coulomb"), vmc.GaussianJastrow(0.45, "pade")
+    est = vmc.estimate(wf, system, vmc.Metropolis(), 200, 64, 40, progressbar=False)
+    for part in (est.energy, est.kinetic, est.potential):
+        assert isinstance(part, Stats) and isinstance(part, float)
+    assert (est.stderr, est.variance, est.tau_corr) == (
+        est.energy.error_of_mean, est.energy.variance, est.energy.tau_corr,
+    )  # fmt: skip
+    assert est.kinetic_stderr == est.kinetic.error_of_mean > 0
+    assert est.potential_stderr == est.potential.error_of_mean > 0
+    assert est.energy == pytest.approx(est.kinetic + est.potential, rel=1e-12)
+    # Diagnostics as ArviZ computes them on the walkers' series (chain = walker).
+    assert est.energy.r_hat == pytest.approx(float(az.rhat(est.local_energies)), rel=1e-10)
+    assert est.energy.ess == pytest.approx(float(az.ess(est.local_energies)), rel=1e-10)
+    assert est.variance == pytest.approx(float(est.local_energies.var()), rel=1e-12)
+
+
+def test_kinetic_and_potential_variances_match_closed_forms():
+    # One particle in 1-d, psi = exp(-alpha x^2): x^2 has mean 1/(4 alpha) and variance
+    # 2/(4 alpha)^2 under |psi|^2; V = x^2/2 and K = alpha - 2 alpha^2 x^2 follow.
+    alpha = 0.4
+    est = vmc.estimate(
+        vmc.GaussianJastrow(alpha), vmc.HarmonicTrap(1, 1, 1.0), vmc.Metropolis(1.0),
+        2000, 200, 100, random_state=5, progressbar=False,
+    )  # fmt: skip
+    var_x2 = 2 / (4 * alpha) ** 2
+    # Sample variances over ~4e5 correlated values: a few per cent; 10 % is > 4 sigma.
+    assert est.potential.variance == pytest.approx(var_x2 / 4, rel=0.1)
+    assert est.kinetic.variance == pytest.approx(4 * alpha**4 * var_x2, rel=0.1)
+    assert est.potential == pytest.approx(1 / (8 * alpha), abs=5 * est.potential_stderr)
 
 
 def test_hard_sphere_bosons_elliptic_trap():

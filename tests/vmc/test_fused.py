@@ -86,8 +86,11 @@ def test_estimate_and_optimize_agree_with_the_generic_path():
     wf = vmc.GaussianJastrow(0.47, "pade", beta=0.35)
     kw = {"n_walkers": 200, "n_steps": 64, "burn_in": 20, "random_state": 5}
     a = vmc.estimate(wf, system, vmc.Metropolis(fused=False), **kw)
-    b = vmc.estimate(wf, system, vmc.Metropolis(), **kw)
-    c = vmc.estimate(wf, system, vmc.Metropolis(), method="analytic", **kw)  # generic energies
+    # engine="torch": the torch fused step, the generic chain (the default numba step in
+    # estimate draws its own random numbers; test_numba_step.py checks it statistically).
+    torch_step = vmc.Metropolis(engine="torch")
+    b = vmc.estimate(wf, system, torch_step, **kw)
+    c = vmc.estimate(wf, system, torch_step, method="analytic", **kw)  # generic energies
     for other in (b, c):
         assert other.energy == pytest.approx(a.energy, abs=1e-12)
         assert other.kinetic == pytest.approx(a.kinetic, abs=1e-12)
@@ -183,7 +186,7 @@ def test_prefetch_gives_the_same_chain_and_leaves_the_generator_as_found():
     results, states = [], []
     for prefetch in (False, True):
         gen = torch.Generator().manual_seed(5)
-        sampler = vmc.Metropolis(prefetch=prefetch)
+        sampler = vmc.Metropolis(prefetch=prefetch, engine="torch")
         results.append(vmc.estimate(wf, system, sampler, 300, 32, 10, random_state=gen))
         states.append(gen.get_state())
     assert torch.equal(states[0], states[1])  # the draw made ahead at the end was rewound

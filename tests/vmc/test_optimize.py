@@ -3,6 +3,7 @@
 import math
 import warnings
 
+import arviz as az
 import pytest
 import torch
 
@@ -187,6 +188,11 @@ def test_group_sums_combine_to_the_moments_of_all_samples():
     assert totals.variance == pytest.approx(float(e.var()), rel=1e-12)
     assert totals.stderr == pytest.approx(float(walker_means.std() / sum(sizes) ** 0.5), rel=1e-12)
     assert totals.acceptance == pytest.approx(0.5)
+    # R-hat over walkers from the moments equals ArviZ's non-split R-hat of the walker series.
+    chains = torch.cat([x.view(steps, w) for x, w in zip(energies, sizes, strict=True)], 1)
+    assert totals.r_hat == pytest.approx(
+        float(az.rhat(chains.T.numpy(), method="identity")), rel=1e-10
+    )
     torch.testing.assert_close(totals.gradient, 2 * ((e - e.mean()) @ o) / e.numel())
     torch.testing.assert_close(totals.overlap, torch.cov(o.T, correction=0))
     bad = sums(energies[0], O[0], sizes[0])
@@ -197,8 +203,10 @@ def test_group_sums_combine_to_the_moments_of_all_samples():
 def test_progress_bar_shows_energy_error_variance_and_acceptance(capsys):
     from bayesphys.vmc.optimization import progress_summary
 
-    row = {"energy": 3.000401, "stderr": 0.0000213, "variance": 0.00182, "acceptance": 0.5612}
-    assert progress_summary(row) == "E = 3.00040 +- 0.00002 [var = 0.00182, acc = 0.56]"
+    row = {"energy": 3.000401, "stderr": 0.0000213, "variance": 0.00182, "acceptance": 0.5612,
+           "r_hat": 1.00123}  # fmt: skip
+    expected = "E = 3.00040 +- 0.00002 [var = 0.0018, acc = 0.56, R-hat = 1.001]"
+    assert progress_summary(row) == expected
     vmc.optimize(
         vmc.GaussianJastrow(0.5, "pade", beta=0.3),
         vmc.QuantumDot(2),
@@ -212,3 +220,4 @@ def test_progress_bar_shows_energy_error_variance_and_acceptance(capsys):
     )
     err = capsys.readouterr().err
     assert "E = " in err and "+-" in err and "var = " in err and "acc = " in err
+    assert "R-hat = " in err

@@ -123,7 +123,7 @@ class SlaterDeterminant(WaveFunction):
 
         ``grad_i ln|D| = sum_k grad phi_k(r_i) (A^-1)_ki`` and
         ``lap_i ln|D| = sum_k lap phi_k(r_i) (A^-1)_ki - |grad_i ln|D||^2``; this replaces
-        the ``2 N`` backward passes of the autograd Laplacian (~20x faster for ``N = 12``).
+        the ``2 N`` backward passes of the autograd Laplacian.
         """
         self._check(R)
         half = self.n_particles // 2

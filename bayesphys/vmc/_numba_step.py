@@ -1,0 +1,419 @@
+"""The default Metropolis step of ``vmc.estimate`` for ``GaussianJastrow``: one compiled loop.
+
+:class:`~bayesphys.vmc.fused.FusedMetropolis` moves all walkers with whole-array torch
+operations: every one of its some thirty passes reads and writes ``walkers``-long arrays, and
+torch's random numbers (a Mersenne Twister feeding a Box-Muller transform) are a large part of
+each step. Here one numba loop per walker draws the move, evaluates ``ln|psi|^2`` and the
+closed-form local energy of the proposal (the formulas of :mod:`bayesphys.vmc.fused`), accepts
+or rejects, and adds the step's observables (energy moments, mean pair distance, radial
+histogram) to per-chunk sums, so a walker's numbers stay in registers and nothing
+walker-sized is allocated but the new state.
+
+Threads: the loop releases the GIL and runs disjoint ranges of walker chunks on a small thread
+pool, as many threads as torch may use (:mod:`bayesphys.core.threads`); numba's own parallel
+layer is not used, as its OpenMP pool and torch's compete for the same cores.
+
+Random numbers: every walker owns a SplitMix64 stream (Steele, Lea and Flood, OOPSLA 2014;
+it passes BigCrush), seeded from the walker population's ``torch.Generator``; normals come
+from the ziggurat (below). The chain is therefore *not* the generic one draw for draw: it
+samples the same ``|psi|^2`` with the same proposal and acceptance rule, which the tests
+check statistically against the generic path and closed forms. Walkers are split into fixed
+chunks, whatever the thread count, so a seed gives the same numbers on any number of threads.
+
+The compiled code is cached on disk (``cache=True``): only the first run on a machine pays
+for the compilation.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+from torch import Tensor
+
+try:  # numba is a dependency; without it (an unusual install) estimate uses the torch step
+    import numba
+except ImportError:  # pragma: no cover - exercised only without numba
+    numba = None
+
+__all__ = ["NumbaMetropolis", "numba_available"]
+
+# Walkers are summed in this many fixed chunks (at most), so the per-chunk partial sums, and
+# therefore the results, do not depend on how many threads run the chunks.
+N_CHUNKS = 64
+# Observables summed per chunk: kinetic, kinetic^2, potential, potential^2, r12, accept prob.
+N_SUMS = 6
+# Fewest walkers worth a thread of their own (below, thread hand-off costs more than it saves).
+MIN_WALKERS_PER_THREAD = 4096
+
+
+def numba_available() -> bool:
+    """True if numba imports (it is a dependency, so normally always)."""
+    return numba is not None
+
+
+# Ziggurat of the standard normal (Marsaglia and Tsang, J. Stat. Softw. 5 (2000), in Doornik's
+# floating-point form): 128 layers of equal area V; layer 0 is the base strip with the tail
+# beyond R. Most draws land inside a rectangle wholly under the density and cost one random
+# number and one comparison; Box-Muller or the polar method spend a logarithm per pair.
+_ZIG_LAYERS = 128
+_ZIG_R = 3.442619855899
+_ZIG_V = 9.91256303526217e-3
+
+
+def _ziggurat_edges() -> np.ndarray:
+    """Right edges ``X[0] > X[1] = R > ... > X[128] = 0`` of the layers."""
+    edges = np.zeros(_ZIG_LAYERS + 1)
+    edges[0] = _ZIG_V / math.exp(-0.5 * _ZIG_R**2)
+    edges[1] = _ZIG_R
+    for i in range(2, _ZIG_LAYERS):
+        edges[i] = math.sqrt(
+            -2.0 * math.log(_ZIG_V / edges[i - 1] + math.exp(-0.5 * edges[i - 1] ** 2))
+        )
+    return edges
+
+
+_ZIG_X = _ziggurat_edges()
+_ZIG_F = np.exp(-0.5 * _ZIG_X**2)  # density (unnormalised) at the edges
+
+if numba is not None:
+    _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+    _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+    _MIX2 = np.uint64(0x94D049BB133111EB)
+    _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+    _TO_UNIT = 2.0**-53
+    # Fast-math without "no NaNs/infs": the NaN test of the acceptance must survive.
+    _FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
+
+    @numba.njit(cache=True, inline="always", fastmath=_FAST)
+    def _uniform(state):
+        """Next SplitMix64 output of ``state`` as a float in ``[0, 1)``; returns (u, state)."""
+        state = state + _GOLDEN
+        z = state
+        z = (z ^ (z >> _S30)) * _MIX1
+        z = (z ^ (z >> _S27)) * _MIX2
+        z = z ^ (z >> _S31)
+        return float(z >> _S11) * _TO_UNIT, state
+
+    _LAYER_MASK = np.uint64(_ZIG_LAYERS - 1)
+
+    @numba.njit(cache=True, inline="always", fastmath=_FAST)
+    def _normal(state):
+        """A standard normal by the ziggurat (module notes); returns (x, state)."""
+        while True:
+            state = state + _GOLDEN
+            z = state
+            z = (z ^ (z >> _S30)) * _MIX1
+            z = (z ^ (z >> _S27)) * _MIX2
+            z = z ^ (z >> _S31)
+            layer = int(z & _LAYER_MASK)  # low 7 bits: the layer; top 53 bits: the abscissa
+            x = (2.0 * (float(z >> _S11) * _TO_UNIT) - 1.0) * _ZIG_X[layer]
+            if abs(x) < _ZIG_X[layer + 1]:
+                return x, state
+            if layer == 0:  # the tail beyond R (Marsaglia 1964)
+                while True:
+                    u1, state = _uniform(state)
+                    u2, state = _uniform(state)
+                    a = -math.log(1.0 - u1) / _ZIG_R
+                    b = -math.log(1.0 - u2)
+                    if 2.0 * b > a * a:
+                        return (_ZIG_R + a if x > 0.0 else -_ZIG_R - a), state
+            u, state = _uniform(state)
+            lower = _ZIG_F[layer + 1]
+            if lower + u * (_ZIG_F[layer] - lower) < math.exp(-0.5 * x * x):
+                return x, state
+
+    @numba.njit(cache=True, inline="always", fastmath=_FAST)
+    def _energy(x, n, d, alpha, gw, trap, omega2, pade, coulomb, cusp, beta, grad):
+        """``ln|psi|^2``, kinetic, potential energy and mean pair distance of one walker.
+
+        ``x`` holds the ``n * d`` coordinates; ``grad`` is scratch of the same length.
+        """
+        gauss = 0.0
+        trap_sum = 0.0
+        gw_sum = 0.0
+        for k in range(n * d):
+            xk = x[k]
+            gauss += gw[k] * xk * xk
+            trap_sum += trap[k] * xk * xk
+            grad[k] = -2.0 * alpha * gw[k] * xk
+            gw_sum += gw[k]
+        log_psi = -alpha * gauss
+        lap = -2.0 * alpha * gw_sum
+        potential = 0.5 * omega2 * trap_sum
+        r_sum = 0.0
+        pair = 0
+        if pade or coulomb:
+            for i in range(n):
+                for j in range(i + 1, n):
+                    r2 = 0.0
+                    for c in range(d):
+                        diff = x[i * d + c] - x[j * d + c]
+                        r2 += diff * diff
+                    r = math.sqrt(r2)
+                    inv_r = 1.0 / r
+                    r_sum += r
+                    if coulomb:
+                        potential += inv_r
+                    if pade:
+                        a = cusp[pair]
+                        inv = 1.0 / (1.0 + beta * r)
+                        du = a * inv * inv
+                        pull = du * inv_r
+                        log_psi += a * r * inv
+                        lap += 2.0 * (-2.0 * beta * du * inv + (d - 1) * pull)
+                        for c in range(d):
+                            g = pull * (x[i * d + c] - x[j * d + c])
+                            grad[i * d + c] += g
+                            grad[j * d + c] -= g
+                    pair += 1
+        else:
+            for i in range(n):
+                for j in range(i + 1, n):
+                    r2 = 0.0
+                    for c in range(d):
+                        diff = x[i * d + c] - x[j * d + c]
+                        r2 += diff * diff
+                    r_sum += math.sqrt(r2)
+        grad2 = 0.0
+        for k in range(n * d):
+            grad2 += grad[k] * grad[k]
+        kinetic = -0.5 * (lap + grad2)
+        n_pairs = n * (n - 1) // 2
+        r12 = r_sum / n_pairs if n_pairs else 0.0
+        return 2.0 * log_psi, kinetic, potential, r12
+
+    @functools.cache
+    def _make_step(n: int, d: int):
+        """The step compiled for ``n`` particles in ``d`` dimensions: constant loop bounds let
+        the compiler unroll the coordinate and pair loops (cached on disk per ``(n, d)``)."""
+
+        @numba.njit(cache=True, nogil=True, fastmath=_FAST)
+        def _step(
+            theta, log_prob, kinetic, potential, r12, step_size, rng,
+            alpha, gw, trap, omega2, pade, coulomb, cusp, beta, bins, scale,
+            new_theta, new_log_prob, new_kinetic, new_potential, new_r12, energy,
+            accepted, accept_prob, sums, hist, first_chunk, last_chunk,
+        ):  # fmt: skip
+            """One Metropolis step of the walkers of chunks ``first_chunk .. last_chunk - 1``;
+            observables summed per chunk (module notes). Releases the GIL: threads run disjoint
+            chunk ranges at once."""
+            walkers = theta.shape[0]
+            nd = n * d
+            chunks = sums.shape[0]
+            for chunk in range(first_chunk, last_chunk):
+                start = chunk * walkers // chunks
+                stop = (chunk + 1) * walkers // chunks
+                proposal = np.empty(nd)
+                grad = np.empty(nd)
+                sum_kin = sum_kin2 = sum_pot = sum_pot2 = sum_r = sum_prob = 0.0
+                for b in range(bins):
+                    hist[chunk, b] = 0.0
+                for w in range(start, stop):
+                    state = rng[w]
+                    h = step_size[w]
+                    for k in range(nd):
+                        g, state = _normal(state)
+                        proposal[k] = theta[w, k] + h * g
+                    u, state = _uniform(state)
+                    rng[w] = state
+                    lp, kin, pot, r = _energy(
+                        proposal, n, d, alpha, gw, trap, omega2, pade, coulomb, cusp, beta, grad
+                    )
+                    log_alpha = lp - log_prob[w]
+                    # NaN (a coordinate overflow) compares False: rejected, acceptance 0.
+                    if log_alpha >= 0.0:
+                        prob = 1.0
+                    elif log_alpha == log_alpha:
+                        prob = math.exp(log_alpha)
+                    else:
+                        prob = 0.0
+                    take = u < prob
+                    accepted[w] = take
+                    accept_prob[w] = prob
+                    if take:
+                        for k in range(nd):
+                            new_theta[w, k] = proposal[k]
+                        new_log_prob[w] = lp
+                        new_kinetic[w] = kin
+                        new_potential[w] = pot
+                        new_r12[w] = r
+                    else:
+                        for k in range(nd):
+                            new_theta[w, k] = theta[w, k]
+                        new_log_prob[w] = log_prob[w]
+                        kin = kinetic[w]
+                        pot = potential[w]
+                        r = r12[w]
+                        new_kinetic[w] = kin
+                        new_potential[w] = pot
+                        new_r12[w] = r
+                    energy[w] = kin + pot
+                    sum_kin += kin
+                    sum_kin2 += kin * kin
+                    sum_pot += pot
+                    sum_pot2 += pot * pot
+                    sum_r += r
+                    sum_prob += prob
+                    for i in range(n if bins > 0 else 0):  # radial bins floor(r * scale) < bins
+                        r2 = 0.0
+                        for c in range(d):
+                            r2 += new_theta[w, i * d + c] * new_theta[w, i * d + c]
+                        b = int(math.sqrt(r2) * scale)
+                        if b < bins:
+                            hist[chunk, b] += 1.0
+                sums[chunk, 0] = sum_kin
+                sums[chunk, 1] = sum_kin2
+                sums[chunk, 2] = sum_pot
+                sums[chunk, 3] = sum_pot2
+                sums[chunk, 4] = sum_r
+                sums[chunk, 5] = sum_prob
+
+        return _step
+
+    @numba.njit(cache=True, nogil=True, fastmath=_FAST)
+    def _evaluate(
+        theta, n, d, alpha, gw, trap, omega2, pade, coulomb, cusp, beta,
+        log_prob, kinetic, potential, r12,
+    ):  # fmt: skip
+        """``ln|psi|^2``, energies and mean pair distance of every walker (no move)."""
+        grad = np.empty(n * d)
+        for w in range(theta.shape[0]):
+            lp, kin, pot, r = _energy(
+                theta[w], n, d, alpha, gw, trap, omega2, pade, coulomb, cusp, beta, grad
+            )
+            log_prob[w] = lp
+            kinetic[w] = kin
+            potential[w] = pot
+            r12[w] = r
+
+
+class NumbaMetropolis:
+    """All-particle Metropolis with the closed-form local energy, compiled by numba.
+
+    Parameters
+    ----------
+    fused : FusedMetropolis
+        Supplies the current wave-function parameters (:meth:`FusedMetropolis.inputs`); its
+        parameters are read at every step.
+    generator : torch.Generator
+        Seeds the walkers' streams (one 64-bit draw per walker).
+    n_walkers : int
+        Number of walkers.
+    """
+
+    def __init__(self, fused, generator: torch.Generator, n_walkers: int) -> None:
+        if numba is None:  # pragma: no cover
+            raise RuntimeError("NumbaMetropolis needs numba")
+        self.fused = fused
+        seeds = torch.randint(
+            -(2**63), 2**63 - 1, (n_walkers,), generator=generator, dtype=torch.int64
+        )
+        self.rng = seeds.numpy().view(np.uint64).copy()
+        self.bins, self.scale = 0, 0.0
+        self.chunks = max(1, min(N_CHUNKS, n_walkers))
+        self.r12 = np.zeros(n_walkers)  # mean pair distance at each walker's position
+        self.observables: dict[str, np.ndarray] | None = None
+        # Where the next step writes the walkers' local energies (e.g. a row of the caller's
+        # (steps, walkers) record, saving a copy); None: a fresh array.
+        self.energy_out: np.ndarray | None = None
+        # Threads: what the thread limiter allows torch when the run starts (the caller may
+        # then drop torch itself to one thread around the loop), fewer for few walkers.
+        self.threads = max(1, min(torch.get_num_threads(), n_walkers // MIN_WALKERS_PER_THREAD))
+
+    def observe(self, bins: int, rmax: float) -> None:
+        """Histogram the particles' radii in ``bins`` bins over ``[0, rmax)`` at every step."""
+        self.bins, self.scale = int(bins), float(bins / rmax)
+
+    def _args(self) -> tuple:
+        p, spec = self.fused.inputs()
+        pade = spec.pade
+        return (
+            spec.n_particles,
+            spec.dim,
+            float(p["alpha"]),
+            np.ascontiguousarray(p["gw_flat"].numpy(), dtype=np.float64),
+            np.ascontiguousarray(p["trap_flat"].numpy(), dtype=np.float64),
+            float(p["omega2"]),
+            pade,
+            spec.coulomb,
+            p["cusp"].numpy() if pade else np.zeros(1),
+            float(p["beta"]) if pade else 0.0,
+        )
+
+    def energy(self, theta: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``ln|psi|^2``, kinetic and potential energy at positions ``(walkers, ...)``; also
+        refreshes the walkers' mean pair distances."""
+        W = theta.shape[0]
+        x = np.ascontiguousarray(theta.detach().reshape(W, -1).numpy(), dtype=np.float64)
+        log_prob, kinetic, potential, r12 = np.empty(W), np.empty(W), np.empty(W), np.empty(W)
+        _evaluate(x, *self._args(), log_prob, kinetic, potential, r12)
+        self.r12 = r12
+        return torch.from_numpy(log_prob), torch.from_numpy(kinetic), torch.from_numpy(potential)
+
+    def step(
+        self, theta: Tensor, log_prob: Tensor, kinetic: Tensor, potential: Tensor, step_size: Tensor
+    ) -> tuple[Tensor, ...]:
+        """Advance all walkers once; returns new ``theta``, ``log_prob``, ``kinetic``,
+        ``potential``, ``accepted`` and ``accept_prob`` (fresh tensors) and keeps the step's
+        observables in :attr:`observables`."""
+        W, nd = theta.shape
+        # The compiled loop does not check bounds: every per-walker array must have W rows.
+        if not (self.rng.shape[0] == self.r12.shape[0] == W == step_size.shape[0]):
+            raise ValueError(f"{W} walkers, but the step was set up for {self.rng.shape[0]}")
+        new_theta = np.empty((W, nd))
+        new_log_prob, new_kinetic, new_potential = np.empty(W), np.empty(W), np.empty(W)
+        new_r12, accept_prob = np.empty(W), np.empty(W)
+        energy = np.empty(W) if self.energy_out is None else self.energy_out
+        self.energy_out = None  # one step only
+        accepted = np.empty(W, dtype=np.bool_)
+        sums = np.empty((self.chunks, N_SUMS))
+        hist = np.empty((self.chunks, max(self.bins, 1)))
+        n, d, *rest = self._args()
+        args = (
+            _c(theta), _c(log_prob), _c(kinetic), _c(potential), self.r12, _c(step_size),
+            self.rng, *rest, self.bins, self.scale,
+            new_theta, new_log_prob, new_kinetic, new_potential, new_r12, energy,
+            accepted, accept_prob, sums, hist,
+        )  # fmt: skip
+        _step = _make_step(n, d)
+        if self.threads == 1:
+            _step(*args, 0, self.chunks)
+        else:  # disjoint chunk ranges: the pool's threads and this one; _step drops the GIL
+            bounds = [self.chunks * i // self.threads for i in range(self.threads + 1)]
+            ranges = list(itertools.pairwise(bounds))
+            futures = [_pool(self.threads - 1).submit(_step, *args, *r) for r in ranges[1:]]
+            _step(*args, *ranges[0])
+            for future in futures:
+                future.result()
+        self.r12 = new_r12
+        total = sums.sum(axis=0)
+        self.observables = {
+            "energy": energy,
+            "kinetic_mean": total[0] / W,
+            "kinetic_sq": total[1] / W,
+            "potential_mean": total[2] / W,
+            "potential_sq": total[3] / W,
+            "r12": total[4] / W,
+            "accept_prob": total[5] / W,
+            "counts": hist.sum(axis=0)[: self.bins],
+        }
+        return tuple(
+            torch.from_numpy(a)
+            for a in (new_theta, new_log_prob, new_kinetic, new_potential, accepted, accept_prob)
+        )
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A thread pool per thread count, kept for the process (threads idle between steps)."""
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="vmc-numba")
+
+
+def _c(t: Tensor) -> np.ndarray:
+    """A tensor as a C-contiguous float64 numpy array (no copy when it already is one)."""
+    return np.ascontiguousarray(t.detach().numpy(), dtype=np.float64)
