@@ -80,7 +80,11 @@ class Estimator(RegressorMixin, BaseEstimator):
         with naming_argument("X"):
             check_array(X, estimator=self, input_name="X", **options)
         with naming_argument("y"):
-            X, y = validate_data(self, X, y, reset=True, y_numeric=True, **options)
+            # X is known finite now (one pass over a large X is not free) and keeps its
+            # DataFrame column names for validate_data; y's finiteness is checked below.
+            X, y = validate_data(
+                self, X, y, reset=True, y_numeric=True, ensure_all_finite=False, **options
+            )
             y = np.asarray(y, dtype=np.float64)  # string labels pass y_numeric unconverted
         if not np.all(np.isfinite(y)):  # None in an object array only becomes NaN above
             raise ValueError(

@@ -134,7 +134,8 @@ def check_magnitude(arr: np.ndarray, name: str, *, tiny: bool = True) -> None:
     """
     if arr.size == 0:
         return
-    largest = np.max(np.abs(arr), axis=0)  # per column of a 2-D array
+    # Per column of a 2-D array; max/min instead of abs() avoid a temporary copy of the data.
+    largest = np.maximum(np.max(arr, axis=0), -np.min(arr, axis=0))
     huge = largest > MAX_MAGNITUDE
     if np.any(huge):
         raise ValueError(

@@ -47,7 +47,11 @@ class GaussianPosterior:
 
     def cov(self) -> np.ndarray:
         """Posterior covariance of ``b`` (NIG: conditional on ``s2 = 1``)."""
-        inv_chol = linalg.solve_triangular(self.chol, np.eye(len(self.mean)), lower=True)
+        # LAPACK's triangular inverse: scipy's solve_triangular against the identity costs
+        # ~1000 times more for p ~ 50 (its per-call overhead, not the arithmetic).
+        inv_chol, info = linalg.lapack.dtrtri(self.chol, lower=1)
+        if info != 0:
+            raise ValueError(f"the posterior precision's Cholesky factor is singular (info={info})")
         return inv_chol.T @ inv_chol
 
     def intercept_mean(self) -> float:
@@ -69,21 +73,12 @@ def gaussian_posterior(X, y, weights, prior_mean, prior_prec, *, flat_intercept:
         Integrate out an intercept with a flat prior.
     """
     w = np.asarray(weights, dtype=float)
-    x_center = None
-    y_center = 0.0
-    if flat_intercept:
-        wsum = w.sum()
-        x_center = w @ X / wsum
-        y_center = float(w @ y / wsum)
-        X = X - x_center
-        y = y - y_center
-    Xw = X * w[:, None]
-    prec = Xw.T @ X
+    prec, xwy, ywy, x_center, y_center = _weighted_moments(X, y, w, flat_intercept)
     prec[np.diag_indices_from(prec)] += prior_prec
-    rhs = Xw.T @ y + prior_prec * prior_mean
+    rhs = xwy + prior_prec * prior_mean
     chol = _cholesky(prec)
     mean = linalg.cho_solve((chol, True), rhs)
-    quad = float(y @ (w * y) + prior_mean @ (prior_prec * prior_mean) - mean @ rhs)
+    quad = float(ywy + prior_mean @ (prior_prec * prior_mean) - mean @ rhs)
     return GaussianPosterior(
         mean=mean,
         chol=chol,
@@ -95,6 +90,60 @@ def gaussian_posterior(X, y, weights, prior_mean, prior_prec, *, flat_intercept:
         logdet_prec0=float(np.sum(np.log(prior_prec))),
         n=len(y),
     )
+
+
+# Rows per block of the moment accumulation: a block of 50 features is ~0.4 MB, so it stays in
+# cache (measured: 1024 rows as fast as one X'X call, 8192 a third slower) and a fit never
+# copies the whole of X.
+_GRAM_BLOCK_ROWS = 1024
+
+
+def _weighted_moments(X, y, w, centre: bool):
+    """``(Xc' W Xc, Xc' W yc, yc' W yc, x_mean, y_mean)`` in one pass over blocks of rows, with
+    ``Xc = X - x_mean``, ``yc = y - y_mean`` the weighted centring when ``centre`` (else the
+    raw data and ``None, 0.0``).
+
+    The sums are taken about the first block's weighted mean and corrected to the exact mean
+    at the end (``sum w (x-s)(x-s)' - W d d'``, ``d = mean - s``): ``d`` is small next to the
+    spread of the data, so the correction loses no precision, and no (n, p) temporary is made.
+    """
+    n, p = X.shape
+    uniform = bool(np.all(w == w[0]))
+    gram, xwy = np.zeros((p, p)), np.zeros(p)
+    ywy = sum_y = 0.0
+    sum_x = np.zeros(p)
+    shift_x, shift_y = np.zeros(p), 0.0
+    if centre:
+        first = slice(0, _GRAM_BLOCK_ROWS)
+        w_first = w[first] / w[first].sum()
+        shift_x, shift_y = w_first @ X[first], float(w_first @ y[first])
+    for start in range(0, n, _GRAM_BLOCK_ROWS):
+        rows = slice(start, start + _GRAM_BLOCK_ROWS)
+        Xb, yb = X[rows], y[rows]
+        if centre:
+            Xb, yb = Xb - shift_x, yb - shift_y
+        # Equal weights (no y_err): no weighted copy, one scaling at the end.
+        Xwb, ywb = (Xb, yb) if uniform else (Xb * w[rows, None], yb * w[rows])
+        gram += Xwb.T @ Xb
+        xwy += Xwb.T @ yb
+        ywy += float(ywb @ yb)
+        if centre:
+            sum_x += Xwb.sum(axis=0)
+            sum_y += float(ywb.sum())
+    if uniform:
+        gram *= w[0]
+        xwy *= w[0]
+        ywy *= float(w[0])
+        sum_x *= w[0]
+        sum_y *= float(w[0])
+    if not centre:
+        return gram, xwy, ywy, None, 0.0
+    w_sum = float(w.sum())
+    dx, dy = sum_x / w_sum, sum_y / w_sum
+    gram -= w_sum * np.outer(dx, dx)
+    xwy -= w_sum * dx * dy
+    ywy -= w_sum * dy * dy
+    return gram, xwy, ywy, shift_x + dx, shift_y + dy
 
 
 def _cholesky(matrix: np.ndarray) -> np.ndarray:

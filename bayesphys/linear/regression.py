@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
-from typing import ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import gammaln
@@ -42,6 +44,8 @@ __all__ = ["MAX_LOG_LIKELIHOOD_SIZE", "BayesianLinearRegression", "UnboundedEvid
 # each; past this many, storing them would cost gigabytes, so they are left out with a warning
 # (az.loo needs the first, az.plot_ppc the second; fit with fewer draws to keep them).
 MAX_LOG_LIKELIHOOD_SIZE = 50_000_000
+# Draws x observations per block of the pointwise log-likelihood and replicated y (8 MB).
+_BLOCK_VALUES = 1 << 20
 _MODEL = "BayesianLinearRegression"
 _DIMS = {"coef": ["feature"]}
 
@@ -110,7 +114,9 @@ class BayesianLinearRegression(Estimator):
     idata_ : InferenceData
         The fit in the shared schema (``bayesphys.core.schema``): posterior, log-likelihood
         and replicated ``y`` at the training inputs (fits with draws), sampler statistics
-        (NUTS), observed and constant data.
+        (NUTS), observed and constant data. Built on first access (then kept): a fit computes
+        no draws, log-likelihoods or replicated ``y`` that nothing asks for, and the same seed
+        gives the same values whenever they are made.
     n_features_in_ : int
         Number of features seen in ``fit``.
     feature_names_in_ : ndarray of str
@@ -234,9 +240,9 @@ class BayesianLinearRegression(Estimator):
         show = self._progressbar(progressbar, method)
         rng = self._random_generator()
         if isinstance(method, Conjugate):
-            outcome = fit_closed_form(spec, X, y, y_err, kind, method.chains, method.draws, rng)
+            outcome = fit_closed_form(spec, X, y, y_err, kind, method.chains, method.draws)
         elif isinstance(method, Evidence):
-            outcome = fit_evidence(spec, X, y, y_err, method.chains, method.draws, rng)
+            outcome = fit_evidence(spec, X, y, y_err, method.chains, method.draws)
         elif isinstance(method, MAP):
             outcome = fit_map(spec, X, y, y_err, method.max_iter)
         else:
@@ -266,8 +272,44 @@ class BayesianLinearRegression(Estimator):
         self.interrupted_ = outcome.interrupted  # Ctrl-C in NUTS: partial, marked
         self.log_evidence_ = outcome.log_evidence
         self._set_point_attributes(outcome)
-        self.idata_ = self._build_idata(outcome, X, y, y_err, rng)
+        self._defer_idata(outcome, X, y, y_err, rng)
         return self
+
+    # ------------------------------------------------------------------ the lazy idata_
+    def _defer_idata(self, outcome: FitResult, X, y, y_err, rng) -> None:
+        """Keep what ``idata_`` is made of; its draws and heavy groups are made on first use.
+
+        The generator is copied in the state an eager fit would have drawn from, so the lazy
+        draws are the eager ones, bit for bit. A ``Generator`` passed as ``random_state`` still
+        moves on (one draw), so that two fits sharing it draw differently, as before.
+        """
+        self.__dict__.pop("_idata", None)
+        self._pending_fit = _PendingFit(
+            outcome, X, y, y_err, copy.deepcopy(rng), self.fit_intercept, self.log_likelihood
+        )
+        rng.integers(2**63 - 1)
+
+    @property
+    def idata_(self):
+        """The fit in the shared schema (see the class docstring), built on first access."""
+        idata = self.__dict__.get("_idata")
+        if idata is None:
+            if "_pending_fit" not in self.__dict__:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute 'idata_'")
+            idata = self._idata = self._build_idata()
+        return idata
+
+    def _posterior_draws(self) -> dict[str, np.ndarray]:
+        """The fit's draws ``(chain, draw, ...)``; exact (closed-form) draws are made here, once."""
+        pending = self._pending_fit
+        if pending.posterior is None:
+            rng = copy.deepcopy(pending.rng)
+            deferred = pending.outcome.extras.get("deferred_draws")
+            posterior = dict(pending.outcome.posterior) if deferred is None else deferred(rng)
+            if not pending.fit_intercept:
+                posterior.pop("intercept", None)
+            pending.posterior, pending.rng_after_draws = posterior, rng
+        return pending.posterior
 
     @staticmethod
     def _flag_unbounded_evidence(outcome: FitResult, y, flat_intercept: bool) -> None:
@@ -329,24 +371,25 @@ class BayesianLinearRegression(Estimator):
         fixed = self._spec.likelihood.fixed_params
         return float(fixed["sigma"]) if "sigma" in fixed else float(np.sqrt(fixed["variance"]))
 
-    def _build_idata(self, outcome: FitResult, X, y, y_err, rng):
-        posterior = dict(outcome.posterior)
-        if not self.fit_intercept:
-            posterior.pop("intercept", None)
+    def _build_idata(self):
+        pending = self._pending_fit
+        outcome, X, y, y_err = pending.outcome, pending.X, pending.y, pending.y_err
+        posterior = self._posterior_draws()
+        rng = copy.deepcopy(pending.rng_after_draws)
         log_lik = replicated = None
         if not isinstance(self._predictive, PointEstimate):  # a point has no draws to check
             chains, draws = posterior["coef"].shape[:2]
             if chains * draws * len(y) <= MAX_LOG_LIKELIHOOD_SIZE:
-                if self.log_likelihood:
+                if pending.log_likelihood:
                     log_lik = self._pointwise_log_likelihood(posterior, X, y, y_err)
                 replicated = self._replicate(posterior, X, y_err, rng)
-            elif self.log_likelihood:
+            elif pending.log_likelihood:
                 warnings.warn(
                     f"pointwise log-likelihood and posterior predictive not stored "
                     f"({chains}x{draws}x{len(y)} values each); fit with fewer draws to use "
                     "loo/compare/plot_ppc, or log_likelihood=False to silence this",
                     RuntimeWarning,
-                    stacklevel=3,
+                    stacklevel=3,  # the user's first access of idata_ (through the property)
                 )
         return self._fit_idata(
             posterior,
@@ -362,22 +405,30 @@ class BayesianLinearRegression(Estimator):
 
     def _pointwise_log_likelihood(self, posterior, X, y, y_err):
         lik = self._spec.likelihood
-        return self._per_chain(posterior, X, lambda f, p: lik.logpdf(y, f, y_err=y_err, **p))
+        return self._per_block(posterior, X, lambda f, p: lik.logpdf(y, f, y_err=y_err, **p))
 
     def _replicate(self, posterior, X, y_err, rng) -> np.ndarray:
         """Draws of y at ``X`` (chain, draw, obs): one per posterior draw."""
         lik = self._spec.likelihood
-        return self._per_chain(posterior, X, lambda f, p: lik.sample(f, rng=rng, y_err=y_err, **p))
+        return self._per_block(posterior, X, lambda f, p: lik.sample(f, rng=rng, y_err=y_err, **p))
 
-    def _per_chain(self, posterior, X, func) -> np.ndarray:
-        """``func(f, likelihood params)`` one chain at a time: the temporaries stay a chain's
-        worth of (draw, obs) values."""
-        out = []
-        for chain in range(np.shape(posterior["coef"])[0]):
-            draws = {k: np.asarray(v)[chain : chain + 1] for k, v in posterior.items()}
-            f = _latent_draws(draws, X)
-            out.append(func(f, _likelihood_params(draws, self._spec.likelihood, self.noise_)))
-        return np.concatenate(out, axis=0)
+    def _per_block(self, posterior, X, func) -> np.ndarray:
+        """``func(f, likelihood params)`` over blocks of consecutive draws of one chain, written
+        into one (chain, draw, obs) array: the temporaries stay ~``_BLOCK_VALUES`` numbers.
+
+        Blocks follow the (chain, draw, obs) order, so random draws come in the order of one
+        call over everything (the same numbers for the same seed).
+        """
+        chains, draws = np.shape(posterior["coef"])[:2]
+        out = np.empty((chains, draws, len(X)))
+        step = max(1, _BLOCK_VALUES // max(len(X), 1))
+        for chain in range(chains):
+            for start in range(0, draws, step):
+                block = (slice(chain, chain + 1), slice(start, start + step))
+                values = {k: np.asarray(v)[block] for k, v in posterior.items()}
+                params = _likelihood_params(values, self._spec.likelihood, self.noise_)
+                out[block] = func(_latent_draws(values, X), params)
+        return out
 
     # ------------------------------------------------------------------ prediction
     def predict(self, X, return_std: bool = False, include_noise: bool = False):
@@ -433,8 +484,7 @@ class BayesianLinearRegression(Estimator):
                 "with method='conjugate', 'evidence' or 'nuts' for predictive draws"
             )
         y_err = check_y_err(y_err, len(X))
-        post = self.idata_.posterior
-        draws = {k: post[k].values for k in post.data_vars}
+        draws = self._posterior_draws()
         y_rep = self._replicate(draws, X, y_err, self._random_generator(random_state))
         return self._predictive_idata(
             draws,
@@ -522,6 +572,21 @@ class BayesianLinearRegression(Estimator):
             kind="prior",
             dims=_DIMS,
         )
+
+
+@dataclass
+class _PendingFit:
+    """What a fit's ``idata_`` is built from, until it is first asked for."""
+
+    outcome: FitResult
+    X: np.ndarray
+    y: np.ndarray
+    y_err: np.ndarray | None
+    rng: np.random.Generator  # the state the draws start from
+    fit_intercept: bool  # the settings of the fit (set_params may change them afterwards)
+    log_likelihood: bool
+    posterior: dict[str, Any] | None = None  # the draws, once made
+    rng_after_draws: np.random.Generator | None = field(default=None, repr=False)
 
 
 def _prior_draws(prior: Prior, draws: int, p: int, rng) -> np.ndarray:

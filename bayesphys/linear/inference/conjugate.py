@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from bayesphys.core.fit_result import FitResult
@@ -50,12 +52,35 @@ def draws_from_closed_form(cf: ClosedForm, chains, draws, rng):
     return {k: v.reshape(chains, draws, *v.shape[1:]) for k, v in posterior.items()}
 
 
-def fit_closed_form(spec, X, y, y_err, kind, chains, draws, rng) -> FitResult:
-    """Exact posterior of ``kind`` ("fixed" or "nig"): ``chains * draws`` independent draws;
-    ``extras["predictive"]`` is the :class:`~bayesphys.linear.predictors.ClosedForm`."""
+@dataclass(frozen=True)
+class DeferredDraws:
+    """``chains * draws`` exact posterior draws of a closed form, made only when asked for.
+
+    The estimator calls it with a generator in the state the fit left it in, so the draws are
+    those an eager fit would have made (the same seed gives the same draws).
+    """
+
+    closed_form: ClosedForm
+    chains: int
+    draws: int
+
+    def __call__(self, rng) -> dict[str, np.ndarray]:
+        return draws_from_closed_form(self.closed_form, self.chains, self.draws, rng)
+
+
+def fit_closed_form(spec, X, y, y_err, kind, chains, draws) -> FitResult:
+    """Exact posterior of ``kind`` ("fixed" or "nig").
+
+    ``extras["predictive"]`` is the :class:`~bayesphys.linear.predictors.ClosedForm`;
+    ``posterior`` is empty and ``extras["deferred_draws"]`` (a :class:`DeferredDraws`) makes
+    the ``chains * draws`` independent draws when they are first needed.
+    """
     cf, log_z = closed_form_posterior(spec, X, y, y_err, kind)
     return FitResult(
-        posterior=draws_from_closed_form(cf, chains, draws, rng),
         log_evidence=log_z,
-        extras={"predictive": cf, "attributes": {}},
+        extras={
+            "predictive": cf,
+            "attributes": {},
+            "deferred_draws": DeferredDraws(cf, chains, draws),
+        },
     )

@@ -17,7 +17,7 @@ from scipy import optimize
 from bayesphys.core.fit_result import FitResult
 from bayesphys.core.priors import Normal
 from bayesphys.linear.gaussian import gaussian_posterior, log_evidence_fixed_noise
-from bayesphys.linear.inference.conjugate import closed_form_posterior, draws_from_closed_form
+from bayesphys.linear.inference.conjugate import DeferredDraws, closed_form_posterior
 
 # A noise below sqrt(machine epsilon) times the scatter of y cannot be told apart from the
 # round-off of an exact fit (which leaves residuals of about 1e-16 of y).
@@ -141,9 +141,10 @@ def _mackay_fixed_point(X, y, prior_mean, noise, flat_intercept, max_iter, tol):
     return EvidenceOptimum(float(alpha**-0.5), float(lam**-0.5), it, converged)
 
 
-def fit_evidence(spec, X, y, y_err, chains, draws, rng) -> FitResult:
+def fit_evidence(spec, X, y, y_err, chains, draws) -> FitResult:
     """Empirical Bayes: the prior scale (and noise) that maximise the evidence, then the exact
-    posterior at them; ``extras["attributes"]`` holds ``coef_prior_scale_`` and ``noise_``."""
+    posterior at them; ``extras["attributes"]`` holds ``coef_prior_scale_`` and ``noise_``,
+    ``extras["deferred_draws"]`` makes the exact draws when first needed."""
     if not isinstance(spec.coef_prior, Normal) or spec.augmented:
         raise ValueError(
             "method='evidence' optimises the scale of a Normal coef_prior (flat or no intercept); "
@@ -163,10 +164,10 @@ def fit_evidence(spec, X, y, y_err, chains, draws, rng) -> FitResult:
     )
     cf, log_z = closed_form_posterior(tuned, X, y, y_err, "fixed", noise_var=opt.noise**2)
     return FitResult(
-        posterior=draws_from_closed_form(cf, chains, draws, rng),
         log_evidence=log_z,
         extras={
             "predictive": cf,
             "attributes": {"coef_prior_scale_": opt.prior_scale, "noise_": opt.noise},
+            "deferred_draws": DeferredDraws(cf, chains, draws),
         },
     )
