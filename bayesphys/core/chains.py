@@ -191,11 +191,14 @@ def _run_on_threads(
     return results
 
 
-def groups_progress(kept_chains: int, chains: int, kept_groups: int, groups: int, done: str) -> str:
+def groups_progress(
+    kept_chains: int, chains: int, kept_groups: int, groups: int, done: str, *, unit: str = "chain"
+) -> str:
     """How far an interrupted run of chain groups got, for :func:`~bayesphys.core.interrupts.
     warn_interrupted` and the ``interrupted_progress`` attribute.
 
-    ``done`` says how far each kept chain got (e.g. "25 of 40 draws per chain").
+    ``done`` says how far each kept chain got (e.g. "25 of 40 draws per chain"); ``unit`` names
+    what a group holds (``"walker"`` for VMC walker groups).
 
     Examples
     --------
@@ -203,7 +206,9 @@ def groups_progress(kept_chains: int, chains: int, kept_groups: int, groups: int
     '4 of 6 chains (2 of 3 chain groups), 50 of 50 draws per chain'
     >>> groups_progress(2, 2, 1, 1, "25 of 40 draws per chain")
     '25 of 40 draws per chain'
+    >>> groups_progress(20, 40, 1, 2, "64 of 64 steps per walker", unit="walker")
+    '20 of 40 walkers (1 of 2 walker groups), 64 of 64 steps per walker'
     """
     if kept_chains == chains:
         return done
-    return f"{kept_chains} of {chains} chains ({kept_groups} of {groups} chain groups), {done}"
+    return f"{kept_chains} of {chains} {unit}s ({kept_groups} of {groups} {unit} groups), {done}"

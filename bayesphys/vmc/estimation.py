@@ -13,7 +13,13 @@ from scipy import stats
 from tqdm.auto import tqdm
 
 from bayesphys.core.blocking import BlockingResult, blocking
-from bayesphys.core.chains import check_groups, group_seeds, run_groups, split_sizes
+from bayesphys.core.chains import (
+    check_groups,
+    group_seeds,
+    groups_progress,
+    run_groups,
+    split_sizes,
+)
 from bayesphys.core.distributed import check_client
 from bayesphys.core.interrupts import interrupted_attrs, warn_interrupted
 from bayesphys.core.samplers.sampling import RandomState, validate_random_state
@@ -127,6 +133,9 @@ class EnergyEstimate:
     interrupted : bool
         True if stopped by ``KeyboardInterrupt``: the numbers use the steps (or walker groups)
         completed so far.
+    interrupted_progress : str or None
+        How far an interrupted run got, in the words of
+        :func:`~bayesphys.core.chains.groups_progress` (also the warning's and the idata's).
     """
 
     energy: Stats
@@ -144,6 +153,7 @@ class EnergyEstimate:
     dispersion: float = float("nan")
     mixing: tuple[str, ...] = ()
     interrupted: bool = False
+    interrupted_progress: str | None = None
 
     @property
     def stderr(self) -> float:
@@ -177,7 +187,9 @@ class EnergyEstimate:
         from bayesphys.core.results import to_inference_data  # arviz import is slow
 
         e = self.local_energies
-        progress = f"{e.shape[1]} steps of {e.shape[0]} walkers" if self.interrupted else None
+        progress = self.interrupted_progress if self.interrupted else None
+        if self.interrupted and progress is None:  # built by hand: say what it holds
+            progress = f"{e.shape[1]} steps of {e.shape[0]} walkers"
         return to_inference_data(
             {"local_energy": e},
             sample_stats={"local_energy": e},
@@ -405,6 +417,7 @@ def _summarise(
         dispersion=dispersion,
         mixing=mixing,
         interrupted=progress is not None,
+        interrupted_progress=progress,
     )
 
 
@@ -443,7 +456,8 @@ def _run_groups(
     total = sum(t.n_walkers for t in tasks)
     if complete:
         kept = sum(r.n_walkers for r in complete)
-        progress = f"{len(complete)} of {len(tasks)} walker groups ({kept} of {total} walkers)"
+        done = f"{n_steps} of {n_steps} steps per walker"
+        progress = groups_progress(kept, total, len(complete), len(tasks), done, unit="walker")
         return combine_groups(complete), progress
     partial = [r for r in results if r is not None and r.energies.shape[0] >= 16]
     if not partial:
@@ -451,10 +465,8 @@ def _run_groups(
             "vmc.estimate interrupted before 16 steps (the fewest blocking can use) were complete"
         )
     first = partial[0]
-    progress = f"{first.energies.shape[0]} of {n_steps} steps of {first.n_walkers} walkers"
-    if len(tasks) > 1:
-        progress += f" (walker group {first.index} of {len(tasks)})"
-    return first, progress
+    done = f"{first.energies.shape[0]} of {n_steps} steps per walker"
+    return first, groups_progress(first.n_walkers, total, 1, len(tasks), done, unit="walker")
 
 
 def _mixing(

@@ -64,22 +64,6 @@ def test_interrupt_mid_draws_returns_the_completed_draws_marked():
     assert "interrupted=True" in repr(cut)
 
 
-def test_interrupt_in_a_later_group_keeps_the_finished_groups_marked():
-    per_group = 1 + RWM["tune"] + RWM["draws"]
-    with pytest.warns(
-        InterruptedRunWarning, match=r"keeping 2 of 4 chains \(1 of 2 chain groups\), 50 of 50"
-    ):
-        # Ctrl-C during the second group's tuning: the first group is kept.
-        cut = sample(InterruptAt(per_group + 5), _init(), chain_groups=2, **RWM)
-    assert cut.interrupted and cut.samples.shape == (2, 50, 2)
-    with pytest.warns(InterruptedRunWarning, match=r"keeping 2 of 4 chains"):
-        # ... and during its draws: its partial draws are dropped, the finished group kept.
-        cut = sample(InterruptAt(per_group + 30), _init(), chain_groups=2, **RWM)
-    assert cut.interrupted and cut.samples.shape == (2, 50, 2)
-    with pytest.raises(KeyboardInterrupt):  # in the first group's tuning: nothing to keep
-        sample(InterruptAt(5), _init(), chain_groups=2, **RWM)
-
-
 def test_interrupt_mid_draws_of_nuts_is_marked():
     options = {"method": "nuts", "draws": 100, "tune": 100, "random_state": 0}
     counting = InterruptAt(0)  # never raises: counts the calls of a whole run

@@ -128,38 +128,6 @@ def test_default_chain_groups_below_200_points_is_one_lockstep_group():
     assert not np.array_equal(two.idata_.posterior["noise"], one.idata_.posterior["noise"])
 
 
-def test_interrupted_nuts_keeps_the_chain_groups_that_finished(monkeypatch):
-    calls = {"n": 0}
-    evaluate = nuts_target.ChainDensity.evaluate
-
-    def counting(self, z, u):
-        calls["n"] += 1
-        return evaluate(self, z, u)
-
-    monkeypatch.setattr(nuts_target.ChainDensity, "evaluate", counting)
-    full = _nuts_fit(chain_groups=2)
-    total, calls["n"] = calls["n"], 0
-
-    def interrupted(self, z, u):  # Ctrl-C late in the second group's draws
-        calls["n"] += 1
-        if calls["n"] == total - 10:
-            raise KeyboardInterrupt
-        return evaluate(self, z, u)
-
-    monkeypatch.setattr(nuts_target.ChainDensity, "evaluate", interrupted)
-    with pytest.warns(RuntimeWarning, match=r"keeping 1 of 2 chains \(1 of 2 chain groups\)"):
-        cut = _nuts_fit(chain_groups=2)
-    # The one rule of chain groups: the finished first group is kept whole, the second
-    # group's partial draws are dropped.
-    assert cut.interrupted_ and cut.idata_.posterior.attrs["interrupted"] == 1
-    assert cut.idata_.posterior.sizes == {"chain": 1, "draw": 20}
-    # The draws made are those of the uninterrupted run.
-    for name, value in cut.idata_.posterior.items():
-        np.testing.assert_array_equal(value.values, full.idata_.posterior[name].values[:1])
-    assert cut.idata_.log_likelihood["y"].shape == (1, 20, 25)
-    assert cut.idata_.posterior_predictive["y"].shape == (1, 20, 25)
-
-
 def test_ctrl_c_on_chain_threads_keeps_the_finished_group(monkeypatch):
     # Ctrl-C reaches the main thread while it waits for the groups of the draws stage; the
     # shared runner then sets the stop event, and the one rule keeps the finished group.

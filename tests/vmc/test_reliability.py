@@ -233,7 +233,7 @@ def _interrupt_step_after(monkeypatch, n_calls):
 def test_estimate_interrupted_returns_marked_completed_steps(monkeypatch):
     dot, wf = _dot()
     _interrupt_step_after(monkeypatch, 41)
-    with pytest.warns(InterruptedRunWarning, match="keeping 40 of 64 steps of 30 walkers"):
+    with pytest.warns(InterruptedRunWarning, match="keeping 40 of 64 steps per walker"):
         est = _quiet_estimate(wf, dot, vmc.Metropolis(), 30, 64, 10, random_state=3)
     assert est.interrupted and is_interrupted(est)
     idata = est.idata
@@ -249,14 +249,6 @@ def test_estimate_interrupted_before_16_steps_reraises(monkeypatch):
     _interrupt_step_after(monkeypatch, 10)
     with pytest.raises(KeyboardInterrupt):
         vmc.estimate(wf, dot, vmc.Metropolis(), 30, 64, 10, progressbar=False)
-
-
-def test_estimate_interrupted_in_a_later_walker_group_keeps_complete_groups(monkeypatch):
-    dot, wf = _dot()
-    _interrupt_step_after(monkeypatch, 64 + 20)  # group 0 completes, group 1 is interrupted
-    with pytest.warns(InterruptedRunWarning, match="1 of 2 walker groups"):
-        est = _quiet_estimate(wf, dot, vmc.Metropolis(), 40, 64, 10, walker_groups=2)
-    assert est.interrupted and est.local_energies.shape == (20, 64)
 
 
 def test_optimize_interrupted_before_any_iteration_reraises(monkeypatch):
