@@ -2,14 +2,18 @@
 
 The target is the posterior predictive mean ``f(x)`` at test points (weights are not
 identifiable, predictions are what users need converged). Both samplers see the same network
-(1-10-1, tanh), the same priors (every weight and bias ``Normal(0, 1)``, noise
-``HalfNormal(1)`` in the units of y) and the same standardised data. For each run the table gives
-wall time (PyMC: sampling only, compilation listed separately), the mean number of leapfrog steps
+(1-20-1, tanh, as in issue 18), the same priors (every weight and bias ``Normal(0, 1)``, noise
+``HalfNormal(1)`` in the units of y), the same standardised data (n = 120) and the same draws
+(4 chains x (500 tuning + 500 kept)). For each run the table gives wall and CPU time (PyMC:
+sampling only; its compilation is listed separately), the mean number of leapfrog steps
 (gradient evaluations) per draw and chain, the median and minimum over test points of the bulk ESS
-of ``f(x)``, the median ESS per second, the worst R-hat and the largest distance of the
-predictive mean from a long reference run in units of its posterior sd.
+of ``f(x)``, the median ESS per second without and with PyMC's compile time, the ratio of that to
+PyMC's (sampling only), the worst R-hat and the largest distance of the predictive mean from a
+long reference run in units of its posterior sd. The first bayesphys row is the default path,
+``BayesianNeuralNetwork(method="nuts")`` (``NUTS()``, tree depth <= 10, as PyMC's).
 
-Run ``python benchmarks/bnn.py`` (``--quick`` for a smoke test).
+Run ``python benchmarks/bnn.py`` (``--quick`` for a smoke test, ``--nuts-only`` to skip the HMC and
+SGHMC rows).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from bayesphys import results
 from bayesphys.bnn import BayesianNeuralNetwork
 from bayesphys.inference import HMC, NUTS, SGHMC
 
-HIDDEN = 10
+HIDDEN = 20
+N_POINTS = 120
 
 
 def data(n: int, seed: int):
@@ -91,34 +96,47 @@ def run_pymc(X, y, X_test, draws: int, tune: int, chains: int, seed: int):
                 compute_convergence_checks=False,
             )
 
-    sample_s, _, idata = timed(draw)
+    sample_s, sample_cpu, idata = timed(draw)
     xt = (X_test - x_mean) / x_scale
-    return f_pymc(idata, xt, y_mean, y_scale), sample_s, compile_s, mean_steps(idata)
+    f = f_pymc(idata, xt, y_mean, y_scale)
+    return f, sample_s, sample_cpu, compile_s, mean_steps(idata)
 
 
 def run_ours(X, y, X_test, method, seed: int):
-    """bayesphys fit with an inference object; returns (f draws, wall s, leapfrog steps/draw)."""
+    """bayesphys fit with an inference object; returns (f draws, wall s, CPU s, steps/draw)."""
     model = BayesianNeuralNetwork(hidden=(HIDDEN,), method=method, random_state=seed)
-    wall, _, _ = timed(lambda: model.fit(X, y, progressbar=False))
+    wall, cpu, _ = timed(lambda: model.fit(X, y, progressbar=False))
     pp = model.sample_posterior_predictive(X_test, random_state=0)
-    return pp.posterior_predictive["f"].values, wall, mean_steps(model.idata_)
+    return pp.posterior_predictive["f"].values, wall, cpu, mean_steps(model.idata_)
 
 
 def row(
-    name: str, f: np.ndarray, wall: float, steps: float, ref_mean: np.ndarray, ref_sd: np.ndarray
+    name: str,
+    f: np.ndarray,
+    times: tuple[float, float, float],
+    steps: float,
+    ref: tuple[np.ndarray, np.ndarray],
+    peer: tuple[float, float] | None,
 ):
+    """A table row; ``times`` is (wall, CPU, compile) seconds, ``ref`` the reference mean/sd,
+    ``peer`` PyMC's median ESS per wall and per CPU second (sampling only)."""
+    wall, cpu, compile_s = times
     ess = np.asarray(results.ess(f))
     rhat = np.asarray(results.rhat(f))
-    err = np.max(np.abs(f.mean(axis=(0, 1)) - ref_mean) / ref_sd)
-    n = f.shape[0] * f.shape[1]
+    err = np.max(np.abs(f.mean(axis=(0, 1)) - ref[0]) / ref[1])
+    ess_per_s = float(np.median(ess)) / wall
     return [
         name,
-        n,
+        f.shape[0] * f.shape[1],
         wall,
+        cpu,
         "-" if np.isnan(steps) else steps,
         float(np.median(ess)),
         float(ess.min()),
-        float(np.median(ess)) / wall,
+        ess_per_s,
+        float(np.median(ess)) / (wall + compile_s),
+        "-" if peer is None else ess_per_s / peer[0],
+        "-" if peer is None else float(np.median(ess)) / cpu / peer[1],
         float(rhat.max()),
         float(err),
     ]
@@ -129,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="short runs (smoke test)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--nuts-only", action="store_true", help="skip the HMC and SGHMC rows")
     args = parser.parse_args(argv)
     import pymc  # noqa: F401  (pymc sets its logger's level on import; quieten it afterwards)
 
@@ -136,38 +155,35 @@ def main(argv: Sequence[str] | None = None) -> None:
     warnings.filterwarnings("ignore", message=".*BLAS.*")
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     draws, tune = (100, 100) if args.quick else (500, 500)
-    X, y = data(50, args.seed)
+    X, y = data(N_POINTS, args.seed)
     X_test = np.linspace(-3.5, 3.5, 15)[:, None]
 
-    ref, _, _ = run_ours(X, y, X_test, HMC(draws=2 * draws, tune=tune, chains=16), args.seed + 100)
-    ref_mean, ref_sd = ref.mean(axis=(0, 1)), ref.std(axis=(0, 1))
-    rows = []
-    f, sample_s, compile_s, steps = run_pymc(X, y, X_test, draws, tune, 4, args.seed)
-    rows.append(
-        row(
-            f"PyMC NUTS, 4 chains (+{compile_s:.1f} s compile)",
-            f,
-            sample_s,
-            steps,
-            ref_mean,
-            ref_sd,
-        )
-    )
-    for name, method in [
-        ("bayesphys hmc, 4 chains", HMC(draws=draws, tune=tune, chains=4)),
-        ("bayesphys hmc, 16 chains", HMC(draws=draws, tune=tune, chains=16)),
+    ref_f, *_ = run_ours(X, y, X_test, HMC(draws=2 * draws, tune=tune, chains=16), args.seed + 100)
+    ref = ref_f.mean(axis=(0, 1)), ref_f.std(axis=(0, 1))
+    f, sample_s, sample_cpu, compile_s, steps = run_pymc(X, y, X_test, draws, tune, 4, args.seed)
+    peer = row("PyMC NUTS, 4 chains", f, (sample_s, sample_cpu, compile_s), steps, ref, None)
+    rows = [peer]
+    peer_rates = peer[7], peer[5] / sample_cpu
+    runs = [
+        ("bayesphys nuts default (NUTS(), depth <= 10)", NUTS(draws=draws, tune=tune, chains=4)),
         (
             "bayesphys nuts (tree depth <= 7), 4 chains",
             NUTS(draws=draws, tune=tune, chains=4, max_treedepth=7),
         ),
-        # default burn-in (2000 steps), draws * 10 steps kept every 10th
-        (
-            "bayesphys sghmc, 4 chains, batch 16, thin 10",
-            SGHMC(draws=draws, chains=4, batch_size=16),
-        ),
-    ]:
-        f, wall, steps = run_ours(X, y, X_test, method, args.seed)
-        rows.append(row(name, f, wall, steps, ref_mean, ref_sd))
+    ]
+    if not args.nuts_only:
+        runs += [
+            ("bayesphys hmc, 4 chains", HMC(draws=draws, tune=tune, chains=4)),
+            ("bayesphys hmc, 16 chains", HMC(draws=draws, tune=tune, chains=16)),
+            # default burn-in (2000 steps), draws * 10 steps kept every 10th
+            (
+                "bayesphys sghmc, 4 chains, batch 16, thin 10",
+                SGHMC(draws=draws, chains=4, batch_size=16),
+            ),
+        ]
+    for name, method in runs:
+        f, wall, cpu, steps = run_ours(X, y, X_test, method, args.seed)
+        rows.append(row(name, f, (wall, cpu, 0.0), steps, ref, peer_rates))
 
     print(machine_header(("numpy", "torch", "pymc")))
     print(
@@ -175,8 +191,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "process on one thread"
     )
     print(
-        f"n=50 points, network 1-{HIDDEN}-1 tanh ({3 * HIDDEN + 1} weights + sigma), "
+        f"n={N_POINTS} points, network 1-{HIDDEN}-1 tanh ({3 * HIDDEN + 1} weights + sigma), "
         f"{draws} draws/chain after {tune} tuning steps; ESS of f(x) at 15 test points; "
+        f"PyMC compile (model to C, once): {compile_s:.1f} s, not in its wall time; "
+        f"ratio: ESS/s over PyMC's ESS/s (sampling only), ratio CPU: the same per CPU second "
+        "(less distorted by other processes' load); "
         f"err: max |mean - reference| / posterior sd (reference: bayesphys hmc, 16 x "
         f"{2 * draws} draws)\n"
     )
@@ -184,10 +203,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         "run",
         "draws",
         "wall s",
+        "CPU s",
         "steps/draw",
         "ESS med",
         "ESS min",
         "ESS/s",
+        "ESS/s +compile",
+        "ratio",
+        "ratio CPU",
         "max R-hat",
         "err",
     ]

@@ -136,6 +136,41 @@ class Network:
                 delta = torch.matmul(delta, w.transpose(-1, -2)) * _act_grad(self.activation, h)
         return torch.cat(grads[::-1], dim=1)
 
+    @property
+    def single_hidden_scalar_output(self) -> bool:
+        """One hidden layer and one output: :meth:`forward_single_hidden` applies."""
+        return len(self.hidden) == 1 and self.n_out == 1
+
+    def forward_single_hidden(self, theta: Tensor, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Outputs ``(chains, n)`` and hidden activations ``(chains, n, width)`` of a network
+        with one hidden layer and one output, for shared inputs ``X`` ``(n, n_in)``.
+
+        The same numbers as :meth:`forward` with fewer tensor operations (fused bias adds): the
+        samplers call it once per leapfrog step, and for small networks the fixed cost per
+        operation dominates.
+        """
+        n_chains, (n_in, width) = theta.shape[0], (self.n_in, self.hidden[0])
+        o = n_in * width
+        w0 = theta[:, :o].view(n_chains, n_in, width)
+        b0 = theta[:, o : o + width].unsqueeze(1)
+        w1 = theta[:, o + width : o + 2 * width].unsqueeze(-1)
+        b1 = theta[:, o + 2 * width : o + 2 * width + 1].unsqueeze(-1)
+        h = ACTIVATIONS[self.activation](torch.baddbmm(b0, X.expand(n_chains, *X.shape), w0))
+        return torch.baddbmm(b1, h, w1).squeeze(-1), h
+
+    def backward_single_hidden(self, theta: Tensor, X: Tensor, h: Tensor, delta: Tensor) -> Tensor:
+        """Gradient w.r.t. the weights of ``sum(delta * output)`` for :meth:`forward_single_hidden`
+        (``delta`` ``(chains, n)``, ``h`` its hidden activations): ``(chains, n_params)``."""
+        n_chains, (n_in, width) = theta.shape[0], (self.n_in, self.hidden[0])
+        o = n_in * width
+        w1 = theta[:, o + width : o + 2 * width].unsqueeze(1)
+        delta_col = delta.unsqueeze(-1)
+        grad_w1 = torch.bmm(delta.unsqueeze(1), h).squeeze(1)
+        delta_h = (delta_col * w1) * _act_grad(self.activation, h)
+        grad_b0 = delta_h.sum(1)
+        grad_w0 = torch.bmm(X.T.expand(n_chains, n_in, X.shape[0]), delta_h).view(n_chains, o)
+        return torch.cat((grad_w0, grad_b0, grad_w1, delta.sum(1, keepdim=True)), 1)
+
     def init(self, n_chains: int, generator: torch.Generator, dtype: torch.dtype) -> Tensor:
         """Random starting weights ``(chains, n_params)``, Glorot-like scale ``1/sqrt(fan_in)``.
 

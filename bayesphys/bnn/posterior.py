@@ -19,8 +19,9 @@ import torch
 from torch import Tensor
 
 from bayesphys.bnn.network import Network
-from bayesphys.core.likelihoods import Categorical, Likelihood
-from bayesphys.core.priors import Gamma, Prior
+from bayesphys.core.likelihoods import Categorical, Gaussian, Likelihood
+from bayesphys.core.priors import Gamma, HalfNormal, Normal, Prior
+from bayesphys.core.transforms import Exp
 
 #: Hyperprior on the precision of each parameter group for ``weight_prior="hierarchical"``:
 #: mean precision 1 (weights of order 1 on standardised data), but broad enough (shape 2) that
@@ -81,6 +82,16 @@ class Posterior:
             k: v / self.y_scale ** _UNIT_POWER[k] for k, v in likelihood.fixed_params.items()
         }
         self.dim = self.n_weights + self.n_hyper + len(self.free)
+        self.closed_form = _closed_form_applies(weight_prior, likelihood)
+        if self.closed_form:
+            self._w_mu, self._w_sigma = float(weight_prior.mu), float(weight_prior.sigma)
+            # Prior and likelihood constants: they shift H, not its gradient, but keep the
+            # closed form's value equal to the autograd path's.
+            self._w_const = -self.n_weights * (math.log(self._w_sigma) + 0.5 * _LOG_2PI)
+            self._y_t = torch.as_tensor(np.asarray(y), dtype=X.dtype)
+            self._y_err_sq = (
+                None if y_err is None else torch.as_tensor(np.asarray(y_err), dtype=X.dtype) ** 2
+            )
 
     # ------------------------------------------------------------------------ components
     def noise_params(self, theta: Tensor) -> dict[str, Tensor]:
@@ -135,10 +146,15 @@ class Posterior:
     def value_and_grad(self, theta: Tensor, idx: np.ndarray | None = None) -> tuple[Tensor, Tensor]:
         """``log prior + (n/b) log lik(batch)`` and its gradient, without autograd on the net.
 
+        Normal weight priors with Gaussian noise (the defaults) take
+        :meth:`closed_form_value_and_grad` (no autograd at all, full batch).
+
         The network is run forward and backpropagated by hand (``Network.backward``); autograd
         only sees the small graph of the core prior and likelihood terms, from ``f`` and the
         hyper/noise parameters on.
         """
+        if self.closed_form and idx is None:
+            return self.closed_form_value_and_grad(theta)
         X, y, y_err = self._batch(idx)
         scale = 1.0 if idx is None else self.n / idx.shape[-1]
         theta = theta.detach()
@@ -154,6 +170,66 @@ class Posterior:
         with torch.no_grad():
             grad[:, : self.n_weights] += self.net.backward(theta, inputs, grad_f)
         return lp.detach(), grad
+
+    def closed_form_value_and_grad(self, theta: Tensor) -> tuple[Tensor, Tensor]:
+        """Full-batch log posterior and gradient by hand: Normal weight prior, Gaussian noise.
+
+        Every term's derivative is written out (the network's by :meth:`Network.backward`), so
+        a gradient costs a few batched matmuls and no autograd bookkeeping, which dominates
+        for small networks. The noise prior, on ``z = log(noise)``, is closed form for
+        ``HalfNormal`` and goes through autograd on ``z`` alone otherwise.
+        """
+        with torch.no_grad():
+            theta = theta.detach()
+            n_w = self.n_weights
+            w = theta[:, :n_w]
+            if self.net.single_hidden_scalar_output:
+                f, hidden = self.net.forward_single_hidden(theta, self.X)
+            else:
+                out, inputs = self.net.forward(theta, self.X, keep=True)
+                f = out[..., 0]
+            resid = self._y_t - f  # (chains, n)
+            if self.free:
+                (name, prior), z = next(iter(self.free.items())), theta[:, n_w]
+                # z is log sigma or log variance (units of y); var0 in standardised units.
+                power = 2.0 if name == "sigma" else 1.0
+                log_var0 = power * z - 2.0 * math.log(self.y_scale)
+                var0 = torch.exp(log_var0).unsqueeze(-1)
+            else:
+                var0 = theta.new_tensor(self.fixed[self.likelihood.param_name])
+                if self.likelihood.param_name == "sigma":
+                    var0 = var0 * var0
+            if self._y_err_sq is None:
+                var = var0
+                log_var = log_var0 if self.free else torch.log(var0)
+                sum_log_var = self.n * log_var
+            else:
+                var = var0 + self._y_err_sq
+                sum_log_var = torch.log(var).sum(-1)
+            r_over_var = resid / var
+            centred = w if self._w_mu == 0.0 else w - self._w_mu
+            inv_var_w = 1.0 / self._w_sigma**2
+            rss = (resid * r_over_var).sum(-1)  # sum of squared residuals over the variance
+            lp = (self._w_const - 0.5 * self.n * _LOG_2PI) - 0.5 * (
+                inv_var_w * (centred * centred).sum(-1) + sum_log_var + rss
+            )
+            if self.net.single_hidden_scalar_output:
+                grad_w = self.net.backward_single_hidden(theta, self.X, hidden, r_over_var)
+            else:
+                grad_w = self.net.backward(theta, inputs, r_over_var.unsqueeze(-1))
+            grad_w = grad_w.sub_(centred, alpha=inv_var_w)
+            if not self.free:
+                return lp, grad_w
+            lp_noise, dlp_noise = _noise_prior_terms(prior, z)
+            # d loglik / d var0 = sum(r^2/var^2 - 1/var) / 2 and d var0 / dz = power * var0;
+            # without y_err, var = var0 and the product is (rss - n) / 2.
+            if self._y_err_sq is None:
+                d_z = torch.add(dlp_noise, rss - self.n, alpha=0.5 * power)
+            else:
+                d_var = 0.5 * (r_over_var * r_over_var - 1.0 / var).sum(-1)
+                d_z = d_var * (power * var0[:, 0]) + dlp_noise
+            grad = torch.cat((grad_w, d_z.unsqueeze(-1)), 1)
+        return lp + lp_noise, grad
 
     # --------------------------------------------------------------------------- targets
     def log_prob(self, theta: Tensor) -> Tensor:
@@ -186,6 +262,47 @@ class Posterior:
         for name, value in self.noise_params(flat).items():
             out[name] = value.reshape(chains, n_draws)
         return {k: v.detach().cpu().numpy() for k, v in out.items()}
+
+
+def _closed_form_applies(weight_prior: Prior | str, likelihood: Likelihood) -> bool:
+    """Whether :meth:`Posterior.closed_form_value_and_grad` covers this model."""
+    if not isinstance(weight_prior, Normal) or not isinstance(likelihood, Gaussian):
+        return False
+    if np.ndim(weight_prior.mu) or np.ndim(weight_prior.sigma):
+        return False
+    free = list(likelihood.free_params.values())
+    return len(free) == 0 or (len(free) == 1 and isinstance(free[0].transform, Exp))
+
+
+def _noise_prior_terms(prior: Prior, z: Tensor) -> tuple[Tensor, Tensor]:
+    """Log prior of the noise at ``z = log(noise)`` (Jacobian included) and its derivative."""
+    if isinstance(prior, HalfNormal) and not np.ndim(prior.sigma):
+        s = float(prior.sigma)
+        x_over_s_sq = torch.exp(2.0 * z) / (s * s)
+        const = math.log(2.0) - 0.5 * _LOG_2PI - math.log(s)
+        return const - 0.5 * x_over_s_sq + z, 1.0 - x_over_s_sq
+    with torch.enable_grad():
+        z = z.detach().requires_grad_(True)
+        lp = prior.log_prob_unconstrained(z)
+        (dz,) = torch.autograd.grad(lp.sum(), z)
+    return lp.detach(), dz
+
+
+class FullBatchTarget:
+    """The full-batch log posterior as a sampler target: ``target(theta)`` is
+    :meth:`Posterior.log_prob`, and ``target.value_and_grad`` lets the core gradient kernels
+    (:func:`~bayesphys.core.samplers.base.evaluate`) take the hand-written gradient directly,
+    without an autograd pass around it."""
+
+    def __init__(self, post: Posterior) -> None:
+        self.post = post
+
+    def __call__(self, theta: Tensor) -> Tensor:
+        return self.post.log_prob(theta)
+
+    def value_and_grad(self, theta: Tensor) -> tuple[Tensor, Tensor]:
+        """Log posterior ``(chains,)`` and its gradient ``(chains, dim)``."""
+        return self.post.value_and_grad(theta)
 
 
 class _FusedLogProb(torch.autograd.Function):

@@ -8,6 +8,7 @@ from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.model_selection import GridSearchCV
 
 from bayesphys.bnn import BayesianNeuralNetwork
+from bayesphys.bnn import posterior as bnn_posterior
 from bayesphys.inference import HMC, MAP, NUTS, SGPR, VI
 from bayesphys.likelihoods import Bernoulli, Categorical, Gaussian
 from bayesphys.priors import Laplace, Normal
@@ -180,7 +181,11 @@ OLD_API = {
 
 @pytest.mark.filterwarnings("ignore:.*transitions after tuning diverged")
 @pytest.mark.parametrize("name", sorted(OLD_API))
-def test_same_numbers_as_the_former_api(name):
+def test_same_numbers_as_the_former_api(name, monkeypatch):
+    # The former numbers came from the autograd-assembled gradient; the closed-form one
+    # (tested against it in test_regression.py) rounds differently in the last bit, which
+    # chaotic trajectories amplify. Pin the API against the reference gradient.
+    monkeypatch.setattr(bnn_posterior, "_closed_form_applies", lambda *args: False)
     old = OLD_API[name]
     est = old["make"]().fit(X, Y, y_err=old["y_err"], progressbar=False)
     mean, std = est.predict(X[:3], return_std=True)

@@ -10,11 +10,11 @@ from bayesphys.bnn.inference.minibatch import Batcher
 from bayesphys.bnn.inference.sghmc import fit_sghmc
 from bayesphys.bnn.inference.vi import fit_vi
 from bayesphys.bnn.network import Network
-from bayesphys.bnn.posterior import Posterior
+from bayesphys.bnn.posterior import FullBatchTarget, Posterior
 from bayesphys.core.base import NotFittedError
 from bayesphys.inference import HMC, NUTS, SGHMC, VI
 from bayesphys.likelihoods import Bernoulli, Categorical, Gaussian, Poisson, StudentT
-from bayesphys.priors import HalfNormal, Laplace, Normal
+from bayesphys.priors import HalfNormal, InverseGamma, Laplace, Normal
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(12, 2))
@@ -258,3 +258,45 @@ def test_vi_minibatch_kl_scaling_gives_exact_posterior():
     torch.testing.assert_close(draws.mean(0), post.mean, atol=0.2 * post.sd, rtol=0)
     sd = draws.std(0)
     assert torch.all((sd > 0.85 * post.sd) & (sd < 1.15 * post.sd)), sd / post.sd
+
+
+@pytest.mark.parametrize("hidden", [(6,), (5, 4)], ids=["one-layer", "two-layer"])
+@pytest.mark.parametrize(
+    "likelihood, y_err",
+    [
+        (Gaussian(), None),
+        (Gaussian(noise=HalfNormal(0.4)), np.full(30, 0.1)),
+        (Gaussian(variance=InverseGamma(2.0, 1.0)), None),
+        (Gaussian(noise=0.3), None),
+        (Gaussian(variance=0.2), np.full(30, 0.1)),
+    ],
+    ids=["halfnormal", "halfnormal-y_err", "variance-prior", "fixed-sigma", "fixed-var-y_err"],
+)
+@pytest.mark.parametrize("prior", [Normal(0, 1), Normal(0.3, 2.0)], ids=["std", "shifted"])
+def test_closed_form_gradient_matches_autograd(hidden, likelihood, y_err, prior):
+    rng = np.random.default_rng(2)
+    net = Network(2, hidden, 1, "tanh")
+    x = torch.as_tensor(rng.normal(size=(30, 2)))
+    post = Posterior(net, prior, likelihood, x, rng.normal(size=30), y_err, 1.7)
+    assert post.closed_form
+    theta = torch.randn(
+        4, post.dim, dtype=torch.float64, generator=torch.Generator().manual_seed(3)
+    )
+    value, grad = post.value_and_grad(theta)
+    t = theta.clone().requires_grad_(True)
+    reference = post.log_prob_autograd(t)
+    (ref_grad,) = torch.autograd.grad(reference.sum(), t)
+    torch.testing.assert_close(value, reference.detach(), atol=1e-10, rtol=1e-12)
+    torch.testing.assert_close(grad, ref_grad, atol=1e-10, rtol=1e-10)
+    # The sampler target hands the same pair to the core kernels, without autograd.
+    target_value, target_grad = FullBatchTarget(post).value_and_grad(theta)
+    assert torch.equal(target_value, value) and torch.equal(target_grad, grad)
+
+
+def test_closed_form_only_where_it_applies():
+    x = torch.zeros((5, 1), dtype=torch.float64)
+    net = Network(1, (3,), 1, "tanh")
+    y = np.zeros(5)
+    assert not Posterior(net, Laplace(0, 1), Gaussian(), x, y, None, 1.0).closed_form
+    assert not Posterior(net, "hierarchical", Gaussian(), x, y, None, 1.0).closed_form
+    assert not Posterior(net, Normal(0, 1), StudentT(noise=0.3), x, y, None, 1.0).closed_form

@@ -6,7 +6,7 @@ import warnings
 
 from torch import Tensor
 
-from bayesphys.bnn.posterior import Posterior
+from bayesphys.bnn.posterior import FullBatchTarget, Posterior
 from bayesphys.core import inference
 from bayesphys.core.fit_result import FitResult
 from bayesphys.core.interrupts import InterruptedRunWarning
@@ -32,13 +32,18 @@ def sample_full_batch(
     seed: int,
     progressbar: bool,
 ) -> FitResult:
-    """Run a core sampler ``kernel`` on the full-batch log posterior from ``init``."""
+    """Run a core sampler ``kernel`` on the full-batch log posterior from ``init``.
+
+    The target is a :class:`~bayesphys.bnn.posterior.FullBatchTarget`: the kernel takes the
+    hand-written gradient (closed form for Normal weight priors with Gaussian noise) directly,
+    without autograd around it.
+    """
     with warnings.catch_warnings():
         # The estimator warns once over all chain groups (bayesphys.bnn.inference.groups.combine).
         warnings.simplefilter("ignore", InterruptedRunWarning)
         # Ctrl-C before the first draw re-raises KeyboardInterrupt: nothing to keep.
         result = sample(
-            post.log_prob,
+            FullBatchTarget(post),
             init,
             method=kernel,
             draws=method.draws,

@@ -146,11 +146,13 @@ def build_subtree(
     leaf, proposal = start, start
     moving = building
     log_w = torch.full((n_chains,), -torch.inf, **opts)
+    neg_inf = log_w.clone()  # a tensor operand: `where` with a Python scalar wraps it per call
     rho = torch.zeros((n_chains, dim), **opts)
     prev_ps = prev_before = rho
     p_first = start.p
     accept_sum = torch.zeros((n_chains,), **opts)
-    n_steps = torch.zeros((n_chains,), dtype=torch.long, device=start.z.device)
+    # Which chains took each leapfrog step; counted once at the end (one op per leaf less).
+    moved = []
     diverged = torch.zeros_like(building)
     for n in range(n_leaves):
         new, ok_x = leaf_leapfrog(fn, leaf, half_eps, eps_m)
@@ -162,10 +164,10 @@ def build_subtree(
         ok = (log_w_leaf >= -max_energy_error) & (log_w_leaf < torch.inf)
         if ok_x is not None:
             ok = ok & ok_x
-        n_steps = n_steps + moving
+        moved.append(moving)
         diverged = diverged | (moving & ~ok)
         moving = moving & ok
-        log_w_leaf = torch.where(moving, log_w_leaf, -torch.inf)
+        log_w_leaf = torch.where(moving, log_w_leaf, neg_inf)
         accept_sum = accept_sum + torch.exp(log_w_leaf.clamp(max=0.0))
         leaf = select_leaf(moving, new, leaf)
         # Progressive multinomial sampling: leaf i ends up the proposal w.p. w_i / sum(w).
@@ -178,7 +180,7 @@ def build_subtree(
         if n == 0:
             p_first = p_new
         if n % 2 == 0:
-            ck[n.bit_count()] = torch.stack((ps, before, rho, prev_ps, prev_before))
+            torch.stack((ps, before, rho, prev_ps, prev_before), out=ck[n.bit_count()])
         else:
             # Sub-subtrees of 2, 4, ..., 2**t leaves end here; their starts sit in slots
             # k_min..k_max (the larger the subtree, the lower its slot).
@@ -199,4 +201,5 @@ def build_subtree(
         prev_ps, prev_before = ps, before
         if n + 1 < n_leaves and not bool(moving.any()):
             break
+    n_steps = torch.stack(moved).sum(0)
     return Subtree(leaf, proposal, log_w, rho, p_first, moving, accept_sum, n_steps, diverged)

@@ -90,8 +90,20 @@ def as_positions(theta: object, name: str = "init") -> Tensor:
 
 
 def evaluate(fn: LogProbFn, theta: Tensor, *, with_grad: bool) -> tuple[Tensor, Tensor | None]:
-    """Evaluate ``fn`` (and its gradient) on all chains; returns detached tensors."""
+    """Evaluate ``fn`` (and its gradient) on all chains; returns detached tensors.
+
+    A target that knows its own gradient may carry a ``value_and_grad(theta) -> (log_prob,
+    grad)`` attribute; gradient-based kernels then call it instead of autograd through ``fn``
+    (e.g. a hand-written backward pass, cheaper when autograd's bookkeeping dominates).
+    """
     n_chains = theta.shape[0]
+    value_and_grad = getattr(fn, "value_and_grad", None) if with_grad else None
+    if value_and_grad is not None:
+        lp, grad = value_and_grad(theta.detach())
+        _check_output(lp, n_chains)
+        if not isinstance(grad, Tensor) or grad.shape != theta.shape:
+            raise ValueError(f"value_and_grad must return a gradient of shape {tuple(theta.shape)}")
+        return lp.detach(), grad.detach()
     if not with_grad:
         # no_grad keeps gradient-free kernels cheap even when fn closes over nn.Parameters (VMC).
         with torch.no_grad():

@@ -117,8 +117,10 @@ def sample(
     ----------
     log_prob : callable
         ``log_prob(theta: Tensor[chains, dim]) -> Tensor[chains]``, unnormalised log density
-        (differentiable with torch autograd for ``"nuts"``, ``"hmc"`` and ``"mala"``). Return
-        ``-inf`` outside the support; non-finite values at a proposal reject it.
+        (differentiable with torch autograd for ``"nuts"``, ``"hmc"`` and ``"mala"``, unless it
+        has a ``value_and_grad(theta) -> (log_prob, grad)`` attribute, which those kernels then
+        call instead of autograd). Return ``-inf`` outside the support; non-finite values at a
+        proposal reject it.
     init : Tensor
         Initial positions ``(chains, dim)``; non-tensors are converted to float64. The draws
         keep its dtype and device.
