@@ -25,6 +25,7 @@ from scipy.stats import norm
 
 from bayesphys import plotting, results
 from bayesphys.bma import ConcentratedWeightsWarning, MassModelAveraging, residual_gp
+from bayesphys.bma._residuals import convergence_checks, residual_convergence
 from bayesphys.bma.plots import (
     empirical_coverage,
     plot_coverage,
@@ -292,6 +293,9 @@ def run(
         weights=default,
         random_state=seed,
     ).fit(train, client=client, **tables)
+    # Sampled residual GPs (residual_method = "nuts") are checked as the report checks saved
+    # posteriors (R-hat > 1.01, bulk ESS < 400, divergences): their draws are not saved.
+    convergence = residual_convergence(bma.corrected_)
     progress("models corrected and weighted")
 
     pred = bma.predict(test, client)
@@ -357,6 +361,8 @@ def run(
     quality.to_csv(out_dir / "model_quality.csv")
     drip.to_csv(out_dir / "drip_lines.csv", index=False)
     chart.to_csv(out_dir / "existence_probability.csv", index=False)
+    if len(convergence):
+        convergence.to_csv(out_dir / "residual_convergence.csv")
 
     measured = separation_energy(train, "S2n")
     files["chart"] = save_figure(
@@ -397,6 +403,7 @@ def run(
         "weights": bma.weights_,
         "bma": bma,
         "files": files,
+        "checks": convergence_checks(convergence),
         "units": {**UNITS, **{c: "1" for c in comparison.columns if c.startswith("p_ex")}},
     }
 
