@@ -9,7 +9,17 @@ full-data L-BFGS-B start, from a 500-point subset fit for n >= 1000). Table (b):
 n = 50 000 (SGPR with learned inducing inputs, and minibatch SVGP) and an exact fit on a
 2000-point subset, with their test RMSE against the noise-free function.
 
-Run ``python benchmarks/gp.py`` (or ``--quick`` for a smoke test with small sizes).
+Table (c), with ``--nuts`` (instead of (a) and (b)): NUTS over the hyperparameters against PyMC
+(``pm.sample`` on a ``pm.gp.Marginal`` model with the same priors, chains and draws), on the
+default path of both (``GPRegression(method=NUTS(...))``; PyMC's default ``cores``): a small
+posteriordb-style problem (11 points on a 1-d grid, RBF kernel, Gamma lengthscale, HalfNormal
+outputscale and noise, 4 x (1000 + 2500)) and one parity class of the nuclear-mass residuals
+(500 even-even S2n residuals of FRDM95 against AME2020, ARD RBF over (Z, N), log-normal priors).
+It prints wall seconds (PyMC's with and without its model compilation), the smallest bulk ESS
+over the hyperparameters (ArviZ, the same call for both), ESS per second and the ratio.
+
+Run ``python benchmarks/gp.py`` (or ``--quick`` for a smoke test with small sizes), and
+``python benchmarks/gp.py --nuts [--quick]`` for table (c).
 """
 
 from __future__ import annotations
@@ -23,8 +33,10 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process import kernels as sk
 from threadpoolctl import threadpool_limits  # ships with scikit-learn
 
+from bayesphys import results
+from bayesphys.core.priors import Gamma, HalfNormal, LogNormal
 from bayesphys.gp import GPRegression
-from bayesphys.inference import SGPR, SVGP
+from bayesphys.inference import NUTS, SGPR, SVGP
 
 P = 3  # input features
 NOISE = 0.1
@@ -116,6 +128,126 @@ def bench_sparse(n: int, n_subset: int, seed: int, threads: int | None) -> str:
     )
 
 
+def small_problem(seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """11 points on a grid (posteriordb's gp_pois_regr inputs), y from a smooth curve plus noise,
+    with the priors of posteriordb's gp_regr: Gamma(25, 4) lengthscale, half-normal signal and
+    noise (here on the outputscale, the signal variance, and on the noise sd)."""
+    rng = np.random.default_rng(seed)
+    x = np.linspace(-10.0, 10.0, 11)
+    y = 3.0 * np.sin(x / 3.0) + 0.5 * rng.normal(size=11)
+    priors = {"lengthscale": Gamma(25.0, 4.0), "outputscale": HalfNormal(2.0)}
+    return x[:, None], y, {"priors": priors, "noise": HalfNormal(1.0)}
+
+
+def parity_class_problem(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """``n`` even-even nuclei: S2n residuals of FRDM95 against AME2020 over (Z, N), with
+    log-normal priors as GPRegression's defaults (centred on the data's scales)."""
+    from bayesphys.bma._residuals import observable_table, parity_class
+    from bayesphys.data import masses
+
+    exp = observable_table(masses.load_ame(2020), "S2n", "AME2020")
+    model = observable_table(masses.load_model("FRDM95", warn=False), "S2n", "FRDM95")
+    both = exp.merge(model, on=["Z", "N"], suffixes=("_exp", "_model"))
+    both = both[parity_class(both["Z"], both["N"]) == "ee"]
+    rows = np.sort(np.random.default_rng(seed).choice(len(both), n, replace=False))
+    both = both.iloc[rows]
+    X = both[["Z", "N"]].to_numpy(float)
+    y = (both["value_exp"] - both["value_model"]).to_numpy()
+    rms = float(np.sqrt(np.mean(y**2)))
+    priors = {
+        "lengthscale": LogNormal(np.log(X.std(0)), 1.5),
+        "outputscale": LogNormal(float(np.log(rms**2)), 1.5),
+    }
+    return X, y, {"priors": priors, "noise": LogNormal(float(np.log(0.1 * rms)), 2.0)}
+
+
+def _pymc_prior(pm, name: str, prior, shape=None):
+    kw = {} if shape is None else {"shape": shape}
+    if isinstance(prior, Gamma):
+        return pm.Gamma(name, alpha=prior.alpha, beta=prior.beta, **kw)
+    if isinstance(prior, HalfNormal):
+        return pm.HalfNormal(name, sigma=prior.sigma, **kw)
+    return pm.LogNormal(name, mu=np.asarray(prior.mu), sigma=prior.sigma, **kw)
+
+
+def run_pymc_gp(X, y, spec, draws: int, tune: int, chains: int, seed: int):
+    """``pm.sample`` of the marginal GP; returns (wall s incl. compile, CPU s of this process,
+    sampling s, min ESS, leapfrog steps per draw)."""
+    import pymc as pm
+
+    def run():
+        with pm.Model():
+            p = X.shape[1]
+            priors = spec["priors"]
+            ls = _pymc_prior(pm, "lengthscale", priors["lengthscale"], p if p > 1 else None)
+            scale = _pymc_prior(pm, "outputscale", priors["outputscale"])
+            noise = _pymc_prior(pm, "noise", spec["noise"])
+            gp = pm.gp.Marginal(cov_func=scale * pm.gp.cov.ExpQuad(p, ls=ls))
+            gp.marginal_likelihood("y", X=X, y=y, sigma=noise)
+            return pm.sample(
+                draws=draws,
+                tune=tune,
+                chains=chains,
+                random_seed=seed,
+                progressbar=False,
+                compute_convergence_checks=False,
+            )
+
+    wall, cpu, idata = timed(run)
+    sampling = float(idata.sample_stats.attrs["sampling_time"])
+    steps = float(idata.sample_stats["n_steps"].values.mean())
+    return wall, cpu, sampling, _min_ess(idata), steps
+
+
+def run_ours_gp(X, y, spec, draws: int, tune: int, chains: int, seed: int):
+    """``GPRegression(method=NUTS(...))`` on its defaults; returns (wall s, CPU s, min ESS,
+    leapfrog steps per draw)."""
+    gp = GPRegression(method=NUTS(draws=draws, tune=tune, chains=chains), random_state=seed, **spec)
+    wall, cpu, gp = timed(lambda: gp.fit(X, y, progressbar=False))
+    steps = float(gp.idata_.sample_stats["n_steps"].values.mean())
+    return wall, cpu, _min_ess(gp.idata_), steps
+
+
+def _min_ess(idata) -> float:
+    names = ["lengthscale", "outputscale", "noise"]
+    return float(results.ess(idata, var_names=names).to_array().values.min())
+
+
+def bench_nuts(problems, seed: int) -> str:
+    rows = []
+    nan = float("nan")
+    for label, (X, y, spec), (chains, tune, draws) in problems:
+        setting = f"{label}, {chains} x ({tune} + {draws})"
+        pm_wall, pm_cpu, pm_sampling, pm_ess, pm_steps = run_pymc_gp(
+            X, y, spec, draws, tune, chains, seed
+        )
+        wall, cpu, ess, steps = run_ours_gp(X, y, spec, draws, tune, chains, seed)
+        pm_rate, pm_rate_sampling, ours = pm_ess / pm_wall, pm_ess / pm_sampling, ess / wall
+        pm_compile = pm_wall - pm_sampling
+        pm_row = [pm_wall, pm_compile, pm_cpu, pm_ess, pm_steps, pm_rate, pm_rate_sampling]
+        rows.append([f"{setting}: PyMC", *pm_row, nan, nan])
+        ours_row = [wall, 0.0, cpu, ess, steps, ours, ours, ours / pm_rate, ours / pm_rate_sampling]
+        rows.append([f"{setting}: bayesphys", *ours_row])
+    header = [
+        "run",
+        "wall s",
+        "compile s",
+        "CPU s",
+        "min ESS",
+        "steps/draw",
+        "ESS/s",
+        "ESS/s excl. compile",
+        "ratio",
+        "ratio excl. compile",
+    ]
+    return (
+        "(c) NUTS over the GP hyperparameters: bulk ESS (smallest over the hyperparameters) per "
+        "wall second; PyMC's wall includes its compilation (pm.sample's total minus its "
+        "sampling_time; PyMC's default cores); CPU s: this process; ratio: bayesphys' ESS/s "
+        "over PyMC's, with and without PyMC's compilation\n" + format_table(header, rows)
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry point: print the machine header and both tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -128,8 +260,32 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="threads for both libraries (numpy BLAS for scikit-learn, torch for bayesphys); "
         "0 leaves both at their defaults",
     )
+    parser.add_argument(
+        "--nuts", action="store_true", help="table (c): NUTS against PyMC instead of (a), (b)"
+    )
+    parser.add_argument(
+        "--nuts-large",
+        type=int,
+        nargs=3,
+        default=(4, 500, 500),
+        metavar=("CHAINS", "TUNE", "DRAWS"),
+        help="NUTS settings of the n = 500 problem (both libraries)",
+    )
     args = parser.parse_args(argv)
     threads = args.threads or None
+    if args.nuts:
+        print(machine_header(("numpy", "scipy", "torch", "pymc", "pytensor")))
+        print(f"BLAS threads: {threads or 'library defaults'}\n", flush=True)
+        small = (2, 200, 300) if args.quick else (4, 1000, 2500)
+        large = (2, 100, 100) if args.quick else tuple(args.nuts_large)
+        n_large = 200 if args.quick else 500
+        problems = [
+            ("n = 11, RBF", small_problem(args.seed), small),
+            (f"n = {n_large}, ee class, ARD RBF", parity_class_problem(n_large, args.seed), large),
+        ]
+        with threadpool_limits(limits=threads):
+            print(bench_nuts(problems, args.seed))
+        return
     sizes, sparse = (
         ((200, 400), (5000, 400)) if args.quick else ((1000, 2000, 4000), (50_000, 2000))
     )

@@ -28,7 +28,7 @@ from bayesphys.gp.hyperparameters import values as hyperparameter_values
 from bayesphys.gp.inference import map as gp_map
 from bayesphys.gp.inference import nuts, sgpr, svgp
 from bayesphys.gp.kernels import Kernel, compile_kernel, kernel_from_string
-from bayesphys.gp.linalg import NotPositiveDefiniteError
+from bayesphys.gp.linalg import NotPositiveDefiniteError, flush_denormals
 from bayesphys.gp.model import MEAN_NAMES, GPModel
 
 # Default threads for GP work (torch intra-op and the BLAS behind SciPy's LAPACK): one was
@@ -270,7 +270,7 @@ class GPRegression(Estimator):
         ard = check_bool(self.ard, "ard")
         kernel = compile_kernel(kernel_from_string(self.kernel), X.shape[1], ard)
         model = GPModel(kernel, self.mean, dict(self.priors or {}), self.noise, X, y, y_err)
-        with torch_threads(num_threads):
+        with torch_threads(num_threads), flush_denormals():
             if method.name == "map":
                 result = gp_map.fit(model, rng, method)
             elif method.name in ("sgpr", "svgp"):
@@ -342,7 +342,7 @@ class GPRegression(Estimator):
         if return_std and return_cov:
             raise ValueError("return_std and return_cov cannot both be True; pick one")
         X = self._new_X(X)
-        with torch_threads(self._num_threads()):
+        with torch_threads(self._num_threads()), flush_denormals():
             mean, cov = self._predictor.moments(X, full_cov=return_cov, include_noise=include_noise)
         if return_cov:
             return mean, cov
@@ -372,7 +372,7 @@ class GPRegression(Estimator):
         X = self._new_X(X)
         n = check_positive_int(n, "n")
         rng = self._random_generator(random_state)
-        with torch_threads(self._num_threads()):
+        with torch_threads(self._num_threads()), flush_denormals():
             return self._predictor.sample(X, n, rng, include_noise=include_noise)
 
     def sample_posterior_predictive(self, X, y_err=None, random_state=None):
@@ -412,7 +412,7 @@ class GPRegression(Estimator):
             chains, draws, _ = self._draws_z.shape
             step = max(1, -(-chains * draws // max_draws))
             z, per_row = self._draws_z[:, ::step], 1
-        with torch_threads(self._num_threads()):
+        with torch_threads(self._num_threads()), flush_denormals():
             f, y = predictive.posterior_draws(
                 self._predictor,
                 z.reshape(z.shape[0] * z.shape[1], space.dim),
@@ -453,7 +453,7 @@ class GPRegression(Estimator):
         X = self._new_X(X)
         draws = check_positive_int(draws, "draws")
         rng = self._random_generator(random_state)
-        with torch_threads(self._num_threads()):
+        with torch_threads(self._num_threads()), flush_denormals():
             values, f, y = predictive.prior_draws(self._model, X, None, draws, rng)
         parameters = {k: (v[None, :, 0] if v.shape[1] == 1 else v[None]) for k, v in values.items()}
         return self._gp_predictive(parameters, y[None], f[None], X, None, kind="prior")

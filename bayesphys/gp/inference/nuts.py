@@ -20,6 +20,7 @@ The target and the whitening are in :mod:`bayesphys.gp.inference.nuts_target`. H
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import warnings
@@ -38,6 +39,7 @@ from bayesphys.gp.hyperparameters import values
 from bayesphys.gp.inference import optimizer
 from bayesphys.gp.inference.map_objective import DenseObjective, subset_start
 from bayesphys.gp.inference.nuts_target import ChainDensity, laplace_factor, pilot_whitening
+from bayesphys.gp.linalg import flush_denormals
 from bayesphys.gp.model import GPModel
 from bayesphys.gp.predictors import Predictor
 
@@ -66,6 +68,8 @@ INIT_TRIES = 4
 # Second entry of the seed of a group's replicated-y stream (the first is the group's seed): a
 # stream of its own, so that the draws of z do not depend on whether replicates are drawn.
 PREDICTIVE_STREAM = 1
+# The core sampler's interrupt warning of one group (message pattern).
+SAMPLER_INTERRUPTED = r"sample\(method="
 
 
 def fit(
@@ -300,17 +304,23 @@ class _Stage:
         ]
         # On a cluster one bar counts finished groups (the runs' own bars are off).
         progress = f"GP NUTS chain groups ({what})" if self.progressbar else None
-        return run_groups(
-            run_group,
-            tasks,
-            self.client,
-            finished=_finished,
-            name=f"gp-nuts-{what}",
-            progress=progress,
-            threads=self.threads,
-            stop=stop,
-            torch_threads=None,  # the task sets torch and BLAS threads itself
-        )
+        with warnings.catch_warnings():
+            # The groups' own interrupt warnings (sample_hyperparameters warns once over all
+            # groups). Set here, in the calling thread, for the groups on threads: a
+            # catch_warnings in each of several threads restores the process-wide filters in
+            # the wrong order and could leave this warning ignored for good.
+            warnings.filterwarnings("ignore", SAMPLER_INTERRUPTED, InterruptedRunWarning)
+            return run_groups(
+                run_group,
+                tasks,
+                self.client,
+                finished=_finished,
+                name=f"gp-nuts-{what}",
+                progress=progress,
+                threads=self.threads,
+                stop=stop,
+                torch_threads=None,  # the task sets torch and BLAS threads itself
+            )
 
 
 def _finished(result: GroupDraws, task: GroupRun) -> bool:
@@ -320,15 +330,17 @@ def _finished(result: GroupDraws, task: GroupRun) -> bool:
 def run_group(task: GroupRun) -> GroupDraws:
     """One group's NUTS run, its draws mapped to ``z`` and, if asked, their LOO densities and
     replicated ``y`` (from a stream seeded by the group's seed: the same wherever it runs)."""
-    with torch_threads(task.num_threads):
+    with torch_threads(task.num_threads), flush_denormals():
         return _run_group(task)
 
 
 def _run_group(task: GroupRun) -> GroupDraws:
     density = ChainDensity(task.model, task.center, task.factor, task.stop)
-    with warnings.catch_warnings():
-        # sample_hyperparameters warns once over all groups.
-        warnings.simplefilter("ignore", InterruptedRunWarning)
+    # On in-process threads (task.stop set) the calling thread filters the warning (_Stage.run);
+    # in this thread or a Dask task, this filters it.
+    scope = warnings.catch_warnings() if task.stop is None else contextlib.nullcontext()
+    with scope:
+        warnings.filterwarnings("ignore", SAMPLER_INTERRUPTED, InterruptedRunWarning)
         r = sample(
             density,
             torch.as_tensor(task.init),

@@ -3,9 +3,10 @@
 Every leapfrog step of NUTS is one evaluation of the log marginal posterior and its gradient.
 Through GPyTorch and autograd that is several times slower than the closed-form LAPACK objective
 of the MAP fit (:class:`~bayesphys.gp.inference.map_objective.DenseObjective`: one Cholesky
-factorisation, one inverse; timings in benchmarks/README.md), which therefore reaches the core
-sampler as a torch autograd function whose backward returns the gradient that the objective
-computed with the value.
+factorisation, one inverse; timings in benchmarks/README.md), or, for small common models, than
+its batched form (:mod:`bayesphys.gp.inference.batched_target`). The value and the gradient
+that it computes reach the core sampler through ``ChainDensity.value_and_grad`` (without
+autograd), and through a torch autograd function for callers that differentiate the density.
 
 The sampler moves ``u``, with ``z = center + C u``: a linear map, so its Jacobian is constant
 and the draws of ``z`` are exact. ``C C^T`` is first the inverse Hessian at the mode (a Laplace
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from scipy.linalg import solve_triangular
 
+from bayesphys.gp.inference.batched_target import BatchedEvidence
 from bayesphys.gp.inference.map_objective import DenseObjective
 from bayesphys.gp.inference.optimizer import INVALID_OBJECTIVE
 from bayesphys.gp.linalg import loo_from_inverse_diagonal
@@ -43,19 +45,18 @@ PILOT_PRIOR_DRAWS = 5.0
 
 
 class _LogDensity(torch.autograd.Function):
-    """``log p(z | y)`` per row of ``z``, with the gradient that the LAPACK objective returns."""
+    """``log p(z | y)`` per row of ``u`` (``z = center + u C^T``), with the gradient that the
+    objective returns, mapped to ``u`` here: one autograd node per evaluation instead of three
+    (at n = 11 the autograd bookkeeping cost more than the evidence itself)."""
 
     @staticmethod
-    def forward(ctx, z: torch.Tensor, u: torch.Tensor, density: ChainDensity) -> torch.Tensor:
-        # Autograd is off inside forward; the objective needs it for its parameter maps.
-        with torch.enable_grad():
-            values, grads = density.evaluate(z.detach().numpy(), u.numpy())
-        ctx.grads = torch.from_numpy(grads)
-        return torch.from_numpy(values)
+    def forward(ctx, u: torch.Tensor, density: ChainDensity) -> torch.Tensor:
+        values, ctx.grads = density.value_and_grad(u.detach())
+        return values
 
     @staticmethod
     def backward(ctx, grad_out: torch.Tensor):
-        return grad_out.unsqueeze(-1) * ctx.grads, None, None
+        return grad_out.unsqueeze(-1) * ctx.grads, None
 
 
 class ChainDensity:
@@ -86,8 +87,11 @@ class ChainDensity:
     ):
         # One objective per group: its work arrays are overwritten by every evaluation.
         self.objective = DenseObjective(model, jacobian=True)
+        # The closed form of small common models (None: the objective evaluates every row).
+        self.batched = BatchedEvidence.build(model)
         self.center = torch.as_tensor(center, dtype=torch.float64)
         self.factor = torch.as_tensor(factor, dtype=torch.float64)
+        self.center_np, self.factor_np = self.center.numpy(), self.factor.numpy()
         self.stop = stop
         self._cache: OrderedDict[bytes, tuple] = OrderedDict()
         self._capacity = max(64, CACHE_FLOATS // (2 * model.n + len(center) + 1))
@@ -97,9 +101,19 @@ class ChainDensity:
         return self.center + u @ self.factor.T
 
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
+        return _LogDensity.apply(u, self)
+
+    def value_and_grad(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log densities ``(batch,)`` and their gradients in ``u``, without autograd (the
+        core's gradient-based samplers call this instead of differentiating ``__call__``)."""
         if self.stop is not None and self.stop.is_set():
             raise KeyboardInterrupt("another chain was interrupted")
-        return _LogDensity.apply(self.to_z(u), u.detach(), self)
+        u_np = np.ascontiguousarray(u.numpy())
+        z = self.center_np + u_np @ self.factor_np.T
+        # The reference objective differentiates its parameter maps by autograd.
+        with torch.enable_grad():
+            values, grads = self.evaluate(z, u_np)
+        return torch.from_numpy(values), torch.from_numpy(grads @ self.factor_np)  # C^T d/dz
 
     def evaluate(self, z: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Log densities ``(batch,)`` and their gradients in ``z``; -inf where invalid."""
@@ -113,13 +127,24 @@ class ChainDensity:
             else:
                 values[i], grads[i] = hit[0], hit[1]
         if todo:
-            new_values, new_grads, loo = self.objective.evaluate(z[todo])
+            new_values, new_grads, loo = self._evaluate(z[todo])
             values[todo], grads[todo] = new_values, new_grads
             for j, i in enumerate(todo):
                 self._cache[keys[i]] = (new_values[j], new_grads[j], loo[j])
             while len(self._cache) > self._capacity:
                 self._cache.popitem(last=False)
         return values, grads
+
+    def _evaluate(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+        if self.batched is None:
+            return self.objective.evaluate(z)
+        values, grads, loo, reference = self.batched.evaluate(z)
+        if reference.any():  # covariances that need jitter
+            rows = np.flatnonzero(reference)
+            values[rows], grads[rows], fallback = self.objective.evaluate(z[rows])
+            for row, stats in zip(rows, fallback, strict=True):
+                loo[row] = stats
+        return values, grads, loo
 
     def log_likelihood(self, u: np.ndarray) -> np.ndarray:
         """``log p(y_i | y_-i, z)`` in original units at each row of ``u``, shape ``(draws, n)``."""
@@ -157,7 +182,7 @@ class ChainDensity:
             hit = self._cache.get(np.ascontiguousarray(row).tobytes())
             if hit is None:  # evicted: evaluate again
                 z_row = self.to_z(torch.as_tensor(row[None, :])).numpy()
-                stats = self.objective.evaluate(z_row)[2][0]
+                stats = self._evaluate(z_row)[2][0]
             else:
                 stats = hit[2]
             alpha, inv_diag = stats
