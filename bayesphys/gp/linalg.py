@@ -29,8 +29,8 @@ def flush_denormals() -> Iterator[None]:
     Far-apart inputs give correlations far below 1e-300 (the RBF's are floored at
     ``exp(-700)``); the Cholesky factorisation multiplies such entries into subnormal numbers,
     on which x86 arithmetic falls back to microcode: at the posterior mode of a 500-point
-    parity class of the nuclear-mass residuals one LAPACK evidence evaluation took 57 ms with
-    them and 12 ms flushed (benchmarks/README.md). Flushing changes entries by less than
+    parity class of the nuclear-mass residuals flushing made one LAPACK evidence evaluation
+    several times faster (benchmarks/README.md). Flushing changes entries by less than
     ``2.3e-308`` in absolute value. The mode is per thread and restored afterwards; LAPACK
     threads other than the calling one keep theirs (the GP's default is one BLAS thread).
     """

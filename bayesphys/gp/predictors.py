@@ -64,9 +64,9 @@ class Predictor:
         """Standardised means and variances ``(draws, m)`` and noise variances, draw by draw.
 
         For a mixture over NUTS draws with one RBF or Matérn kernel: LAPACK's Cholesky and a
-        triangular solve per draw, and closed-form cross-covariances. On the benchmark data
-        (n = 519, m = 2182) this took ~30 ms per draw against ~110 ms for the batched torch
-        path, whose GPyTorch exp and triangular solve were the slow parts. None when there is
+        triangular solve per draw, and closed-form cross-covariances: several times faster than
+        the batched torch path, whose GPyTorch exp and triangular solve are the slow parts
+        (timings in benchmarks/README.md). None when there is
         no such kernel or a covariance needs jitter: the batched path then warns or raises.
         """
         model = self.model

@@ -2,7 +2,7 @@
 
 At small n one evaluation of :class:`~bayesphys.gp.inference.map_objective.DenseObjective` is
 almost all fixed cost: a row-by-row LAPACK loop and an autograd pass over the parameter maps
-and priors, ~3 ms per leapfrog step of four chains at n = 11 against ~20 us of arithmetic.
+and priors, two orders of magnitude more than the arithmetic at n = 11.
 Here the common case (one RBF or Matérn kernel with its outputscale, Gaussian noise, zero or
 callable mean, every free hyperparameter positive with a log transform and one of the priors
 in ``_PRIOR_PARTS``) is evaluated for the whole batch in a few array operations: one batched

@@ -46,8 +46,9 @@ from bayesphys.gp.predictors import Predictor
 # From this many training points on, every chain is a sampler run of its own (and the runs
 # share the cores on threads); below it all chains form one lockstep batch. In a batch each
 # step waits for the deepest tree, but the fixed cost of the Python-level tree code and of the
-# parameter maps is paid once per step: at n = 20 a batch of 4 chains took 4 ms per step, each
-# chain alone 3 ms; at n = 400 the four rows took 38 ms, one chain alone 10 ms.
+# parameter maps is paid once per step. At small n that fixed cost dominates (a batch of four
+# costs little more than one chain); at a few hundred points the rows' linear algebra does, and
+# a batch costs about four single chains (measured: benchmarks/README.md).
 SEPARATE_CHAINS_MIN_N = 200
 # Shares of the tuning iterations for NUTS under the Laplace whitening and for pilot draws; the
 # rest tunes the step size under the whitening by the pilot draws' covariance (Stan adapts its
