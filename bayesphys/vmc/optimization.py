@@ -22,7 +22,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from bayesphys.core.distributed import check_client, check_groups, group_seeds, split_sizes
+from bayesphys.core.chains import check_groups, group_seeds, split_sizes
+from bayesphys.core.distributed import check_client
 from bayesphys.core.interrupts import warn_interrupted
 from bayesphys.core.resident import ResidentGroups
 from bayesphys.core.samplers.sampling import RandomState, validate_random_state

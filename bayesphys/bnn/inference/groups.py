@@ -1,4 +1,4 @@
-"""A BNN chain group as a task of :func:`~bayesphys.core.distributed.run_groups`, and how the
+"""A BNN chain group as a task of :func:`~bayesphys.core.chains.run_groups`, and how the
 results of the groups are joined."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from bayesphys.bnn.inference.vi import fit_vi
 from bayesphys.bnn.inference.warm_start import WARM_START_STEPS, initial_values, warm_start
 from bayesphys.bnn.posterior import Posterior
 from bayesphys.core import inference
-from bayesphys.core.distributed import (
+from bayesphys.core.chains import (
     check_groups,
     group_seeds,
     groups_progress,
@@ -103,7 +103,7 @@ def group_finished(fit: FitResult, task: ChainGroup) -> bool:
 def combine(fits: list[FitResult], tasks: list[ChainGroup]) -> FitResult:
     """Join the chains of the kept groups (attributes of the first group).
 
-    ``fits`` are what :func:`~bayesphys.core.distributed.run_groups` kept of ``tasks``. The
+    ``fits`` are what :func:`~bayesphys.core.chains.run_groups` kept of ``tasks``. The
     joined result's ``posterior`` holds the constrained parameters of every draw. If that is
     less than every group run to the end (Ctrl-C), it is marked: its ``progress`` and ``attrs``
     (:func:`~bayesphys.core.interrupts.interrupted_attrs`) say how far it got, and one
@@ -153,7 +153,7 @@ def fit_chain_groups(
     show: bool,
 ) -> FitResult:
     """Split ``method.chains`` into chain groups seeded from ``seed``, run them through
-    :func:`~bayesphys.core.distributed.run_groups` (in-process or on the Dask ``client``) and
+    :func:`~bayesphys.core.chains.run_groups` (in-process or on the Dask ``client``) and
     :func:`combine` them (marked, with a warning, if Ctrl-C cut the run short)."""
     default_groups = 1 if client is None else method.chains
     n_groups = check_groups(
