@@ -11,12 +11,17 @@ errors, mixing checks, density). Both take 100 steps per walker (peer: 100 steps
 averaged after 20; ours: 20 burn-in + 80 recorded) and both evaluate E_L at every step.
 
 Rows:
-- the peer; ``vmc.estimate`` default, bar hidden; the same with the progress bar shown (its
-  last line prints R-hat, which ranks all samples); ``Metropolis(engine="torch")``, the torch
-  fused step (the generic chain) for comparison;
-- the N = 6 and N = 12 quantum dots with the Slater x Pade-Jastrow trial function (generic
-  path) in walker-steps per second and per core, beside the figures quoted for the C++ course
-  code (about 1.9e6 /s/core for 2e Pade, 1.7e5 /s/core for 12e Slater-Jastrow; not rerun here).
+- the peer; ``vmc.estimate`` default, bar hidden; the same with the progress bar shown (the
+  default for a user: running figures every 0.5 s and a last line with the split R-hat, all
+  from sums kept during the steps); ``Metropolis(engine="torch")``, the torch fused step (the
+  generic chain) for comparison. ``x peer`` compares wall times, ``x peer (CPU)`` CPU times
+  (the latter reads more steadily on a machine loaded by other processes; ours uses two
+  threads, the peer one, so on a quiet 2-core machine the wall ratio is the higher);
+- the N = 6 and N = 12 quantum dots with the Slater x Pade-Jastrow trial function, on the
+  default path (the numba step of ``vmc/_numba_slater.py``) and on the torch path
+  (``Metropolis(engine="torch")``), in walker-steps per second, per core and per CPU second,
+  beside the figures quoted for the C++ course code (about 1.9e6 /s/core for 2e Pade,
+  1.7e5 /s/core for 12e Slater-Jastrow; not rerun here).
 
 Run from the repository root: ``python benchmarks/vmc.py`` (1e5 walkers, best of 3, interleaved)
 or ``--quick`` (1e5 walkers, best of 1, smaller N = 6/12 runs). ``--n12-band`` instead optimises
@@ -75,23 +80,31 @@ def ours(n_walkers: int, n_steps: int, seed: int, **options) -> tuple[float, flo
     )
 
 
-def slater_dot(n: int, n_walkers: int, n_steps: int, seed: int) -> tuple[float, object]:
-    """Wall seconds per walker-step and the estimate for the N-electron Slater-Jastrow dot."""
+def slater_dot(
+    n: int, n_walkers: int, n_steps: int, seed: int, engine: str = "auto"
+) -> tuple[float, float, object]:
+    """Walker-steps per wall and per CPU second and the estimate for the N-electron
+    Slater-Jastrow dot (``engine="auto"``: the default, numba; ``"torch"``: the torch path)."""
     wf = vmc.SlaterJastrow(n, alpha=0.45, beta=0.5)
-    burn_in = n_steps // 5
-    wall, _, est = timed(
-        lambda: vmc.estimate(
+
+    def run(walkers: int, steps: int):
+        # A quarter of the run: the correlation time of E_L is 10-45 steps for these dots, so
+        # 100 of 400 steps lets the energy column mean something (20 steps left a visible bias).
+        burn_in = steps // 4
+        return vmc.estimate(
             wf,
             vmc.QuantumDot(n),
-            vmc.Metropolis(),
-            n_walkers,
-            n_steps - burn_in,
+            vmc.Metropolis(engine=engine),
+            walkers,
+            steps - burn_in,
             burn_in,
             random_state=seed,
             progressbar=False,
         )
-    )
-    return n_walkers * n_steps / wall, est
+
+    run(64, 20)  # the numba cache load (or compilation) stays outside the timing
+    wall, cpu, est = timed(lambda: run(n_walkers, n_steps))
+    return n_walkers * n_steps / wall, n_walkers * n_steps / cpu, est
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -134,20 +147,20 @@ def main(argv: list[str] | None = None) -> None:
         for name, run in runs.items():
             if name not in best or run[0] < best[name][0]:
                 best[name] = run
-    peer_wall = best["numpy peer"][0]
+    peer_wall, peer_cpu = best["numpy peer"][0], best["numpy peer"][1]
     rows = []
     for name, (wall, cpu, result) in best.items():
         if name == "numpy peer":
             energy = f"{result:.5f}"
         else:
             energy = f"{result.energy:.5f} +- {result.stderr:.5f}"
-        rows.append([name, work / wall, peer_wall / wall, work / cpu, energy])
+        rows.append([name, work / wall, peer_wall / wall, work / cpu, peer_cpu / cpu, energy])
     print(
         f"\nN = 2, 2-D, Pade-Jastrow (alpha = {ALPHA}, beta = {BETA}); {W} walkers x {n} steps, "
         f"E_L every step, best of {repeats}; first call in this process (numba cache load or "
         f"compile, 1000 walkers x 20 steps): {first:.2f} s"
     )
-    header = ["work", "walker-steps/s", "x peer", "walker-steps/CPU-s", "<E_L>"]
+    header = ["work", "walker-steps/s", "x peer", "walker-steps/CPU-s", "x peer (CPU)", "<E_L>"]
     print(format_table(header, rows))
     est = best["estimate, default (bar hidden)"][2]
     diff = abs(est.energy - best["numpy peer"][2])
@@ -155,19 +168,24 @@ def main(argv: list[str] | None = None) -> None:
           "(the peer reports no error bar)")  # fmt: skip
 
     cores = usable_cores()
-    sizes = {6: (2000, 50), 12: (500, 50)} if args.quick else {6: (5000, 100), 12: (1000, 100)}
+    sizes = {6: (2000, 100), 12: (500, 100)} if args.quick else {6: (5000, 400), 12: (1000, 400)}
     dot_rows = []
     for N, (walkers, steps) in sizes.items():
-        rate, est_n = slater_dot(N, walkers, steps, args.seed)
         course = COURSE_2E if N == 2 else COURSE_12E if N == 12 else float("nan")
-        label = f"N = {N} Slater-Jastrow, {walkers} walkers x {steps} steps"
-        energy = f"{est_n.energy:.4f} +- {est_n.stderr:.4f}"
-        dot_rows.append([label, rate, rate / cores, course, energy])
+        for engine, what in (("auto", "default (numba)"), ("torch", "engine='torch'")):
+            rate, cpu_rate, est_n = slater_dot(N, walkers, steps, args.seed, engine)
+            label = f"N = {N} Slater-Jastrow, {what}, {walkers} x {steps}"
+            energy = f"{est_n.energy:.4f} +- {est_n.stderr:.4f}"
+            dot_rows.append([label, rate, rate / cores, cpu_rate, course, energy])
     two = best["estimate, default (bar hidden)"]
     dot_rows.insert(0, ["N = 2 Pade-Jastrow (the run above)", work / two[0], work / two[0] / cores,
-                        COURSE_2E, f"{two[2].energy:.5f}"])  # fmt: skip
-    print(f"\nquantum dots (omega = 1), vmc.estimate default path, per core = / {cores} cores")
-    header = ["work", "walker-steps/s", "per core", "C++ course /s/core", "<E_L>"]
+                        work / two[1], COURSE_2E, f"{two[2].energy:.5f}"])  # fmt: skip
+    print(
+        f"\nquantum dots (omega = 1), vmc.estimate, Metropolis all-electron moves; per core = "
+        f"/ {cores} cores; walkers x steps (25 % burn-in); the two engines sample the same "
+        "|psi|^2 with their own random streams"
+    )
+    header = ["work", "walker-steps/s", "per core", "per CPU-s", "C++ course /s/core", "<E_L>"]
     print(format_table(header, dot_rows))
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 

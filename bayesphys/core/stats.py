@@ -28,7 +28,14 @@ from scipy.special import ndtri
 
 from bayesphys.core.blocking import blocking
 
-__all__ = ["Stats", "ess_bulk", "r_hat_rank", "r_hat_split", "statistics"]
+__all__ = [
+    "Stats",
+    "ess_bulk",
+    "r_hat_rank",
+    "r_hat_split",
+    "r_hat_split_from_moments",
+    "statistics",
+]
 
 # Fewest steps per chain and chains for R-hat as ArviZ computes it (NaN below).
 _MIN_DRAWS = 4
@@ -115,13 +122,18 @@ class Stats(float):
             self.__dict__["_ess"] = math.nan if series is None else ess_bulk(series)
         return self.__dict__["_ess"]
 
-    def summary(self, extra: str = "", *, rank: bool = True) -> str:
+    def summary(
+        self, extra: str = "", *, rank: bool = True, split_r_hat: float | None = None
+    ) -> str:
         """``mean +- error [var = ..., <extra>, R-hat = ...]`` (``extra`` e.g. ``"acc = 0.52"``).
 
         The mean is printed to the first significant digit of the error (at least 5 decimals).
         ``rank=False`` prints the plain split R-hat (:func:`r_hat_split`) unless the rank one is
         known already: it needs no sort, which for 1e7 samples costs more than a progress bar
-        may (the rank R-hat stays available as :attr:`r_hat`).
+        may (the rank R-hat stays available as :attr:`r_hat`). ``split_r_hat``, with
+        ``rank=False``, is that split R-hat computed elsewhere (e.g. by
+        :func:`r_hat_split_from_moments` from moments summed during the run), so the series is
+        not read again.
         """
         digits = _decimals(self.error_of_mean)
         inside = [f"var = {self.variance:.2g}"]
@@ -130,8 +142,10 @@ class Stats(float):
         r_hat = self.__dict__["_r_hat"]
         if r_hat is None:
             series = self.__dict__["_series"]
-            if rank or series is None:
+            if rank or (series is None and split_r_hat is None):
                 r_hat = self.r_hat
+            elif split_r_hat is not None:
+                r_hat = float(split_r_hat)
             else:
                 r_hat = r_hat_split(series)
         if not math.isnan(r_hat):
@@ -254,6 +268,34 @@ def r_hat_split(series: object) -> float:
     means = np.concatenate([h.mean(axis=1) for h in halves])
     variances = np.concatenate([h.var(axis=1, ddof=1) for h in halves])
     return _gelman_rubin_of(half, means, variances)
+
+
+def r_hat_split_from_moments(n_half: int, means: object, variances: object) -> float:
+    """Split R-hat (:func:`r_hat_split`) from the half-chains' moments instead of the series.
+
+    Parameters
+    ----------
+    n_half : int
+        Steps in each half-chain (``steps // 2``; the middle step of an odd series is not in
+        either half).
+    means, variances : array_like
+        Mean and variance (``ddof=1``) of every half-chain, both halves of every chain in any
+        order (``2 * chains`` values each), e.g. from running sums kept while sampling.
+
+    Returns
+    -------
+    float
+        Equal to :func:`r_hat_split` of the series up to round-off; NaN under the same
+        conditions (fewer than 2 chains, fewer than 4 steps, non-finite moments).
+    """
+    means = np.asarray(means, dtype=np.float64).ravel()
+    variances = np.asarray(variances, dtype=np.float64).ravel()
+    if means.shape != variances.shape:
+        raise ValueError(f"means ({means.size}) and variances ({variances.size}) differ in length")
+    valid = means.size >= 2 * _MIN_CHAINS_RHAT and 2 * n_half >= _MIN_DRAWS
+    if not valid or not (np.isfinite(means).all() and np.isfinite(variances).all()):
+        return math.nan
+    return _gelman_rubin_of(n_half, means, variances)
 
 
 def r_hat_rank(series: object) -> float:

@@ -9,6 +9,7 @@ order, so the result depends on the number of groups, never on where they ran.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +17,10 @@ import numpy as np
 import torch
 
 from bayesphys.core.samplers.sampling import RandomState, make_generator
+from bayesphys.core.stats import Stats
 from bayesphys.core.threads import torch_threads
-from bayesphys.vmc.samplers import VMCSampler, Walkers
+from bayesphys.vmc._moments import SplitMoments
+from bayesphys.vmc.samplers import VMCSampler, Walkers, uses_compiled_step
 from bayesphys.vmc.systems import HarmonicTrap, pair_distances
 from bayesphys.vmc.wavefunctions.base import WaveFunction
 
@@ -26,6 +29,8 @@ from bayesphys.vmc.wavefunctions.base import WaveFunction
 # that 1e4+ walkers give every worker of a small cluster something to do.
 WALKERS_PER_GROUP = 1000
 MAX_DEFAULT_GROUPS = 64
+# Seconds between refreshes of the bar's running figures (each reads the walkers' sums once).
+POSTFIX_INTERVAL = 0.5
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,11 @@ class WalkerGroupResult:
     step_size: float  # mean adapted step of the group's walkers
     interrupted: bool = False  # stopped by Ctrl-C: the series hold the completed steps only
     index: int = -1  # the task's group index
+    # Means and ddof=1 variances of both halves of every walker's energies, (2, walkers) each,
+    # summed during the run for the bar's split R-hat; None when not kept (bar hidden) or
+    # interrupted.
+    half_means: np.ndarray | None = None
+    half_variances: np.ndarray | None = None
 
 
 def default_groups(n_walkers: int, client) -> int:
@@ -76,10 +86,23 @@ def default_groups(n_walkers: int, client) -> int:
 
 def run_walker_group(task: WalkerGroupTask) -> WalkerGroupResult:
     """Burn in and record ``task.n_steps`` steps of one walker group (runs on a worker)."""
+    threads = torch.get_num_threads()
+    # With the numba step torch only does bookkeeping and the set-up's checks of the start
+    # positions: one torch thread keeps its OpenMP pool from spinning on the cores that
+    # numba's threads need (and, on a loaded machine, from waiting at its barriers: the set-up
+    # took ~10x longer on two threads there).
+    compiled = uses_compiled_step(task.wf, task.system, task.sampler)
+    with torch_threads(1 if compiled else None, blas=False):
+        return _run_walker_group(task, threads)
+
+
+def _run_walker_group(task: WalkerGroupTask, threads: int) -> WalkerGroupResult:
+    """:func:`run_walker_group` with the numba step on ``threads`` threads where it applies."""
     generator = make_generator(task.random_state, torch.device("cpu"))
     walkers = Walkers(
-        task.wf, task.system, task.sampler, task.n_walkers, generator, task.init, compiled=True
-    )
+        task.wf, task.system, task.sampler, task.n_walkers, generator, task.init,
+        compiled=True, threads=threads,
+    )  # fmt: skip
     n_steps, bins, rmax = task.n_steps, task.density_bins, task.rmax
     counts = torch.zeros(bins, dtype=torch.float64)
     energies = torch.empty(n_steps, task.n_walkers, dtype=torch.float64)
@@ -91,11 +114,13 @@ def run_walker_group(task: WalkerGroupTask) -> WalkerGroupResult:
     r12 = torch.zeros(n_steps, dtype=torch.float64)
     accept = 0.0
     many = task.system.n_particles > 1
+    # The bar's figures come from running sums, never from re-reading the record.
+    moments = SplitMoments(task.n_walkers, n_steps) if task.bar is not None else None
+    next_postfix = time.monotonic() + POSTFIX_INTERVAL
     done = 0  # steps completed: what a Ctrl-C during the recorded steps keeps
-    # With the numba step, torch only does small bookkeeping: one torch thread keeps its
-    # OpenMP pool from spinning on the cores that numba's threads need.
-    torch_limit = 1 if walkers.compiled is not None else None
-    with walkers.prefetching(), torch_threads(torch_limit, blas=False):
+    if walkers.compiled is not None:  # estimate never changes the wave function
+        walkers.compiled.freeze_parameters()
+    with walkers.prefetching():
         with torch.no_grad():
             walkers.burn_in(task.burn_in)  # a Ctrl-C here propagates: nothing is complete
         # The numba step sums the observables inside its loop (its energies are the fused ones).
@@ -106,6 +131,8 @@ def run_walker_group(task: WalkerGroupTask) -> WalkerGroupResult:
             for t in range(n_steps):
                 if compiled is not None:
                     compiled.energy_out = energies_np[t]  # the step writes E_L there
+                    if moments is not None:
+                        compiled.moments_out = (moments, t)  # and adds it to the sums
                 info, e = walkers.step_with_energy(task.method)
                 if compiled is not None:
                     obs = compiled.observables
@@ -124,11 +151,18 @@ def run_walker_group(task: WalkerGroupTask) -> WalkerGroupResult:
                     step_counts = _radial_counts(walkers.positions, bins, rmax)
                     if many:
                         r12[t] = pair_distances(walkers.positions)[0].mean()
+                    if moments is not None:
+                        moments.add(t, energies_np[t])
                 # Committed together, so an interrupted step leaves no trace in the sums.
                 accept += step_accept
                 counts += step_counts
                 done = t + 1
                 if task.bar is not None:
+                    if time.monotonic() >= next_postfix:
+                        task.bar.set_postfix_str(
+                            _live_postfix(moments, accept / done), refresh=False
+                        )
+                        next_postfix = time.monotonic() + POSTFIX_INTERVAL
                     task.bar.update(1)
         except KeyboardInterrupt:
             if done == 0:
@@ -136,6 +170,8 @@ def run_walker_group(task: WalkerGroupTask) -> WalkerGroupResult:
 
     def kept(series: torch.Tensor) -> torch.Tensor:
         return series[:done].clone() if done < n_steps else series
+
+    halves = moments.halves() if moments is not None and done == n_steps else None
 
     return WalkerGroupResult(
         n_walkers=task.n_walkers,
@@ -150,7 +186,20 @@ def run_walker_group(task: WalkerGroupTask) -> WalkerGroupResult:
         step_size=float(walkers.step_size.mean()),
         interrupted=done < n_steps,
         index=task.index,
+        half_means=None if halves is None else halves[0],
+        half_variances=None if halves is None else halves[1],
     )
+
+
+def _live_postfix(moments: SplitMoments, acceptance: float) -> str:
+    """The bar's figures during the run: ``E = 3.00040 +- 0.00020 [var = 0.0018, acc = 0.52]``.
+
+    The error is the scatter of the walker means (honest whatever the correlation time, as
+    walkers are independent); the final line replaces it with the blocking error.
+    """
+    mean, variance, stderr = moments.live()
+    # No series: the summary has no R-hat to print, and the format is the final line's.
+    return "E = " + Stats(mean, stderr, variance, math.nan).summary(f"acc = {acceptance:.2f}")
 
 
 def _radial_counts(R: torch.Tensor, bins: int, rmax: float) -> torch.Tensor:
@@ -173,6 +222,10 @@ def combine_groups(results: list[WalkerGroupResult]) -> WalkerGroupResult:
         return results[0]
     total = sum(r.n_walkers for r in results)
     weights = [r.n_walkers / total for r in results]
+    have_halves = all(r.half_means is not None for r in results)
+
+    def halves(attr: str) -> np.ndarray | None:
+        return np.concatenate([getattr(r, attr) for r in results], axis=1) if have_halves else None
 
     def mean(attr: str) -> torch.Tensor:
         return sum(w * getattr(r, attr) for w, r in zip(weights, results, strict=True))
@@ -188,4 +241,6 @@ def combine_groups(results: list[WalkerGroupResult]) -> WalkerGroupResult:
         counts=sum(r.counts for r in results),
         acceptance=float(np.dot(weights, [r.acceptance for r in results])),
         step_size=float(np.dot(weights, [r.step_size for r in results])),
+        half_means=halves("half_means"),
+        half_variances=halves("half_variances"),
     )

@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from bayesphys.vmc._moments import SplitMoments
+
 try:  # numba is a dependency; without it (an unusual install) estimate uses the torch step
     import numba
 except ImportError:  # pragma: no cover - exercised only without numba
@@ -47,6 +49,8 @@ __all__ = ["NumbaMetropolis", "numba_available"]
 N_CHUNKS = 64
 # Observables summed per chunk: kinetic, kinetic^2, potential, potential^2, r12, accept prob.
 N_SUMS = 6
+# Passed for the running-moment sums when a step adds none (never indexed then).
+_NO_MOMENTS = np.zeros(1)
 # Fewest walkers worth a thread of their own (below, thread hand-off costs more than it saves).
 MIN_WALKERS_PER_THREAD = 4096
 
@@ -197,11 +201,14 @@ if numba is not None:
             theta, log_prob, kinetic, potential, r12, step_size, rng,
             alpha, gw, trap, omega2, pade, coulomb, cusp, beta, bins, scale,
             new_theta, new_log_prob, new_kinetic, new_potential, new_r12, energy,
-            accepted, accept_prob, sums, hist, first_chunk, last_chunk,
+            accepted, accept_prob, sums, hist, moment_sum, moment_sq, shift, moments,
+            first_chunk, last_chunk,
         ):  # fmt: skip
             """One Metropolis step of the walkers of chunks ``first_chunk .. last_chunk - 1``;
-            observables summed per chunk (module notes). Releases the GIL: threads run disjoint
-            chunk ranges at once."""
+            observables summed per chunk (module notes); with ``moments``, each walker's
+            ``E - shift`` and its square added to ``moment_sum`` and ``moment_sq``
+            (:class:`~bayesphys.vmc._moments.SplitMoments`). Releases the GIL: threads run
+            disjoint chunk ranges at once."""
             walkers = theta.shape[0]
             nd = n * d
             chunks = sums.shape[0]
@@ -253,6 +260,10 @@ if numba is not None:
                         new_potential[w] = pot
                         new_r12[w] = r
                     energy[w] = kin + pot
+                    if moments:
+                        deviation = kin + pot - shift
+                        moment_sum[w] += deviation
+                        moment_sq[w] += deviation * deviation
                     sum_kin += kin
                     sum_kin2 += kin * kin
                     sum_pot += pot
@@ -304,9 +315,16 @@ class NumbaMetropolis:
         Seeds the walkers' streams (one 64-bit draw per walker).
     n_walkers : int
         Number of walkers.
+    threads : int, optional
+        Threads that run the loop (fewer for few walkers); default torch's thread count now.
     """
 
-    def __init__(self, fused, generator: torch.Generator, n_walkers: int) -> None:
+    # Fewest walkers worth a thread of their own (subclasses with costlier walkers: fewer).
+    min_walkers_per_thread = MIN_WALKERS_PER_THREAD
+
+    def __init__(
+        self, fused, generator: torch.Generator, n_walkers: int, threads: int | None = None
+    ) -> None:
         if numba is None:  # pragma: no cover
             raise RuntimeError("NumbaMetropolis needs numba")
         self.fused = fused
@@ -321,15 +339,36 @@ class NumbaMetropolis:
         # Where the next step writes the walkers' local energies (e.g. a row of the caller's
         # (steps, walkers) record, saving a copy); None: a fresh array.
         self.energy_out: np.ndarray | None = None
-        # Threads: what the thread limiter allows torch when the run starts (the caller may
-        # then drop torch itself to one thread around the loop), fewer for few walkers.
-        self.threads = max(1, min(torch.get_num_threads(), n_walkers // MIN_WALKERS_PER_THREAD))
+        # The running sums the next step adds its energies to, as (SplitMoments, recorded step
+        # index); None: none. One step only, like energy_out.
+        self.moments_out: tuple[SplitMoments, int] | None = None
+        self._frozen: tuple | None = None  # the parameters, once frozen (freeze_parameters)
+        # Threads: as given, or what the thread limiter allows torch when the run starts (the
+        # caller may then drop torch itself to one thread), fewer for few walkers.
+        threads = torch.get_num_threads() if threads is None else threads
+        self.threads = max(1, min(threads, n_walkers // self.min_walkers_per_thread))
 
     def observe(self, bins: int, rmax: float) -> None:
         """Histogram the particles' radii in ``bins`` bins over ``[0, rmax)`` at every step."""
         self.bins, self.scale = int(bins), float(bins / rmax)
 
+    def _kernel(self, n: int, d: int):
+        """The compiled step for ``n`` particles in ``d`` dimensions (subclasses: another)."""
+        return _make_step(n, d)
+
+    def _evaluator(self):
+        """The compiled evaluation of every walker (subclasses: another)."""
+        return _evaluate
+
+    def freeze_parameters(self) -> None:
+        """Read the wave function's parameters once from now on: the caller promises they do
+        not change (``vmc.estimate``; reading them costs a few torch calls per step)."""
+        self._frozen = None
+        self._frozen = self._args()
+
     def _args(self) -> tuple:
+        if self._frozen is not None:
+            return self._frozen
         p, spec = self.fused.inputs()
         pade = spec.pade
         return (
@@ -351,7 +390,7 @@ class NumbaMetropolis:
         W = theta.shape[0]
         x = np.ascontiguousarray(theta.detach().reshape(W, -1).numpy(), dtype=np.float64)
         log_prob, kinetic, potential, r12 = np.empty(W), np.empty(W), np.empty(W), np.empty(W)
-        _evaluate(x, *self._args(), log_prob, kinetic, potential, r12)
+        self._evaluator()(x, *self._args(), log_prob, kinetic, potential, r12)
         self.r12 = r12
         return torch.from_numpy(log_prob), torch.from_numpy(kinetic), torch.from_numpy(potential)
 
@@ -371,6 +410,17 @@ class NumbaMetropolis:
         energy = np.empty(W) if self.energy_out is None else self.energy_out
         self.energy_out = None  # one step only
         accepted = np.empty(W, dtype=np.bool_)
+        moments, self.moments_out = self.moments_out, None
+        if moments is None:
+            moment_sum = moment_sq = _NO_MOMENTS
+            shift = 0.0
+        else:
+            tracker, t = moments
+            if tracker.shift is None:  # the energies before the first recorded step
+                tracker.shift = float(np.mean(_c(kinetic) + _c(potential)))
+            (moment_sum, moment_sq), shift = tracker.rows(t), tracker.shift
+            if moment_sum.shape[0] != W:
+                raise ValueError(f"{W} walkers, but the moments hold {moment_sum.shape[0]}")
         sums = np.empty((self.chunks, N_SUMS))
         hist = np.empty((self.chunks, max(self.bins, 1)))
         n, d, *rest = self._args()
@@ -378,9 +428,9 @@ class NumbaMetropolis:
             _c(theta), _c(log_prob), _c(kinetic), _c(potential), self.r12, _c(step_size),
             self.rng, *rest, self.bins, self.scale,
             new_theta, new_log_prob, new_kinetic, new_potential, new_r12, energy,
-            accepted, accept_prob, sums, hist,
+            accepted, accept_prob, sums, hist, moment_sum, moment_sq, shift, moments is not None,
         )  # fmt: skip
-        _step = _make_step(n, d)
+        _step = self._kernel(n, d)
         if self.threads == 1:
             _step(*args, 0, self.chunks)
         else:  # disjoint chunk ranges: the pool's threads and this one; _step drops the GIL
@@ -391,6 +441,8 @@ class NumbaMetropolis:
             for future in futures:
                 future.result()
         self.r12 = new_r12
+        if moments is not None:
+            moments[0].added()
         total = sums.sum(axis=0)
         self.observables = {
             "energy": energy,

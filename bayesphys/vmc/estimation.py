@@ -23,7 +23,7 @@ from bayesphys.core.chains import (
 from bayesphys.core.distributed import check_client
 from bayesphys.core.interrupts import interrupted_attrs, warn_interrupted
 from bayesphys.core.samplers.sampling import RandomState, validate_random_state
-from bayesphys.core.stats import Stats
+from bayesphys.core.stats import Stats, r_hat_split_from_moments
 from bayesphys.core.validation import check_positive_int, check_progressbar
 from bayesphys.vmc._distributed import (
     WalkerGroupResult,
@@ -266,8 +266,12 @@ def estimate(
         Largest radius of the density histogram; default ``4.5 / sqrt(omega)``.
     progressbar : bool, optional
         Show a tqdm bar of the recorded steps (with a client: of the finished walker groups)
-        that ends with ``E = 3.00040 +- 0.00002 [var = 0.0018, acc = 0.52, R-hat = 1.001]``.
-        ``None`` (default) shows it, as for every Monte Carlo run; ``False`` hides it.
+        that ends with ``E = 3.00040 +- 0.00002 [var = 0.0018, acc = 0.52, R-hat = 1.001]``
+        (the returned estimate's mean, error and variance; the split R-hat). In-process, every
+        0.5 s it shows the running mean with the scatter of the walker means as its error,
+        the variance and the acceptance so far. These figures come from sums kept during the
+        steps, so the bar never reads the record again. ``None`` (default) shows it, as for
+        every Monte Carlo run; ``False`` hides it.
     walker_groups : int, optional
         Split the walkers into this many groups of (almost) equal size, each with its own seed
         from :func:`~bayesphys.core.distributed.spawn_seeds` and run as one task (burn-in and
@@ -359,16 +363,25 @@ def estimate(
     try:
         run, progress = _run_groups(tasks, client, n_steps, progressbar)
         result = _summarise(run, progress, sampler, system, edges)
-        if progressbar:
-            bar.set_postfix_str(progress_summary(result), refresh=False)
+        if progressbar and not bar.disable:
+            bar.set_postfix_str(progress_summary(result, run), refresh=False)
     finally:
         bar.close()
     return result
 
 
-def progress_summary(est: EnergyEstimate) -> str:
-    """The bar's postfix: ``E = 3.00040 +- 0.00002 [var = 0.0018, acc = 0.52, R-hat = 1.001]``."""
-    return "E = " + est.energy.summary(f"acc = {est.acceptance:.2f}", rank=False)
+def progress_summary(est: EnergyEstimate, run: WalkerGroupResult | None = None) -> str:
+    """The bar's postfix: ``E = 3.00040 +- 0.00002 [var = 0.0018, acc = 0.52, R-hat = 1.001]``.
+
+    The split R-hat comes from the halves' moments that ``run`` summed during the steps where
+    it has them (equal up to round-off, without reading the 1e7-value record again).
+    """
+    split = None
+    if run is not None and run.half_means is not None:
+        half = est.local_energies.shape[1] // 2
+        split = r_hat_split_from_moments(half, run.half_means, run.half_variances)
+    extra = f"acc = {est.acceptance:.2f}"
+    return "E = " + est.energy.summary(extra, rank=False, split_r_hat=split)
 
 
 def _summarise(

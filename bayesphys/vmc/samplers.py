@@ -30,6 +30,7 @@ from bayesphys.core.samplers import (
     WindowAdaptation,
 )
 from bayesphys.core.samplers.base import all_finite, evaluate, metropolis_accept, select_rows
+from bayesphys.vmc._numba_slater import NumbaSlaterMetropolis, slater_supported
 from bayesphys.vmc._numba_step import NumbaMetropolis, numba_available
 from bayesphys.vmc.fused import FusedMetropolis, fused_supported
 from bayesphys.vmc.local_energy import LocalEnergy, local_energy
@@ -99,10 +100,13 @@ class Metropolis(VMCSampler):
         run it as one numba-compiled loop per walker
         (:class:`~bayesphys.vmc._numba_step.NumbaMetropolis`, on as many threads as torch
         uses) with its own random streams: the same target, proposal and acceptance rule, but
-        not the generic chain draw for draw (tested statistically). ``"torch"`` keeps the
-        torch fused step, the generic chain up to round-off. ``compile=True`` or
-        ``prefetch=True`` select the torch step; :func:`~bayesphys.vmc.optimize` always uses
-        it (its checkpoints restore the torch generator).
+        not the generic chain draw for draw (tested statistically). The same holds for
+        ``SlaterJastrow`` quantum dots in 2-D with all-electron moves
+        (:class:`~bayesphys.vmc._numba_slater.NumbaSlaterMetropolis`). ``"torch"`` keeps the
+        torch fused step, the generic chain up to round-off (for ``SlaterJastrow``: the
+        generic torch chain). ``compile=True`` or ``prefetch=True`` select the torch step, and
+        ``fused=False`` the generic one; :func:`~bayesphys.vmc.optimize` always uses torch
+        (its checkpoints restore the torch generator).
     """
 
     def __init__(
@@ -215,6 +219,13 @@ class SingleParticleMetropolis(RandomWalkMetropolis):
         return new_state, info
 
 
+def uses_compiled_step(wf: WaveFunction, system: HarmonicTrap, sampler: VMCSampler) -> bool:
+    """Whether ``Walkers(..., compiled=True)`` moves these walkers with a numba step."""
+    fused = isinstance(sampler, Metropolis) and sampler.moves == "all" and sampler.fused
+    supported = fused_supported(wf, system) or slater_supported(wf, system)
+    return bool(fused and _numba_engine(sampler) and supported)
+
+
 def _numba_engine(sampler: Metropolis) -> bool:
     """Whether ``sampler`` lets the fused step run as numba (``engine="auto"``, no torch-only
     options) and numba imports."""
@@ -254,7 +265,10 @@ class Walkers:
         Start positions ``(n_walkers, N, d)``; default a Gaussian cloud.
     compiled : bool
         Use the numba step (:class:`~bayesphys.vmc._numba_step.NumbaMetropolis`) where
-        ``sampler.engine == "auto"`` allows it; :func:`~bayesphys.vmc.estimate` asks for it.
+        ``sampler.engine == "auto"`` allows it (:func:`uses_compiled_step`);
+        :func:`~bayesphys.vmc.estimate` asks for it.
+    threads : int, optional
+        Threads of the numba step; default torch's thread count when the walkers are made.
     """
 
     def __init__(
@@ -267,6 +281,7 @@ class Walkers:
         init: Tensor | None = None,
         *,
         compiled: bool = False,
+        threads: int | None = None,
     ) -> None:
         if not isinstance(sampler, VMCSampler):
             raise TypeError(
@@ -283,7 +298,9 @@ class Walkers:
                 self.fused = FusedMetropolis(wf, system, compile=sampler.compile)
         self.compiled: NumbaMetropolis | None = None
         if compiled and self.fused is not None and _numba_engine(sampler):
-            self.compiled = NumbaMetropolis(self.fused, generator, n_walkers)
+            self.compiled = NumbaMetropolis(self.fused, generator, n_walkers, threads)
+        elif compiled and uses_compiled_step(wf, system, sampler):  # Slater-Jastrow dots
+            self.compiled = NumbaSlaterMetropolis(wf, system, generator, n_walkers, threads)
         self.state = self.kernel.init_state(
             self.log_prob if self.compiled is None else self._compiled_log_prob,
             R.reshape(n_walkers, -1),
@@ -346,7 +363,7 @@ class Walkers:
 
     def step(self) -> StepInfo:
         """One transition of every walker with the current (frozen) step sizes."""
-        if self.fused is None:
+        if self.fused is None and self.compiled is None:
             self.state, info = self.kernel.step(self.state)
             return info
         state = self.state
@@ -375,7 +392,7 @@ class Walkers:
         ``"autograd"`` force that generic path).
         """
         info = self.step()
-        if self.fused is not None and method == "auto":
+        if (self.fused is not None or self.compiled is not None) and method == "auto":
             kinetic, potential = self._current_energy()
             return info, LocalEnergy(kinetic + potential, kinetic, potential)
         return info, local_energy(self.wf, self.system, self.positions, method)

@@ -7,7 +7,14 @@ import arviz as az
 import numpy as np
 import pytest
 
-from bayesphys.core.stats import Stats, ess_bulk, r_hat_rank, r_hat_split, statistics
+from bayesphys.core.stats import (
+    Stats,
+    ess_bulk,
+    r_hat_rank,
+    r_hat_split,
+    r_hat_split_from_moments,
+    statistics,
+)
 
 
 def ar1(shape, rng, phi):
@@ -121,3 +128,41 @@ def test_ranks_average_ties_as_scipy():
     special = np.array([[0.0, -0.0, 1.0, -1.0, 5e-320, -5e-320, 1.0000000000000002, 1.0]])
     for x in (repeated, special, np.round(rng.normal(size=(30, 40)), 1)):
         np.testing.assert_array_equal(_ranks(x), rankdata(x).reshape(x.shape))
+
+
+@pytest.mark.parametrize("steps", [4, 5, 64, 65])
+def test_split_r_hat_from_moments_equals_the_one_from_the_series(steps):
+    rng = np.random.default_rng(7)
+    # Chains with different centres (R-hat well above 1) on a large offset, as VMC energies.
+    x = 65.0 + ar1((6, steps), rng, 0.6) + rng.normal(size=(6, 1))
+    half = steps // 2
+    halves = (x[:, :half], x[:, steps - half :])
+    means = np.stack([h.mean(axis=1) for h in halves])
+    variances = np.stack([h.var(axis=1, ddof=1) for h in halves])
+    expected = r_hat_split(x)
+    assert expected > 1.1
+    assert r_hat_split_from_moments(half, means, variances) == pytest.approx(expected, rel=1e-12)
+    # The halves in any order: the same number.
+    flipped = r_hat_split_from_moments(half, means[::-1].T, variances[::-1].T)
+    assert flipped == pytest.approx(expected, rel=1e-12)
+
+
+def test_split_r_hat_from_moments_nan_and_input_errors():
+    one_chain = r_hat_split_from_moments(8, [1.0, 1.1], [1.0, 1.0])
+    too_short = r_hat_split_from_moments(1, [1.0, 1.1, 0.9, 1.0], [1.0] * 4)
+    not_finite = r_hat_split_from_moments(8, [1.0, np.nan, 0.9, 1.0], [1.0] * 4)
+    assert math.isnan(one_chain) and math.isnan(too_short) and math.isnan(not_finite)
+    with pytest.raises(ValueError, match="means"):
+        r_hat_split_from_moments(8, [1.0, 1.1, 0.9], [1.0] * 4)
+
+
+def test_summary_prints_a_given_split_r_hat_unless_the_rank_one_is_known():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 64))
+    s = statistics(x)
+    assert s.summary(rank=False, split_r_hat=1.234).endswith("R-hat = 1.234]")
+    # Without it, the split R-hat is computed from the series.
+    assert s.summary(rank=False).endswith(f"R-hat = {r_hat_split(x):.3f}]")
+    # A rank R-hat already computed wins (as for rank=False without split_r_hat).
+    rank = s.r_hat
+    assert s.summary(rank=False, split_r_hat=1.234).endswith(f"R-hat = {rank:.3f}]")
