@@ -246,6 +246,23 @@ def initial_positions(system: HarmonicTrap, n_walkers: int, generator: torch.Gen
     raise RuntimeError("could not place the particles without hard-sphere overlaps")
 
 
+def _check_init(system: HarmonicTrap, init: Tensor) -> Tensor:
+    """User start positions as float64 ``(walkers, N, d)``; finite, and with a finite
+    interaction energy (no coincident charges, no hard-sphere overlaps), which no chain can
+    leave or even evaluate."""
+    R = system.check_positions(init).to(torch.float64)
+    if not bool(torch.isfinite(R).all()):
+        raise ValueError("init must contain finite positions, got NaN or inf")
+    bad = ~torch.isfinite(system.interaction_potential(R))
+    if bool(bad.any()):
+        raise ValueError(
+            f"init places particles on top of each other in {int(bad.sum())} walker(s) "
+            f"(walker {int(bad.nonzero()[0, 0])} first): the interaction energy is infinite there; "
+            "move them apart or leave init=None for a Gaussian start"
+        )
+    return R
+
+
 class Walkers:
     """A population of walkers advanced by a core kernel on ``|psi|^2``.
 
@@ -290,8 +307,10 @@ class Walkers:
         self.wf, self.system, self.sampler = wf, system, sampler
         self.shape = (system.n_particles, system.dim)
         self.kernel = sampler.kernel(*self.shape)
-        R = initial_positions(system, n_walkers, generator) if init is None else init
-        R = system.check_positions(R.to(torch.float64))
+        if init is None:
+            R = initial_positions(system, n_walkers, generator)
+        else:
+            R = _check_init(system, init)
         self.fused = None
         if isinstance(sampler, Metropolis) and sampler.moves == "all" and sampler.fused:
             if fused_supported(wf, system):
@@ -301,11 +320,17 @@ class Walkers:
             self.compiled = NumbaMetropolis(self.fused, generator, n_walkers, threads)
         elif compiled and uses_compiled_step(wf, system, sampler):  # Slater-Jastrow dots
             self.compiled = NumbaSlaterMetropolis(wf, system, generator, n_walkers, threads)
-        self.state = self.kernel.init_state(
-            self.log_prob if self.compiled is None else self._compiled_log_prob,
-            R.reshape(n_walkers, -1),
-            generator=generator,
-        )
+        try:
+            self.state = self.kernel.init_state(
+                self.log_prob if self.compiled is None else self._compiled_log_prob,
+                R.reshape(n_walkers, -1),
+                generator=generator,
+            )
+        except ZeroDivisionError:  # the compiled closed forms divide by pair distances
+            raise ValueError(
+                "init places two particles at the same point, where the local energy of this "
+                "wave function is infinite; move them apart or leave init=None"
+            ) from None
         # Fused path: (theta, kinetic, potential); valid while theta is the state's tensor.
         self._energy: tuple[Tensor, Tensor, Tensor] | None = None
 

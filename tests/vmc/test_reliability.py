@@ -283,3 +283,29 @@ def test_study_refuses_an_interrupted_optimisation(monkeypatch):
     settings = {**config["run"], **config["fast"], "n_iterations": 5, "n_walkers": 50}
     with pytest.warns(InterruptedRunWarning), pytest.raises(KeyboardInterrupt, match="optimize"):
         study.fit_models(config, settings, seed=0)
+
+
+@pytest.mark.parametrize("engine", ["auto", "torch"])
+def test_init_with_coincident_particles_is_refused(engine):
+    """A user start with two particles at one point has an infinite local energy (Coulomb, or
+    the Jastrow cusp term without it): a ValueError naming init, never a ZeroDivisionError."""
+    R = torch.randn(20, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    R[3, 1] = R[3, 0]
+    wf = vmc.SlaterJastrow(2, alpha=0.5, beta=0.3)
+    with pytest.raises(ValueError, match="init places particles on top of each other"):
+        vmc.estimate(wf, vmc.QuantumDot(2), vmc.Metropolis(engine=engine), 20, 20, 5, init=R,
+                     random_state=0, progressbar=False)  # fmt: skip
+    R[3, 1, 0] = float("nan")
+    with pytest.raises(ValueError, match="init must contain finite positions"):
+        vmc.estimate(wf, vmc.QuantumDot(2), vmc.Metropolis(engine=engine), 20, 20, 5, init=R,
+                     random_state=0, progressbar=False)  # fmt: skip
+
+
+def test_init_at_a_jastrow_cusp_without_interaction_is_refused_by_the_compiled_step():
+    R = torch.randn(20, 2, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    R[3, 1] = R[3, 0]
+    wf = vmc.SlaterJastrow(2, alpha=0.5, beta=0.3)
+    trap = vmc.HarmonicTrap(2, 2, omega=1.0)
+    with pytest.raises(ValueError, match="init places two particles at the same point"):
+        vmc.estimate(wf, trap, vmc.Metropolis(), 20, 20, 5, init=R, random_state=0,
+                     progressbar=False)  # fmt: skip
