@@ -52,10 +52,11 @@ class BayesianNeuralNetwork(Estimator):
         ``predict`` returns labels, ``predict_proba`` probabilities and ``score`` the accuracy.
     method : str or inference object
         ``"nuts"`` / :class:`~bayesphys.inference.NUTS`: the No-U-Turn sampler over all
-        weights, full batch (core vectorised NUTS: all chains in one batched forward pass,
-        trees doubled in lockstep). BNN trees tend to reach any depth cap, so
-        ``NUTS(max_treedepth=7)`` (at most 127 leapfrog steps per transition) is often the
-        better buy than the default 10 (see ``docs/bnn.md``).
+        weights, full batch. On the closed-form model (``Normal`` weight prior, Gaussian
+        likelihood: the defaults) each chain builds its own tree in compiled code
+        (:class:`~bayesphys.samplers.CompiledNUTS`, chains on threads); other models run the
+        core torch NUTS (all chains in one batched forward pass, trees doubled in lockstep).
+        Trees are capped at ``max_treedepth`` (default 10, see ``docs/bnn.md``).
         ``"hmc"`` / :class:`~bayesphys.inference.HMC`: the same with static HMC
         (``n_leapfrog`` steps, jittered), cheaper per transition and slower to mix.
         ``"sghmc"`` / :class:`~bayesphys.inference.SGHMC`: stochastic-gradient HMC on

@@ -193,7 +193,8 @@ def _act_grad(activation: str, h: Tensor) -> Tensor:
         return (h > 0).to(h.dtype)
     if activation == "sigmoid":
         return h * (1.0 - h)
-    return -torch.expm1(-h)  # softplus: sigmoid(a) = 1 - exp(-softplus(a))
+    # softplus: sigmoid(a) = 1 - exp(-softplus(a)); torch's softplus is the identity above 20.
+    return torch.where(h > 20.0, 1.0, -torch.expm1(-h))
 
 
 def check_hidden(hidden: object) -> tuple[int, ...]:

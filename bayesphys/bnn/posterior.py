@@ -20,7 +20,8 @@ from torch import Tensor
 
 from bayesphys.bnn.network import Network
 from bayesphys.core.likelihoods import Categorical, Gaussian, Likelihood
-from bayesphys.core.priors import Gamma, HalfNormal, Normal, Prior
+from bayesphys.core.priors import Gamma, Normal, Prior
+from bayesphys.core.priors.positive import PositivePrior, unconstrained_terms
 from bayesphys.core.transforms import Exp
 
 #: Hyperprior on the precision of each parameter group for ``weight_prior="hierarchical"``:
@@ -88,6 +89,7 @@ class Posterior:
             # Prior and likelihood constants: they shift H, not its gradient, but keep the
             # closed form's value equal to the autograd path's.
             self._w_const = -self.n_weights * (math.log(self._w_sigma) + 0.5 * _LOG_2PI)
+            self._noise_args = _noise_prior_args(next(iter(self.free.values()), None))
             self._y_t = torch.as_tensor(np.asarray(y), dtype=X.dtype)
             self._y_err_sq = (
                 None if y_err is None else torch.as_tensor(np.asarray(y_err), dtype=X.dtype) ** 2
@@ -176,8 +178,9 @@ class Posterior:
 
         Every term's derivative is written out (the network's by :meth:`Network.backward`), so
         a gradient costs a few batched matmuls and no autograd bookkeeping, which dominates
-        for small networks. The noise prior, on ``z = log(noise)``, is closed form for
-        ``HalfNormal`` and goes through autograd on ``z`` alone otherwise.
+        for small networks. The noise prior, on ``z = log(noise)``, is the core closed form of
+        the positive priors (:func:`~bayesphys.core.priors.positive.unconstrained_terms`) and
+        goes through autograd on ``z`` alone for any other prior.
         """
         with torch.no_grad():
             theta = theta.detach()
@@ -220,7 +223,7 @@ class Posterior:
             grad_w = grad_w.sub_(centred, alpha=inv_var_w)
             if not self.free:
                 return lp, grad_w
-            lp_noise, dlp_noise = _noise_prior_terms(prior, z)
+            lp_noise, dlp_noise = _noise_prior_terms(prior, z, self._noise_args)
             # d loglik / d var0 = sum(r^2/var^2 - 1/var) / 2 and d var0 / dz = power * var0;
             # without y_err, var = var0 and the product is (rss - n) / 2.
             if self._y_err_sq is None:
@@ -274,13 +277,21 @@ def _closed_form_applies(weight_prior: Prior | str, likelihood: Likelihood) -> b
     return len(free) == 0 or (len(free) == 1 and isinstance(free[0].transform, Exp))
 
 
-def _noise_prior_terms(prior: Prior, z: Tensor) -> tuple[Tensor, Tensor]:
-    """Log prior of the noise at ``z = log(noise)`` (Jacobian included) and its derivative."""
-    if isinstance(prior, HalfNormal) and not np.ndim(prior.sigma):
-        s = float(prior.sigma)
-        x_over_s_sq = torch.exp(2.0 * z) / (s * s)
-        const = math.log(2.0) - 0.5 * _LOG_2PI - math.log(s)
-        return const - 0.5 * x_over_s_sq + z, 1.0 - x_over_s_sq
+def _noise_prior_args(prior: Prior) -> tuple | None:
+    """The core closed form's arguments of a noise prior (once per posterior), or None."""
+    if isinstance(prior, PositivePrior) and not prior.batch_shape:
+        return prior.unconstrained_args()
+    return None
+
+
+def _noise_prior_terms(prior: Prior, z: Tensor, args: tuple | None) -> tuple[Tensor, Tensor]:
+    """Log prior of the noise at ``z = log(noise)`` (Jacobian included) and its derivative:
+    the core closed form (``args`` from :func:`_noise_prior_args`) for the positive priors
+    that have one, autograd otherwise."""
+    if args is not None:
+        kind, a, b, const = args
+        lp, dz = unconstrained_terms(kind, a, b, z.numpy())
+        return torch.from_numpy(const + lp).to(z.dtype), torch.from_numpy(dz).to(z.dtype)
     with torch.enable_grad():
         z = z.detach().requires_grad_(True)
         lp = prior.log_prob_unconstrained(z)
@@ -296,6 +307,17 @@ class FullBatchTarget:
 
     def __init__(self, post: Posterior) -> None:
         self.post = post
+        self._compiled: tuple | bool | None = False  # not built yet
+
+    @property
+    def compiled_target(self) -> tuple | None:
+        """The compiled density for :class:`~bayesphys.core.samplers.compiled_nuts.CompiledNUTS`
+        (``(function, fdata, idata)``), or None where the closed form does not apply."""
+        if self._compiled is False:
+            from bayesphys.bnn._numba_target import compiled_target
+
+            self._compiled = compiled_target(self.post)
+        return self._compiled
 
     def __call__(self, theta: Tensor) -> Tensor:
         return self.post.log_prob(theta)

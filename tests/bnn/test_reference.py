@@ -35,8 +35,12 @@ def reference():
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "method",
-    [HMC(chains=4, tune=300, draws=250), NUTS(chains=4, tune=300, draws=250, max_treedepth=7)],
-    ids=["hmc", "nuts"],
+    [
+        HMC(chains=4, tune=300, draws=250),
+        NUTS(chains=4, tune=300, draws=250, max_treedepth=7),
+        NUTS(chains=4, tune=300, draws=250),
+    ],
+    ids=["hmc", "nuts-depth7", "nuts-default"],
 )
 def test_agrees_with_long_reference_run(method, reference):
     short = BayesianNeuralNetwork(hidden=(3,), method=method, random_state=1)

@@ -1,12 +1,17 @@
-"""Full-batch NUTS over all weights, with the core vectorised sampler.
+"""Full-batch NUTS over all weights: the core compiled per-chain NUTS on the default model.
 
-Tree depth: the library default ``max_treedepth=10`` (Stan/PyMC) allows up to 1023 leapfrog
-steps (full passes over the data) per transition. BNN posteriors are badly conditioned even in
-the adapted diagonal metric, so NUTS trees usually reach any cap, and the lockstep of all chains
-waits for the deepest tree; a smaller cap bounds that cost. The tests and ``benchmarks/bnn.py``
-pass ``NUTS(max_treedepth=7)`` for that reason (the measured comparison of caps is in
-``benchmarks/README.md``) and ``docs/bnn.md`` recommends it; :func:`fit_nuts` honours the cap of
-the method object, whatever it is.
+Where the closed-form density applies (every weight ``Normal``, Gaussian likelihood with a
+fixed noise or a positive noise prior, one output: the defaults), the target offers a compiled
+log density and gradient (:mod:`bayesphys.bnn._numba_target`) and
+:class:`~bayesphys.core.samplers.compiled_nuts.CompiledNUTS` builds each chain's tree in
+compiled code, chains on threads: a chain stops at its own U-turn instead of waiting for the
+deepest tree of a lockstep batch, and no leapfrog step passes through Python. Any other model
+takes the core torch NUTS kernel (all chains in one batched ``log_prob``, trees doubled in
+lockstep). Both use the library default ``max_treedepth=10`` (Stan/PyMC); BNN posteriors are
+badly conditioned even in the adapted diagonal metric, so trees often reach the cap, and a
+smaller cap (``NUTS(max_treedepth=7)``) trades ESS per draw for cost per draw (the measured
+comparison is in ``benchmarks/README.md``). :func:`fit_nuts` honours the cap of the method
+object, whatever it is.
 """
 
 from __future__ import annotations
@@ -17,15 +22,16 @@ from bayesphys.bnn.inference.hmc import sample_full_batch
 from bayesphys.bnn.posterior import Posterior
 from bayesphys.core import inference
 from bayesphys.core.fit_result import FitResult
-from bayesphys.core.samplers import NUTS
+from bayesphys.core.samplers.compiled_nuts import CompiledNUTS
 
 
 def fit_nuts(
     post: Posterior, init: Tensor, *, method: inference.NUTS, seed: int, progressbar: bool
 ) -> FitResult:
-    """The No-U-Turn sampler (:class:`~bayesphys.core.samplers.NUTS`) with trees capped at
-    ``max_treedepth``, adapting the step size (dual averaging towards ``target_accept``) and a
-    diagonal mass matrix during ``tune``; all chains in one ``log_prob``, trees doubled in
-    lockstep."""
-    kernel = NUTS(max_treedepth=method.max_treedepth, target_accept=method.target_accept)
+    """The No-U-Turn sampler with trees capped at ``max_treedepth``, adapting the step size
+    (dual averaging towards ``target_accept``) and a diagonal mass matrix during ``tune``:
+    :class:`~bayesphys.core.samplers.compiled_nuts.CompiledNUTS`, which runs compiled per-chain
+    trees where the posterior offers a compiled density and the torch lockstep kernel
+    otherwise."""
+    kernel = CompiledNUTS(max_treedepth=method.max_treedepth, target_accept=method.target_accept)
     return sample_full_batch(post, init, kernel, method=method, seed=seed, progressbar=progressbar)

@@ -3,6 +3,8 @@
 ``sample(log_prob, init, method=...)`` runs tuning (dual-averaged step sizes, windowed diagonal
 mass matrix) and drawing for any ``log_prob(theta: Tensor[chains, dim]) -> Tensor[chains]``.
 The kernels can also be driven step by step (``init_state`` / ``step``), e.g. by VMC walkers.
+``CompiledNUTS`` is NUTS with each chain's tree built by numba-compiled code, for targets that
+offer a compiled log density (``compiled_target``); it takes the torch kernel for any other.
 """
 
 from bayesphys.core._transitions import transition_warnings, warn_transitions
@@ -13,6 +15,7 @@ from bayesphys.core.samplers.adaptation import (
     mass_windows,
 )
 from bayesphys.core.samplers.base import ChainState, Kernel, StepInfo
+from bayesphys.core.samplers.compiled_nuts import CompiledNUTS
 from bayesphys.core.samplers.hmc import HMC
 from bayesphys.core.samplers.mala import MALA
 from bayesphys.core.samplers.metropolis import RandomWalkMetropolis
@@ -25,6 +28,7 @@ __all__ = [
     "MALA",
     "NUTS",
     "ChainState",
+    "CompiledNUTS",
     "DualAveraging",
     "Kernel",
     "RandomWalkMetropolis",

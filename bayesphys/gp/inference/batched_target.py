@@ -4,9 +4,10 @@ At small n one evaluation of :class:`~bayesphys.gp.inference.map_objective.Dense
 almost all fixed cost: a row-by-row LAPACK loop and an autograd pass over the parameter maps
 and priors, two orders of magnitude more than the arithmetic at n = 11.
 Here the common case (one RBF or Matérn kernel with its outputscale, Gaussian noise, zero or
-callable mean, every free hyperparameter positive with a log transform and one of the priors
-in ``_PRIOR_PARTS``) is evaluated for the whole batch in a few array operations: one batched
-Cholesky factorisation and inverse, and the closed-form gradient
+callable mean, every free hyperparameter positive with a log transform and a prior with a
+closed form, :class:`~bayesphys.core.priors.positive.PositivePrior`) is evaluated for the whole
+batch in a few array operations: one batched Cholesky factorisation and inverse, and the
+closed-form gradient
 
 ``d log p(y | theta) / d theta = tr((alpha alpha^T - K^{-1}) dK/dtheta) / 2``
 
@@ -21,14 +22,7 @@ import math
 import numpy as np
 import torch
 
-from bayesphys.core.priors import (
-    Exponential,
-    Gamma,
-    HalfCauchy,
-    HalfNormal,
-    InverseGamma,
-    LogNormal,
-)
+from bayesphys.core.priors.positive import PositivePrior, unconstrained_terms
 from bayesphys.core.transforms import Exp
 from bayesphys.gp.model import GPModel
 from bayesphys.gp.stationary import MIN_LOG_CORRELATION, fast_term
@@ -39,61 +33,16 @@ MAX_POINTS = 200
 ELIGIBLE_KINDS = ("outputscale", "lengthscale", "noise")
 
 
-def _softplus(x: np.ndarray) -> np.ndarray:
-    return np.logaddexp(0.0, x)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
-
-
-# For a prior on x = exp(z): the z-dependent part f(z) of log p(x) + z and its derivative, each
-# from the prior's parameters (broadcast to the block). The constant is taken from the prior's
-# own log_prob_unconstrained at z = 0, so that values equal the reference path's.
-_PRIOR_PARTS = {
-    Gamma: lambda q: (
-        lambda z: q.alpha * z - q.beta * np.exp(z),
-        lambda z: q.alpha - q.beta * np.exp(z),
-    ),
-    HalfNormal: lambda q: (
-        lambda z: z - 0.5 * np.exp(2.0 * z) / q.sigma**2,
-        lambda z: 1.0 - np.exp(2.0 * z) / q.sigma**2,
-    ),
-    LogNormal: lambda q: (
-        lambda z: -0.5 * ((z - q.mu) / q.sigma) ** 2,
-        lambda z: -(z - q.mu) / q.sigma**2,
-    ),
-    InverseGamma: lambda q: (
-        lambda z: -q.alpha * z - q.beta * np.exp(-z),
-        lambda z: -q.alpha + q.beta * np.exp(-z),
-    ),
-    Exponential: lambda q: (
-        lambda z: z - q.lam * np.exp(z),
-        lambda z: 1.0 - q.lam * np.exp(z),
-    ),
-    HalfCauchy: lambda q: (
-        lambda z: z - _softplus(2.0 * (z - np.log(q.beta))),
-        lambda z: 1.0 - 2.0 * _sigmoid(2.0 * (z - np.log(q.beta))),
-    ),
-}
-
-
-class _Params:
-    """A prior's parameters as float arrays of the block's shape ``(size,)``."""
-
-    def __init__(self, prior, size: int, names: tuple[str, ...]):
-        for name in names:
-            setattr(self, name, np.broadcast_to(np.asarray(getattr(prior, name), float), (size,)))
-
-
-_PARAM_NAMES = {
-    Gamma: ("alpha", "beta"),
-    HalfNormal: ("sigma",),
-    LogNormal: ("mu", "sigma"),
-    InverseGamma: ("alpha", "beta"),
-    Exponential: ("lam",),
-    HalfCauchy: ("beta",),
-}
+def _block_terms(prior: PositivePrior, size: int):
+    """``(const, f, df)`` of a block's prior on ``z = log theta``: the core closed form
+    (:func:`~bayesphys.core.priors.positive.unconstrained_terms`), parameters broadcast to the
+    block, constant equal to the prior's own ``log_prob_unconstrained``."""
+    kind, a, b, const = prior.unconstrained_args(size)
+    return (
+        const,
+        lambda z: unconstrained_terms(kind, a, b, z)[0],
+        lambda z: unconstrained_terms(kind, a, b, z)[1],
+    )
 
 
 class BatchedEvidence:
@@ -133,14 +82,9 @@ class BatchedEvidence:
                 fixed = np.broadcast_to(np.asarray(p.prior.value, float), (p.size,))
                 blocks.append((p, None, fixed, None, None))
                 continue
-            parts = _PRIOR_PARTS.get(type(p.prior))
-            if parts is None or not isinstance(p.transform, Exp):
+            if not isinstance(p.prior, PositivePrior) or not isinstance(p.transform, Exp):
                 return None
-            f, df = parts(_Params(p.prior, p.size, _PARAM_NAMES[type(p.prior)]))
-            zero = torch.zeros(p.size, dtype=torch.float64)
-            with torch.no_grad():
-                at_zero = p.prior.log_prob_unconstrained(zero).expand(p.size).numpy()
-            const = at_zero - f(np.zeros(p.size))
+            const, f, df = _block_terms(p.prior, p.size)
             blocks.append((p, slice(offset, offset + p.size), const, f, df))
             offset += p.size
         return cls(model, term.label, blocks)
