@@ -1,6 +1,11 @@
 """Bayesian model averaging of nuclear mass models (``MassModelAveraging``) and model weights."""
 
-from bayesphys.bma._residuals import PARITY_CLASSES, parity_class, residual_gp
+from bayesphys.bma._residuals import (
+    PARITY_CLASSES,
+    parity_class,
+    residual_gp,
+    residual_lengthscale_prior,
+)
 from bayesphys.bma.averaging import MassModelAveraging
 from bayesphys.bma.weights import (
     ConcentratedWeightsWarning,
@@ -22,6 +27,7 @@ __all__ = [
     "normalise_log_weights",
     "parity_class",
     "residual_gp",
+    "residual_lengthscale_prior",
     "stacking_weights",
     "uniform_weights",
 ]

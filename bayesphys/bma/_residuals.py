@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from bayesphys.core.distributed import map_tasks, spawn_seeds
+from bayesphys.core.priors import InverseGamma
 from bayesphys.data._derived import (
     DataCoverageWarning,
     check_nucleon_numbers,
@@ -109,20 +110,74 @@ def observable_table(
 
 
 RESIDUAL_SHORTCUTS = ("gp", "bnn")
+# Lengthscale prior of the residual GPs. The inputs are the integers (Z, N), used as given by
+# GPRegression (it standardises y, not X), so lengthscales are in nucleons. Within a parity
+# class neighbours are 2 apart: their kernel correlation exp(-2 / rho^2) is 0.14 at rho = 1 and
+# 0.009 at rho = 0.65, so below about 1 nucleon every nucleus is independent of the next, the
+# likelihood is flat in rho (only eta^2 + noise^2 is identified) and NUTS wanders down that
+# ridge. GPRegression's default, LogNormal(log std(X_j), 1.5) with std(Z) = 24 and std(N) = 36,
+# already puts only 1.7% (Z) and 0.8% (N) below 1, but its Gaussian tail in log rho is only
+# 3.7 nats below its peak at rho = 0.6 (7.7 at 0.1), a toll the likelihood pays. The inverse
+# gamma's tail falls as exp(-beta / rho) (6.4 nats at 0.6, 71 at 0.1), which closes the ridge
+# (docs/bma.md, "Lengthscale prior", for the evidence it was chosen on).
+LENGTHSCALE_FLOOR = 1.0  # nucleons
+LENGTHSCALE_MASS_BELOW_FLOOR = 0.01
+LENGTHSCALE_PRIOR_SHAPE = 3.0
+RESIDUAL_PRIORS = ("lattice", "default")
+
+
+def residual_lengthscale_prior(
+    floor: float = LENGTHSCALE_FLOOR,
+    mass_below: float = LENGTHSCALE_MASS_BELOW_FLOOR,
+    shape: float = LENGTHSCALE_PRIOR_SHAPE,
+) -> InverseGamma:
+    """The inverse-gamma lengthscale prior with ``mass_below`` of its mass below ``floor``.
+
+    ``rho ~ InverseGamma(shape, beta)`` has ``P(rho < floor) = Q(shape, beta / floor)`` (the
+    regularised upper incomplete gamma function), solved here for ``beta``.
+
+    Parameters
+    ----------
+    floor : float
+        Lengthscale (nucleons) below which the prior puts ``mass_below``.
+    mass_below : float
+        Prior probability of ``rho < floor``, in (0, 1).
+    shape : float
+        Inverse-gamma shape ``alpha`` (> 0): larger is lighter-tailed towards long lengthscales.
+
+    Returns
+    -------
+    InverseGamma
+    """
+    from scipy.optimize import brentq
+    from scipy.special import gammaincc
+
+    if not (np.isfinite(floor) and floor > 0):
+        raise ValueError(f"floor must be a finite number > 0, got {floor!r}")
+    if not 0 < mass_below < 1:
+        raise ValueError(f"mass_below must be in (0, 1), got {mass_below!r}")
+    if not (np.isfinite(shape) and shape > 0):
+        raise ValueError(f"shape must be a finite number > 0, got {shape!r}")
+    # Q(shape, x) falls from 1 to 0 as x grows; bracket the root by doubling.
+    upper = 1.0
+    while gammaincc(shape, upper) > mass_below:
+        upper *= 2.0
+    x = brentq(lambda t: gammaincc(shape, t) - mass_below, 0.0, upper, xtol=1e-12)
+    return InverseGamma(float(shape), float(x * floor))
+
+
 # Residual GPs with NUTS hyperparameters (``residual_gp("nuts")``). GPRegression's own NUTS
 # defaults, 4 x (1000 + 1000) draws, are sized for converged hyperparameters; the average needs
 # only each GP's predictive mean and sd, which move little with them: on a fit with smallest
 # bulk ESS 59 and R-hat 1.047 the Monte Carlo error of the corrected mean was at most 0.07
 # predictive sd over the chart, and mixing 50 thinned draws instead of all 300 moved it by at
-# most 0.09 sd (docs/bma.md). The hyperparameters are not converged to the usual standard
-# (fast flagship: R-hat > 1.01 in 18 of 20 fits, worst 1.43 on a noise/variance ridge; median
-# smallest ESS 66), so the fits that fail the checks are reported (residual_convergence,
-# convergence_checks), not hidden.
+# most 0.09 sd (docs/bma.md). The fits that fail the convergence checks are reported
+# (residual_convergence, convergence_checks), not hidden.
 GP_NUTS_SETTINGS = {"chains": 2, "tune": 100, "draws": 150}
 GP_NUTS_PREDICT_DRAWS = 50
 
 
-def residual_gp(method: str = "map"):
+def residual_gp(method: str = "map", prior: str = "lattice"):
     """The default residual GP: ARD RBF kernel over (Z, N), MAP or NUTS hyperparameters.
 
     Parameters
@@ -130,8 +185,12 @@ def residual_gp(method: str = "map"):
     method : {"map", "nuts"}
         ``"nuts"`` integrates over the hyperparameters with 2 chains of 100 tuning and 150 kept
         draws, predictions mixed over 50 draws: sized for the predictive mean and sd that the
-        average uses, not for converged hyperparameters (see ``GP_NUTS_SETTINGS``); check
-        them with :func:`residual_convergence`.
+        average uses (see ``GP_NUTS_SETTINGS``); check them with :func:`residual_convergence`.
+    prior : {"lattice", "default"}
+        ``"lattice"``: both lengthscales get :func:`residual_lengthscale_prior` (an inverse
+        gamma with 1% of its mass below 1 nucleon, where neighbours of a parity class, 2
+        apart, stop being correlated); ``"default"``: GPRegression's data-scaled defaults.
+        The outputscale and noise keep GPRegression's defaults either way.
 
     Returns
     -------
@@ -141,12 +200,17 @@ def residual_gp(method: str = "map"):
     from bayesphys.gp import GPRegression
     from bayesphys.inference import MAP, NUTS
 
+    if prior not in RESIDUAL_PRIORS:
+        raise ValueError(f"prior must be one of {list(RESIDUAL_PRIORS)}, got {prior!r}")
+    priors = {"lengthscale": residual_lengthscale_prior()} if prior == "lattice" else None
     if method == "map":
-        return GPRegression(kernel="rbf", ard=True, method=MAP())  # separate rho_Z and rho_N
+        # ARD: separate rho_Z and rho_N.
+        return GPRegression(kernel="rbf", ard=True, priors=priors, method=MAP())
     if method == "nuts":
         return GPRegression(
             kernel="rbf",
             ard=True,
+            priors=priors,
             method=NUTS(**GP_NUTS_SETTINGS),
             max_predict_draws=GP_NUTS_PREDICT_DRAWS,
         )

@@ -289,7 +289,9 @@ def run(
     bma = MassModelAveraging(
         settings["models"],
         observable=settings["observable"],
-        residual_model=residual_gp(settings["residual_method"]),
+        residual_model=residual_gp(
+            settings["residual_method"], settings.get("residual_prior", "lattice")
+        ),
         weights=default,
         random_state=seed,
     ).fit(train, client=client, **tables)
@@ -317,7 +319,9 @@ def run(
         f"values new in AME{settings['validation_year']} (existence: their {len(existence)} "
         f"bound statuses, {int((~existence['bound']).sum())} unbound); test: the {len(test)} "
         f"S2n values new in AME{settings['test_year']}, held out from every weighting. "
-        f"{len(bma.corrected_)} mass models.",
+        f"{len(bma.corrected_)} mass models. Residual GPs: {settings['residual_method']} "
+        f"hyperparameters, {settings.get('residual_prior', 'lattice')} lengthscale prior "
+        "(docs/bma.md, 'Lengthscale prior').",
         "",
         "Weighting schemes side by side (one set of residual fits; coverage from the "
         "mixture's own CDF; log scores summed over the test nuclei; d_log_score: difference to "
