@@ -404,3 +404,57 @@ def test_equal_seeds_give_equal_results_in_order_and_on_threads(monkeypatch, nam
     # Two distinct chains: equal draws would hide a shared seed.
     draws = family.draws(in_order)
     assert not np.array_equal(draws[0], draws[1])
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_compiled_nuts_in_each_group_uses_the_limiters_thread_count(monkeypatch, limit):
+    """The compiled NUTS kernel starts no more threads in a group task than the one thread
+    limiter allows there (as torch's count), so groups on threads or Dask workers do not
+    oversubscribe the cores."""
+    pytest.importorskip("numba")
+    from bayesphys.core.samplers import compiled_nuts
+    from bayesphys.core.threads import torch_threads
+    from tests.core.test_compiled_nuts import TARGET
+
+    seen = []  # (limiter's count, chains, kernel threads) at each compiled step
+    original = compiled_nuts._step_threads
+
+    def spy(n_chains, threads=None):
+        used = original(n_chains, threads)
+        seen.append((torch.get_num_threads(), n_chains, used))
+        return used
+
+    monkeypatch.setattr(compiled_nuts, "_step_threads", spy)
+    init = torch.randn(4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    with torch_threads(limit, blas=False):
+        sample(
+            TARGET, init, method=compiled_nuts.CompiledNUTS(), draws=5, tune=5, chain_groups=2,
+            random_state=1, progressbar=False, compute_convergence_checks=False,
+        )  # fmt: skip
+    assert len(seen) == 2 * 10  # both groups' steps went through the compiled kernel
+    assert set(seen) == {(limit, 2, limit)}
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_bnn_chain_groups_pass_the_limiters_thread_count_to_the_compiled_kernel(monkeypatch, limit):
+    """A BNN group task drops torch to one intra-op thread, but its compiled NUTS chains get
+    the limiter's count for the task (capped at the group's chains)."""
+    pytest.importorskip("numba")
+    from bayesphys.core.samplers import compiled_nuts
+    from bayesphys.core.threads import torch_threads
+
+    seen = []
+    original = compiled_nuts._step_threads
+
+    def spy(n_chains, threads=None):
+        used = original(n_chains, threads)
+        seen.append((n_chains, used))
+        return used
+
+    monkeypatch.setattr(compiled_nuts, "_step_threads", spy)
+    method = NUTS(draws=5, tune=5, chains=4, max_treedepth=3, chain_groups=2)
+    with torch_threads(limit, blas=False):
+        BayesianNeuralNetwork(hidden=(3,), method=method, random_state=2).fit(
+            BNN_X, BNN_Y, progressbar=False
+        )
+    assert seen and set(seen) == {(2, limit)}

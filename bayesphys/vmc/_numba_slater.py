@@ -39,7 +39,9 @@ __all__ = ["NumbaSlaterMetropolis", "slater_supported"]
 if numba_available():
     import numba
 
-    from bayesphys.vmc._numba_step import _FAST, _normal, _uniform
+    from bayesphys.core._numba_random import normal as _normal
+    from bayesphys.core._numba_random import uniform as _uniform
+    from bayesphys.vmc._numba_step import _FAST
 
     @numba.njit(cache=True, inline="always", fastmath=_FAST)
     def _slater_energy(

@@ -13,12 +13,12 @@ Threads: the loop releases the GIL and runs disjoint ranges of walker chunks on 
 pool, as many threads as torch may use (:mod:`bayesphys.core.threads`); numba's own parallel
 layer is not used, as its OpenMP pool and torch's compete for the same cores.
 
-Random numbers: every walker owns a SplitMix64 stream (Steele, Lea and Flood, OOPSLA 2014;
-it passes BigCrush), seeded from the walker population's ``torch.Generator``; normals come
-from the ziggurat (below). The chain is therefore *not* the generic one draw for draw: it
-samples the same ``|psi|^2`` with the same proposal and acceptance rule, which the tests
-check statistically against the generic path and closed forms. Walkers are split into fixed
-chunks, whatever the thread count, so a seed gives the same numbers on any number of threads.
+Random numbers: every walker owns a SplitMix64 stream, seeded from the walker population's
+``torch.Generator``; normals come from the ziggurat (:mod:`bayesphys.core._numba_random`).
+The chain is therefore *not* the generic one draw for draw: it samples the same ``|psi|^2``
+with the same proposal and acceptance rule, which the tests check statistically against the
+generic path and closed forms. Walkers are split into fixed chunks, whatever the thread
+count, so a seed gives the same numbers on any number of threads.
 
 The compiled code is cached on disk (``cache=True``): only the first run on a machine pays
 for the compilation.
@@ -60,76 +60,12 @@ def numba_available() -> bool:
     return numba is not None
 
 
-# Ziggurat of the standard normal (Marsaglia and Tsang, J. Stat. Softw. 5 (2000), in Doornik's
-# floating-point form): 128 layers of equal area V; layer 0 is the base strip with the tail
-# beyond R. Most draws land inside a rectangle wholly under the density and cost one random
-# number and one comparison; Box-Muller or the polar method spend a logarithm per pair.
-_ZIG_LAYERS = 128
-_ZIG_R = 3.442619855899
-_ZIG_V = 9.91256303526217e-3
-
-
-def _ziggurat_edges() -> np.ndarray:
-    """Right edges ``X[0] > X[1] = R > ... > X[128] = 0`` of the layers."""
-    edges = np.zeros(_ZIG_LAYERS + 1)
-    edges[0] = _ZIG_V / math.exp(-0.5 * _ZIG_R**2)
-    edges[1] = _ZIG_R
-    for i in range(2, _ZIG_LAYERS):
-        edges[i] = math.sqrt(
-            -2.0 * math.log(_ZIG_V / edges[i - 1] + math.exp(-0.5 * edges[i - 1] ** 2))
-        )
-    return edges
-
-
-_ZIG_X = _ziggurat_edges()
-_ZIG_F = np.exp(-0.5 * _ZIG_X**2)  # density (unnormalised) at the edges
-
 if numba is not None:
-    _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-    _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-    _MIX2 = np.uint64(0x94D049BB133111EB)
-    _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
-    _TO_UNIT = 2.0**-53
+    from bayesphys.core._numba_random import normal as _normal
+    from bayesphys.core._numba_random import uniform as _uniform
+
     # Fast-math without "no NaNs/infs": the NaN test of the acceptance must survive.
     _FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
-
-    @numba.njit(cache=True, inline="always", fastmath=_FAST)
-    def _uniform(state):
-        """Next SplitMix64 output of ``state`` as a float in ``[0, 1)``; returns (u, state)."""
-        state = state + _GOLDEN
-        z = state
-        z = (z ^ (z >> _S30)) * _MIX1
-        z = (z ^ (z >> _S27)) * _MIX2
-        z = z ^ (z >> _S31)
-        return float(z >> _S11) * _TO_UNIT, state
-
-    _LAYER_MASK = np.uint64(_ZIG_LAYERS - 1)
-
-    @numba.njit(cache=True, inline="always", fastmath=_FAST)
-    def _normal(state):
-        """A standard normal by the ziggurat (module notes); returns (x, state)."""
-        while True:
-            state = state + _GOLDEN
-            z = state
-            z = (z ^ (z >> _S30)) * _MIX1
-            z = (z ^ (z >> _S27)) * _MIX2
-            z = z ^ (z >> _S31)
-            layer = int(z & _LAYER_MASK)  # low 7 bits: the layer; top 53 bits: the abscissa
-            x = (2.0 * (float(z >> _S11) * _TO_UNIT) - 1.0) * _ZIG_X[layer]
-            if abs(x) < _ZIG_X[layer + 1]:
-                return x, state
-            if layer == 0:  # the tail beyond R (Marsaglia 1964)
-                while True:
-                    u1, state = _uniform(state)
-                    u2, state = _uniform(state)
-                    a = -math.log(1.0 - u1) / _ZIG_R
-                    b = -math.log(1.0 - u2)
-                    if 2.0 * b > a * a:
-                        return (_ZIG_R + a if x > 0.0 else -_ZIG_R - a), state
-            u, state = _uniform(state)
-            lower = _ZIG_F[layer + 1]
-            if lower + u * (_ZIG_F[layer] - lower) < math.exp(-0.5 * x * x):
-                return x, state
 
     @numba.njit(cache=True, inline="always", fastmath=_FAST)
     def _energy(x, n, d, alpha, gw, trap, omega2, pade, coulomb, cusp, beta, grad):

@@ -186,3 +186,129 @@ def test_standard_normal_50d():
         progressbar=False,
     )  # fmt: skip
     check_moments(result.samples.numpy(), np.zeros(50), np.ones(50))
+
+
+@pytest.mark.parametrize(
+    ("limit", "chains", "pool_threads"), [(1, 4, []), (2, 4, [1]), (3, 2, [1])]
+)
+def test_default_threads_follow_the_thread_limiter(monkeypatch, limit, chains, pool_threads):
+    """Without ``threads``, a step runs on the limiter's (torch's) thread count, at most one
+    per chain: chain groups held to one thread each start no pool of their own."""
+    from bayesphys.core.samplers import compiled_nuts
+    from bayesphys.core.threads import torch_threads
+
+    requested = []
+    original = compiled_nuts._pool
+
+    def spy(threads):
+        requested.append(threads)
+        return original(threads)
+
+    monkeypatch.setattr(compiled_nuts, "_pool", spy)
+    with torch_threads(limit, blas=False):
+        sample(
+            TARGET, randn(chains, 2), method=CompiledNUTS(), draws=3, tune=2, random_state=0,
+            progressbar=False, compute_convergence_checks=False,
+        )  # fmt: skip
+    # The pool holds the threads beside the calling one.
+    assert set(requested) == set(pool_threads)
+
+
+def test_polar_normals_are_standard_normal():
+    """The momenta's normals (core._numba_random.fill_normals_polar), odd length included."""
+    from scipy import stats
+
+    from bayesphys.core._numba_random import fill_normals_polar
+
+    @numba.njit
+    def draw(n, seed):
+        out, state = np.empty(n), np.uint64(seed)
+        rows = np.empty(3)
+        for i in range(0, n, 3):
+            state = fill_normals_polar(rows, state)
+            out[i : i + 3] = rows
+        return out
+
+    x = draw(600_000, 99)
+    n = x.size
+    assert stats.kstest(x, "norm").pvalue > 1e-3
+    assert abs(x.mean()) < 5 / np.sqrt(n) and abs(x.var() - 1) < 5 * np.sqrt(2 / n)
+    # The odd row's last entry (the pair's first half) is as normal as the rest.
+    assert stats.kstest(x[2::3], "norm").pvalue > 1e-3
+
+
+@numba.njit(TARGET_SIGNATURE, cache=True)
+def _funnel(x, grad, fdata, idata):
+    """Neal's funnel in 2-D: ``v ~ N(0, 3^2)``, ``z | v ~ N(0, e^v)``."""
+    v, z = x[0], x[1]
+    scale = np.exp(-v)
+    grad[0] = -v / 9.0 + 0.5 * z * z * scale - 0.5
+    grad[1] = -z * scale
+    return -v * v / 18.0 - 0.5 * z * z * scale - 0.5 * v
+
+
+class Funnel:
+    compiled_target = (_funnel, np.zeros(1), np.zeros(1, dtype=np.int64))
+
+    def __call__(self, theta: torch.Tensor) -> torch.Tensor:
+        v, z = theta[:, 0], theta[:, 1]
+        return -v * v / 18.0 - 0.5 * z * z * torch.exp(-v) - 0.5 * v
+
+
+def _per_chain_stats(result) -> dict[str, np.ndarray]:
+    return {
+        "step_size": np.asarray(result.sample_stats()["step_size"])[:, -1],
+        "accept_prob": result.accept_prob.numpy().mean(1),
+        "diverging": result.diverging.numpy().mean(1),
+        "n_steps": result.n_steps.numpy().mean(1),
+    }
+
+
+def test_adaptation_and_divergences_agree_with_the_torch_kernel():
+    """On a funnel (divergent transitions, step sizes that differ from chain to chain), the
+    per-chain adapted step size, mean acceptance statistic, divergence rate and path length
+    of the compiled kernel match the torch kernel's: a difference in the adaptation statistic
+    (e.g. how a divergent or early-stopped transition counts) moves the step sizes. The
+    metric is held fixed so that the chains are independent and the spread over chains gives
+    the tolerance (5 combined standard errors)."""
+    chains = 64
+    kw = {
+        "draws": 200, "tune": 300, "random_state": 11, "progressbar": False,
+        "compute_convergence_checks": False,
+    }  # fmt: skip
+    init = 0.1 * randn(chains, 2, seed=1)
+    ours = _per_chain_stats(
+        sample(Funnel(), init, method=CompiledNUTS(max_treedepth=6, adapt_mass=False), **kw)
+    )
+    ref = _per_chain_stats(
+        sample(Funnel(), init, method=NUTS(max_treedepth=6, adapt_mass=False), **kw)
+    )
+    assert ref["diverging"].mean() > 0.02  # the check needs divergences to bite
+    for name in ours:
+        a, b = ours[name], ref[name]
+        error = np.hypot(a.std(ddof=1), b.std(ddof=1)) / np.sqrt(chains)
+        assert abs(a.mean() - b.mean()) < 5 * error, (name, a.mean(), b.mean(), error)
+
+
+def test_statistics_of_divergent_transitions_agree_with_the_torch_kernel():
+    """With the step size and metric fixed and a wall that makes a third of the transitions
+    divergent, the mean acceptance statistic, divergence rate and path length per chain of
+    both kernels agree (5 combined standard errors from the spread over the independent
+    chains): the statistic counts a divergent step's ``min(1, exp(H0 - H)) = 0`` in the mean
+    over the transition's leapfrog steps, as Stan's accept_stat and the torch kernel do."""
+    chains = 64
+    walled = CompiledGaussian((0.0, 0.0), (1.0, 1.0), 0.0, wall=True)
+    kw = {
+        "draws": 200, "tune": 0, "random_state": 4, "progressbar": False,
+        "compute_convergence_checks": False,
+    }  # fmt: skip
+    init = 0.1 * randn(chains, 2, seed=3)
+    fixed = {"step_size": 0.9, "adapt_step_size": False, "adapt_mass": False}
+    ours = sample(walled, init, method=CompiledNUTS(**fixed), **kw)
+    ref = sample(walled, init, method=NUTS(**fixed), **kw)
+    assert 0.1 < float(ref.diverging.double().mean()) < 0.6  # the check needs divergences
+    for name in ("accept_prob", "diverging", "n_steps"):
+        a = getattr(ours, name).double().mean(1).numpy()
+        b = getattr(ref, name).double().mean(1).numpy()
+        error = np.hypot(a.std(ddof=1), b.std(ddof=1)) / np.sqrt(chains)
+        assert abs(a.mean() - b.mean()) < 5 * error, (name, a.mean(), b.mean(), error)

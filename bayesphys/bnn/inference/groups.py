@@ -45,13 +45,27 @@ def run_group(task: ChainGroup) -> FitResult:
     Dask worker): a group's draws depend on its seed only."""
     gen = torch.Generator().manual_seed(task.seed)
     init = initial_values(task.post, task.n_chains, gen)
-    # One intra-op thread: a small BNN's tensors gain nothing from more.
+    # The thread limiter's count for this task (the caller's, a thread group's share, a Dask
+    # worker's) is what the compiled NUTS chains may use; torch itself gets one intra-op
+    # thread: a small BNN's tensors gain nothing from more.
+    threads = torch.get_num_threads()
     with torch_threads(1, blas=False):
-        return run(task.post, init, task.method, gen, task.seed, **task.options)
+        return run(task.post, init, task.method, gen, task.seed, threads=threads, **task.options)
 
 
-def run(post, init, method: InferenceMethod, gen, seed, *, batch_size, progressbar) -> FitResult:
-    """Warm start, then the chosen sampler or optimiser."""
+def run(
+    post,
+    init,
+    method: InferenceMethod,
+    gen,
+    seed,
+    *,
+    batch_size,
+    progressbar,
+    threads: int | None = None,
+) -> FitResult:
+    """Warm start, then the chosen sampler or optimiser (``threads``: the compiled NUTS
+    chains' threads, see :func:`~bayesphys.bnn.inference.nuts.fit_nuts`)."""
     full = isinstance(method, inference.HMC | inference.NUTS)
     batcher = Batcher(post.n, post.n if full else batch_size, init.shape[0], gen)
     # Short runs (smoke tests) get a proportionally short warm start.
@@ -60,7 +74,9 @@ def run(post, init, method: InferenceMethod, gen, seed, *, batch_size, progressb
     if isinstance(method, inference.HMC):
         return fit_hmc(post, init, method=method, seed=seed, progressbar=progressbar)
     if isinstance(method, inference.NUTS):
-        return fit_nuts(post, init, method=method, seed=seed, progressbar=progressbar)
+        return fit_nuts(
+            post, init, method=method, seed=seed, progressbar=progressbar, threads=threads
+        )
     if isinstance(method, inference.SGHMC):
         return fit_sghmc(
             post,

@@ -16,6 +16,8 @@ object, whatever it is.
 
 from __future__ import annotations
 
+import os
+
 from torch import Tensor
 
 from bayesphys.bnn.inference.hmc import sample_full_batch
@@ -26,12 +28,34 @@ from bayesphys.core.samplers.compiled_nuts import CompiledNUTS
 
 
 def fit_nuts(
-    post: Posterior, init: Tensor, *, method: inference.NUTS, seed: int, progressbar: bool
+    post: Posterior,
+    init: Tensor,
+    *,
+    method: inference.NUTS,
+    seed: int,
+    progressbar: bool,
+    threads: int | None = None,
 ) -> FitResult:
     """The No-U-Turn sampler with trees capped at ``max_treedepth``, adapting the step size
     (dual averaging towards ``target_accept``) and a diagonal mass matrix during ``tune``:
     :class:`~bayesphys.core.samplers.compiled_nuts.CompiledNUTS`, which runs compiled per-chain
     trees where the posterior offers a compiled density and the torch lockstep kernel
-    otherwise."""
-    kernel = CompiledNUTS(max_treedepth=method.max_treedepth, target_accept=method.target_accept)
+    otherwise.
+
+    ``threads``: threads for the compiled chains: the thread limiter's count for the chain
+    group's task, taken before the task drops torch to one intra-op thread
+    (:func:`~bayesphys.bnn.inference.groups.run_group` passes it). Default (direct calls): one
+    per usable core.
+    """
+    threads = threads or _usable_cores()
+    kernel = CompiledNUTS(
+        max_treedepth=method.max_treedepth, target_accept=method.target_accept, threads=threads
+    )
     return sample_full_batch(post, init, kernel, method=method, seed=seed, progressbar=progressbar)
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1

@@ -13,10 +13,11 @@ The target is a compiled function of the fixed signature :data:`TARGET_SIGNATURE
 in one float64 and one int64 array), passed as a first-class function so that this module's
 compiled code is cached on disk once for every target (``cache=True``).
 
-Random numbers: a SplitMix64 stream per chain and transition (Steele, Lea and Flood, OOPSLA
-2014), seeded by the caller from the sampler's ``torch.Generator``; normals by the polar
-method. A seeded run therefore gives the same draws on any number of threads, but not the
-torch kernel's draws: the two are checked against each other statistically.
+Random numbers: a SplitMix64 stream per chain and transition
+(:mod:`bayesphys.core._numba_random`), seeded by the caller from the sampler's
+``torch.Generator``; normals by the polar method. A seeded run therefore gives the same
+draws on any number of threads, but not the torch kernel's draws: the two are checked
+against each other statistically.
 """
 
 from __future__ import annotations
@@ -33,45 +34,13 @@ except ImportError:  # pragma: no cover - exercised only without numba
 
 TARGET_SIGNATURE = None
 if numba is not None:
+    from bayesphys.core._numba_random import fill_normals_polar, uniform
+
     #: ``log_prob = target(x, grad_out, fdata, idata)``: writes the gradient into ``grad_out``.
     TARGET_SIGNATURE = types.float64(
         types.float64[::1], types.float64[::1], types.float64[::1], types.int64[::1]
     )
     _TARGET = types.FunctionType(TARGET_SIGNATURE)
-
-    _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-    _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-    _MIX2 = np.uint64(0x94D049BB133111EB)
-    _S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
-    _TO_UNIT = 2.0**-53
-
-    @numba.njit(cache=True, error_model="numpy", inline="always")
-    def _uniform(state):
-        """Next SplitMix64 output as a float in ``[0, 1)``; returns (u, state)."""
-        state = state + _GOLDEN
-        z = state
-        z = (z ^ (z >> _S30)) * _MIX1
-        z = (z ^ (z >> _S27)) * _MIX2
-        z = z ^ (z >> _S31)
-        return float(z >> _S11) * _TO_UNIT, state
-
-    @numba.njit(cache=True, error_model="numpy")
-    def _normals(out, state):
-        """Fill ``out`` with standard normals (polar method); returns the new state."""
-        i = 0
-        while i < out.shape[0]:
-            u, state = _uniform(state)
-            v, state = _uniform(state)
-            u, v = 2.0 * u - 1.0, 2.0 * v - 1.0
-            s = u * u + v * v
-            if s >= 1.0 or s == 0.0:
-                continue
-            f = math.sqrt(-2.0 * math.log(s) / s)
-            out[i] = u * f
-            if i + 1 < out.shape[0]:
-                out[i + 1] = v * f
-            i += 2
-        return state
 
     @numba.njit(cache=True, error_model="numpy", inline="always")
     def _turning(ps_minus, ps_plus, rho):
@@ -163,7 +132,7 @@ if numba is not None:
             accept_sum += math.exp(min(log_w_leaf, 0.0))
             # Progressive multinomial sampling: leaf i ends up the draw w.p. w_i / sum(w).
             log_w = _logaddexp(log_w, log_w_leaf)
-            u, state = _uniform(state)
+            u, state = uniform(state)
             if math.log(u) < log_w_leaf - log_w:
                 prop[0, :] = x
                 prop[1, :] = g
@@ -218,7 +187,7 @@ if numba is not None:
         depth, diverged, energy H0]."""
         dim = theta.shape[0]
         p0 = np.empty(dim)
-        state = _normals(p0, state)
+        state = fill_normals_polar(p0, state)
         kinetic = 0.0
         for i in range(dim):
             p0[i] /= math.sqrt(inv_mass[i])
@@ -250,7 +219,7 @@ if numba is not None:
         depth = 0
         diverged = False
         for j in range(max_depth):
-            u, state = _uniform(state)
+            u, state = uniform(state)
             forward = u < 0.5
             near, far = (1, 0) if forward else (0, 1)
             leaf[:] = ends[near]
@@ -266,7 +235,7 @@ if numba is not None:
                 break
             # Biased progressive sampling: move to the new subtree's draw w.p.
             # min(1, w_new / w_old), which favours states far from the start.
-            u, state = _uniform(state)
+            u, state = uniform(state)
             if math.log(u) < stats[0] - log_w:
                 out_theta[:] = sub_prop[0]
                 out_grad[:] = sub_prop[1]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import importlib.util
 import itertools
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -67,8 +66,11 @@ class CompiledNUTS(NUTS):
     Parameters
     ----------
     threads : int, optional
-        Threads running disjoint ranges of chains (the compiled loop releases the GIL).
-        Default: as many as the process may use cores, at most one per chain.
+        Threads running disjoint ranges of chains (the compiled loop releases the GIL), at
+        most one per chain. Default: the thread count of the one thread limiter
+        (:mod:`bayesphys.core.threads`), i.e. torch's intra-op thread count when the step
+        runs, so that chain groups on threads or Dask workers, which the limiter holds to
+        their share of the cores, do not each start a thread per core.
     **kwargs
         As :class:`NUTS`.
     """
@@ -109,7 +111,7 @@ class CompiledNUTS(NUTS):
             self.max_energy_error,
         )
         outs = (out_theta, out_grad, out_info)
-        threads = min(n_chains, self.threads or _usable_cores())
+        threads = _step_threads(n_chains, self.threads)
         transitions = _transitions()
         if threads == 1:
             transitions(*args, 0, n_chains, *outs)
@@ -145,11 +147,10 @@ class CompiledNUTS(NUTS):
         return "Compiled" + super().__repr__()
 
 
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
+def _step_threads(n_chains: int, threads: int | None = None) -> int:
+    """Threads a compiled step of ``n_chains`` chains runs on: ``threads``, or the limiter's
+    (torch's) thread count now, at most one per chain."""
+    return max(1, min(n_chains, threads or torch.get_num_threads()))
 
 
 @functools.cache
