@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from bayesphys.core.distributed import map_tasks, spawn_seeds
+from bayesphys.core.distributed import check_client, map_tasks, spawn_seeds
 from bayesphys.core.priors import InverseGamma
 from bayesphys.data._derived import (
     DataCoverageWarning,
@@ -423,6 +423,14 @@ def predict_corrected(
                 parts.append(rows)
                 jobs.append((residual_model, np.column_stack([Z[rows], N[rows]]).astype(float)))
         plans.append((bare, parts))
+    client = check_client(client)
+    if client is not None and jobs:
+        # Send the fitted models to the workers once, outside the task graph: NUTS fits carry
+        # their draws (tens of MiB for the whole chart), which the graph would otherwise carry
+        # through the scheduler. Scattered data cannot be recomputed, so every worker gets a
+        # copy and a lost worker does not take the only one with it.
+        handles = client.scatter([model for model, _ in jobs], broadcast=True, hash=False)
+        jobs = [(handle, X) for handle, (_, X) in zip(handles, jobs, strict=True)]
     results = iter(map_tasks(predict_residual, jobs, client, name="bma-predict-residual"))
     out = []
     for bare, parts in plans:

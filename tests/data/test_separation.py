@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayesphys.data import masses
 from bayesphys.data.masses import (
     ME_ALPHA,
     ME_HYDROGEN,
@@ -115,3 +116,38 @@ def test_new_measurements_arguments():
         new_measurements(z_range=(100, 8))
     with pytest.raises(ValueError, match="kind"):
         new_measurements(kind="B")
+
+
+def _keys(table):
+    return set(zip(table["Z"].tolist(), table["N"].tolist(), strict=True))
+
+
+def test_held_out_values_are_in_no_earlier_evaluation():
+    # AME2012 dropped 14 S2n values that AME2003 and AME2020 both have (101Rb among them):
+    # they are training data, not later measurements, so the AME2020 test set must skip them.
+    test = _keys(new_measurements(2012, 2020, "S2n"))
+    train_2003 = _keys(separation_energy(load_ame(2003), "S2n"))
+    known_2012 = _keys(separation_energy(load_ame(2012), "S2n"))
+    assert not test & train_2003
+    assert not test & known_2012
+    after = separation_energy(load_ame(2020), "S2n")
+    only_2012_checked = _keys(after[after["Z"].between(8, 100)]) - known_2012
+    dropped = only_2012_checked - test
+    assert len(only_2012_checked) == 117 and len(test) == 103 and len(dropped) == 14
+    assert dropped <= train_2003 and (37, 64) in dropped
+
+
+def test_new_measurements_checks_every_earlier_table(monkeypatch):
+    # Three synthetic evaluations of one chain: a mass that 2003 had, 2012 lost and 2020 has
+    # again is no new measurement; one first in 2020 is.
+    def table(n_values):
+        n = np.array(n_values)
+        return pd.DataFrame({"Z": 20, "N": n, "mass_excess": -0.5 * n.astype(float)})
+
+    tables = {2003: table([20, 22, 24]), 2012: table([20, 22]), 2020: table([20, 22, 24, 26])}
+    monkeypatch.setattr(masses, "load_ame", lambda year, **_: tables[year])
+    fresh = new_measurements(2012, 2020, "S2n")
+    assert fresh[["Z", "N"]].values.tolist() == [[20, 26]]
+    # Only the training table counts when no earlier one is shipped.
+    assert new_measurements(2003, 2020, "S2n")[["Z", "N"]].values.tolist() == [[20, 26]]
+    assert new_measurements(2003, 2012, "S2n").empty
