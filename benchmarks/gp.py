@@ -11,12 +11,17 @@ n = 50 000 (SGPR with learned inducing inputs, and minibatch SVGP) and an exact 
 
 Table (c), with ``--nuts`` (instead of (a) and (b)): NUTS over the hyperparameters against PyMC
 (``pm.sample`` on a ``pm.gp.Marginal`` model with the same priors, chains and draws), on the
-default path of both (``GPRegression(method=NUTS(...))``; PyMC's default ``cores``): a small
+default path of both (``GPRegression(method=NUTS(...))``; PyMC with one chain per usable core,
+``cores=min(chains, usable cores)``: its own default, ``cpu_count // 2``, would run the chains
+one after another on a 2-core machine; the CPU column counts PyMC's chain processes, so read it
+where the two codes use the cores differently): a small
 posteriordb-style problem (11 points on a 1-d grid, RBF kernel, Gamma lengthscale, HalfNormal
 outputscale and noise, 4 x (1000 + 2500)) and one parity class of the nuclear-mass residuals
 (500 even-even S2n residuals of FRDM95 against AME2020, ARD RBF over (Z, N), log-normal priors).
 It prints wall seconds (PyMC's with and without its model compilation), the smallest bulk ESS
 over the hyperparameters (ArviZ, the same call for both), ESS per second and the ratio.
+PyTensor is linked against SciPy's OpenBLAS for PyMC's compiled BLAS ops (``link_pytensor_blas``;
+the header says what it uses), as a BLAS-equipped PyMC installation would be.
 
 Run ``python benchmarks/gp.py`` (or ``--quick`` for a smoke test with small sizes), and
 ``python benchmarks/gp.py --nuts [--quick]`` for table (c).
@@ -25,10 +30,16 @@ Run ``python benchmarks/gp.py`` (or ``--quick`` for a smoke test with small size
 from __future__ import annotations
 
 import argparse
+import ctypes
+import importlib.util
+import os
+import re
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
-from _common import format_table, machine_header, timed
+from _common import format_table, machine_header, timed, usable_cores
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process import kernels as sk
 from threadpoolctl import threadpool_limits  # ships with scikit-learn
@@ -128,6 +139,66 @@ def bench_sparse(n: int, n_subset: int, seed: int, threads: int | None) -> str:
     )
 
 
+def link_pytensor_blas() -> str:
+    """Point PyTensor (PyMC's compiler) at SciPy's OpenBLAS; call before PyTensor is imported.
+
+    PyTensor compiles its BLAS ops (matrix products, gemv, ger) against a BLAS it finds on the
+    system; a pip-installed stack has none it recognises, so it falls back to calls through
+    NumPy's C API ("Using NumPy C-API based implementation for BLAS functions"). NumPy's own
+    OpenBLAS is the ILP64 build (64-bit integers, symbols ``scipy_dgemm_64_``), which
+    PyTensor's 32-bit-integer calls cannot use; SciPy's wheel carries the LP64 build of the
+    same library (symbols ``scipy_dgemm_``, ...). PyTensor links that one here, its Fortran
+    names (``dgemm_``) mapped to the prefixed ones by preprocessor macros. A ``blas__ldflags``
+    or ``gcc__cxxflags`` already in ``PYTENSOR_FLAGS`` is left as it is.
+
+    Returns
+    -------
+    str
+        What PyTensor will link (for the header).
+    """
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    if "pytensor" in sys.modules or "blas__ldflags" in flags or "gcc__cxxflags" in flags:
+        return "as configured (PYTENSOR_FLAGS or already imported)"
+    import scipy.linalg  # noqa: F401  (loads SciPy's OpenBLAS, so threadpoolctl lists it)
+    from threadpoolctl import threadpool_info
+
+    spec = importlib.util.find_spec("pytensor")
+    if spec is None or not spec.submodule_search_locations:
+        return "pytensor not installed"
+    # The Fortran BLAS names PyTensor's compiled code declares (and may call).
+    header = Path(spec.submodule_search_locations[0], "tensor", "blas_headers.py").read_text()
+    names = sorted(set(re.findall(r"\b([sdcz][a-z0-9]+_)\s*\(", header)))
+    for info in threadpool_info():
+        path = Path(info.get("filepath", ""))
+        if info.get("internal_api") != "openblas" or not path.name.startswith("lib"):
+            continue
+        library = ctypes.CDLL(str(path))
+        for prefix in ("", "scipy_"):  # a plain OpenBLAS, or SciPy's prefixed LP64 build
+            if not hasattr(library, f"{prefix}dgemm_"):
+                continue
+            link = f"-L{path.parent} -l{path.name[3:].split('.so')[0]}"
+            link += f" -Xlinker -rpath -Xlinker {path.parent}"  # PYTENSOR_FLAGS splits on ","
+            macros = " ".join(
+                f"-D{name}={prefix}{name}" for name in names if hasattr(library, prefix + name)
+            )
+            extra = f",gcc__cxxflags={macros}" if prefix else ""
+            os.environ["PYTENSOR_FLAGS"] = f"{flags},blas__ldflags={link}{extra}".lstrip(",")
+            symbols = f", symbols {prefix}*" if prefix else ""
+            return f"{path.name} (OpenBLAS {info.get('version')}, LP64{symbols})"
+    return "none found (PyTensor falls back to NumPy C-API calls)"
+
+
+def pytensor_blas_in_use() -> str:
+    """The ``blas__ldflags`` PyTensor runs with (imports it)."""
+    import warnings
+
+    import pytensor
+
+    with warnings.catch_warnings():  # reading the flag warns when no BLAS is linked; we say so
+        warnings.simplefilter("ignore", UserWarning)
+        return pytensor.config.blas__ldflags or "none (NumPy C-API fallback)"
+
+
 def small_problem(seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
     """11 points on a grid (posteriordb's gp_pois_regr inputs), y from a smooth curve plus noise,
     with the priors of posteriordb's gp_regr: Gamma(25, 4) lengthscale, half-normal signal and
@@ -171,8 +242,8 @@ def _pymc_prior(pm, name: str, prior, shape=None):
 
 
 def run_pymc_gp(X, y, spec, draws: int, tune: int, chains: int, seed: int):
-    """``pm.sample`` of the marginal GP; returns (wall s incl. compile, CPU s of this process,
-    sampling s, min ESS, leapfrog steps per draw)."""
+    """``pm.sample`` of the marginal GP, one chain per usable core; returns (wall s incl.
+    compile, CPU s of this process, sampling s, min ESS, leapfrog steps per draw)."""
     import pymc as pm
 
     def run():
@@ -188,12 +259,18 @@ def run_pymc_gp(X, y, spec, draws: int, tune: int, chains: int, seed: int):
                 draws=draws,
                 tune=tune,
                 chains=chains,
+                cores=min(chains, usable_cores()),
                 random_seed=seed,
                 progressbar=False,
                 compute_convergence_checks=False,
             )
 
+    children = os.times()
     wall, cpu, idata = timed(run)
+    after = os.times()  # PyMC's parallel chains run in child processes, joined by now
+    cpu += (after.children_user - children.children_user) + (
+        after.children_system - children.children_system
+    )
     sampling = float(idata.sample_stats.attrs["sampling_time"])
     steps = float(idata.sample_stats["n_steps"].values.mean())
     return wall, cpu, sampling, _min_ess(idata), steps
@@ -243,7 +320,8 @@ def bench_nuts(problems, seed: int) -> str:
     return (
         "(c) NUTS over the GP hyperparameters: bulk ESS (smallest over the hyperparameters) per "
         "wall second; PyMC's wall includes its compilation (pm.sample's total minus its "
-        "sampling_time; PyMC's default cores); CPU s: this process; ratio: bayesphys' ESS/s "
+        "sampling_time; PyMC runs min(chains, usable cores) chains at once); CPU s: this "
+        "process and PyMC's chain processes; ratio: bayesphys' ESS/s "
         "over PyMC's, with and without PyMC's compilation\n" + format_table(header, rows)
     )
 
@@ -267,15 +345,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--nuts-large",
         type=int,
         nargs=3,
-        default=(4, 500, 500),
+        default=(2, 150, 150),
         metavar=("CHAINS", "TUNE", "DRAWS"),
-        help="NUTS settings of the n = 500 problem (both libraries)",
+        help="NUTS settings of the n = 500 problem (both libraries; the default keeps the run "
+        "within minutes, PyMC taking most of them)",
     )
     args = parser.parse_args(argv)
     threads = args.threads or None
     if args.nuts:
+        linked = link_pytensor_blas()  # before PyMC imports PyTensor
         print(machine_header(("numpy", "scipy", "torch", "pymc", "pytensor")))
-        print(f"BLAS threads: {threads or 'library defaults'}\n", flush=True)
+        print(f"BLAS threads: {threads or 'library defaults'}")
+        print(f"PyTensor BLAS: {linked}; blas__ldflags: {pytensor_blas_in_use()}\n", flush=True)
         small = (2, 200, 300) if args.quick else (4, 1000, 2500)
         large = (2, 100, 100) if args.quick else tuple(args.nuts_large)
         n_large = 200 if args.quick else 500

@@ -62,13 +62,24 @@ class Estimator(RegressorMixin, BaseEstimator):
         return resolve_progressbar(progressbar, method)
 
     # ------------------------------------------------------------------ data validation
-    def _validate_training_data(self, X, y, y_err=None, *, min_samples: int = 2):
+    def _validate_training_data(
+        self, X, y, y_err=None, *, min_samples: int = 2, check_X_values: bool = True
+    ):
         """Validate X, y (float64, finite, of a magnitude float64 can square) and y_err;
         records ``n_features_in_`` (and ``feature_names_in_`` for DataFrames with string
         column names).
 
         Every error is a ValueError or TypeError that names the argument (``X``, ``y`` or
         ``y_err``): scikit-learn's own messages get the name prepended where they lack it.
+
+        Parameters
+        ----------
+        check_X_values : bool
+            ``False`` checks X's type, shape and dtype only and leaves its values (finiteness
+            and magnitude, two passes over X) to the caller, which must then either run
+            :meth:`_check_X_values` or prove them from moments it computes anyway
+            (:func:`~bayesphys.core.validation.magnitude_certified`) and run it when that
+            fails. For fits whose cost is one pass over X.
 
         Returns
         -------
@@ -78,10 +89,17 @@ class Estimator(RegressorMixin, BaseEstimator):
         # X alone first, so that an error there is known to be about X; the joint call then
         # checks y (and its length against X) with scikit-learn's own rules and warnings.
         with naming_argument("X"):
-            check_array(X, estimator=self, input_name="X", **options)
+            checked = check_array(
+                X, estimator=self, input_name="X", ensure_all_finite=check_X_values, **options
+            )
+        if isinstance(X, np.ndarray):
+            # Converted once (float32 -> float64 is a copy of X): a plain array carries no
+            # feature names for validate_data to record, so it gets the converted one.
+            X = checked
         with naming_argument("y"):
-            # X is known finite now (one pass over a large X is not free) and keeps its
-            # DataFrame column names for validate_data; y's finiteness is checked below.
+            # X's values are checked above (or left to the caller): one pass over a large X
+            # is not free. A DataFrame X keeps its column names for validate_data; y's
+            # finiteness is checked below.
             X, y = validate_data(
                 self, X, y, reset=True, y_numeric=True, ensure_all_finite=False, **options
             )
@@ -91,9 +109,17 @@ class Estimator(RegressorMixin, BaseEstimator):
                 f"Input y contains {int(np.sum(~np.isfinite(y)))} NaN, infinite or missing "
                 "(None) value(s); remove or impute them"
             )
-        check_magnitude(X, "X")
+        if check_X_values:
+            check_magnitude(X, "X")
         check_magnitude(y, "y")
         return X, y, check_y_err(y_err, X.shape[0])
+
+    def _check_X_values(self, X: np.ndarray) -> None:
+        """The checks ``_validate_training_data(check_X_values=False)`` left out: X finite
+        and of a magnitude float64 can square, with the same errors (naming X)."""
+        with naming_argument("X"):
+            check_array(X, estimator=self, input_name="X", dtype=np.float64)
+        check_magnitude(X, "X")
 
     def _validate_new_X(self, X) -> np.ndarray:
         """Validate inputs of ``predict``-like methods against what ``fit`` saw."""

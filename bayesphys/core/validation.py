@@ -25,6 +25,7 @@ __all__ = [
     "check_random_state",
     "check_y_err",
     "is_complex",
+    "magnitude_certified",
     "naming_argument",
 ]
 
@@ -153,6 +154,49 @@ def check_magnitude(arr: np.ndarray, name: str, *, tiny: bool = True) -> None:
             f"estimates collapse): rescale {name} (change units, or divide by its largest "
             "magnitude) and scale the results back"
         )
+
+
+def magnitude_certified(
+    centre: np.ndarray, spread: np.ndarray, weight_min: float, weight_sum: float
+) -> bool:
+    """Whether weighted column moments prove that a data matrix passes ``check_magnitude``.
+
+    The moments of one pass over the data (a Gram matrix, formed by a fit anyway) bound every
+    column's largest magnitude ``c_j`` without another pass:
+    ``max(|a_j|, sqrt(S_j / W)) <= c_j <= |a_j| + sqrt(S_j / w_min)``, where
+    ``S_j = sum_i w_i (x_ij - a_j)^2`` is taken about the weighted mean ``a_j`` (or about
+    ``a_j = 0``), ``W`` is the sum of the weights and ``w_min`` the smallest one. A NaN or an
+    infinity anywhere in column ``j`` makes ``S_j`` non-finite, and so does a value whose square
+    overflows, so finite moments within the bounds also prove the data finite.
+
+    ``False`` (a NaN, an infinity, or a bound too close to the limits to decide) says nothing
+    is proved: the caller then runs the exact checks, whose errors name the argument and say
+    what is wrong. Columns of zeros are never certified (their bounds cannot tell them from
+    underflowing ones), which only costs that exact check.
+
+    Parameters
+    ----------
+    centre : ndarray (p,)
+        The weighted column means ``a_j``, or zeros for moments about 0.
+    spread : ndarray (p,)
+        ``S_j``, the diagonal of the weighted Gram matrix about ``centre``.
+    weight_min, weight_sum : float
+        Smallest weight and the sum of the weights (``1`` and ``n`` unweighted).
+
+    Returns
+    -------
+    bool
+        True when every column is finite with a largest magnitude in
+        ``[MIN_MAGNITUDE, MAX_MAGNITUDE]`` (with a factor 2 to spare for round-off).
+    """
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        centre = np.abs(np.asarray(centre, dtype=np.float64))
+        spread = np.asarray(spread, dtype=np.float64)
+        upper = centre + np.sqrt(spread / weight_min)
+        lower = np.maximum(centre, np.sqrt(spread / weight_sum))
+        # Written so that NaN compares False: nothing non-finite is certified.
+        inside = (upper <= 0.5 * MAX_MAGNITUDE) & (lower >= 2.0 * MIN_MAGNITUDE)
+    return bool(np.all(inside)) and bool(np.isfinite(weight_min) and weight_min > 0)
 
 
 def _column(flags) -> str:
