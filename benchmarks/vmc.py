@@ -102,7 +102,7 @@ def slater_dot(
             progressbar=False,
         )
 
-    run(64, 20)  # the numba cache load (or compilation) stays outside the timing
+    run(64, 24)  # the numba cache load (or compilation) stays outside the timing
     wall, cpu, est = timed(lambda: run(n_walkers, n_steps))
     return n_walkers * n_steps / wall, n_walkers * n_steps / cpu, est
 

@@ -116,7 +116,7 @@ class BlockingResult:
     frozen_chains: int = 0
 
 
-def _as_series(x: object, axis: int, what: str) -> np.ndarray:
+def _as_series(x: object, axis: int, what: str, *, check_finite: bool = True) -> np.ndarray:
     """Validate and return ``x`` as float64 of shape (chains, n), time on the last axis."""
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch
         x = x.detach().cpu().numpy()
@@ -133,9 +133,14 @@ def _as_series(x: object, axis: int, what: str) -> np.ndarray:
             "automated level choice is a chi-square test summed over log2(n) blocking levels "
             "and needs at least 4 of them to say anything about the correlations"
         )
+    if check_finite:
+        _check_finite(arr, what)
+    return arr
+
+
+def _check_finite(arr: np.ndarray, what: str) -> None:
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{what}: input contains NaN or infinite values")
-    return arr
 
 
 def _levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -160,16 +165,114 @@ def _levels(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _CHUNK = 4096  # chains per pass: bounds the scratch memory for e.g. 1e5 VMC walkers
 
 
+def _n_levels(n: int) -> int:
+    """Number of blocking levels of a series of ``n`` values (down to 2 blocks)."""
+    levels = 0
+    while n >= 2:
+        n, levels = n // 2, levels + 1
+    return levels
+
+
+def _chain_levels_numpy(x: np.ndarray):
+    """Per chain of ``(chains, n)``: the level statistics of :func:`_levels`, the largest
+    distance from the first value and the mean relative to it (numpy)."""
+    sizes, s2, gamma = _levels(x)
+    relative = x - x[:, :1]
+    return sizes, s2, gamma, np.max(np.abs(relative), axis=1), relative.mean(axis=1)
+
+
+def _compiled_chain_levels():
+    """The numba version of :func:`_chain_levels_numpy`, one pass per chain (or ``None``
+    without numba): 1e5 VMC walkers' series are blocked in about the time numpy takes to copy
+    them, reading any strides (the walker-major view of a step-major record)."""
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+
+    # Serial on purpose: a numba parallel region leaves OpenMP threads spinning that slow the
+    # torch threads of whatever runs next (measured 2.7x on the torch VMC step).
+    @numba.njit(cache=True, nogil=True)
+    def chain_levels(x, n_levels):  # pragma: no cover - compiled
+        chains, n = x.shape
+        sizes = np.empty(n_levels, np.int64)
+        m = n
+        for level in range(n_levels):
+            sizes[level] = m
+            m = (m - m % 2) // 2
+        s2 = np.empty((chains, n_levels))
+        gamma = np.empty((chains, n_levels))
+        scale = np.empty(chains)
+        centre = np.empty(chains)
+        for c in range(chains):
+            y = np.empty(n)
+            first = x[c, 0]
+            largest = 0.0
+            for t in range(n):
+                y[t] = x[c, t] - first
+                largest = max(largest, abs(y[t]))
+            scale[c] = largest
+            m = n
+            for level in range(n_levels):
+                total = 0.0
+                for t in range(m):
+                    total += y[t]
+                mean = total / m
+                if level == 0:
+                    centre[c] = mean
+                squares = 0.0
+                lagged = 0.0
+                previous = y[0] - mean
+                squares += previous * previous
+                for t in range(1, m):
+                    dev = y[t] - mean
+                    squares += dev * dev
+                    lagged += previous * dev
+                    previous = dev
+                s2[c, level] = squares / m
+                gamma[c, level] = lagged / m
+                half = m // 2
+                for t in range(half):
+                    y[t] = 0.5 * (y[2 * t] + y[2 * t + 1])
+                m = half
+        return sizes, s2, gamma, scale, centre
+
+    return chain_levels
+
+
+_COMPILED_LEVELS = None
+# Below this many chains numpy's vectorised levels are as fast and need no compiled code.
+_COMPILED_MIN_CHAINS = 512
+
+
+def _chain_levels(x: np.ndarray):
+    """Level statistics of every chain: compiled for many chains, numpy otherwise."""
+    global _COMPILED_LEVELS
+    if x.shape[0] >= _COMPILED_MIN_CHAINS:
+        if _COMPILED_LEVELS is None:
+            _COMPILED_LEVELS = _compiled_chain_levels() or False
+        if _COMPILED_LEVELS:
+            return _COMPILED_LEVELS(x, _n_levels(x.shape[1]))
+    return _chain_levels_numpy(x)
+
+
 def _pooled_sums(series: np.ndarray) -> dict[str, np.ndarray]:
     """Per-level sums over chains of the test terms and of both variance estimates."""
     n = series.shape[1]
     out: dict[str, np.ndarray] = {}
-    for start in range(0, series.shape[0], _CHUNK):
-        x = series[start : start + _CHUNK]
-        sizes, s2, gamma = _levels(x)
+    compiled = series.shape[0] >= _COMPILED_MIN_CHAINS
+    step = series.shape[0] if compiled else _CHUNK  # the compiled pass needs no scratch copy
+    # Per chain: level-0 variance, mean relative to the first value, largest distance from it.
+    within, centres, spans = [], [], []
+    for start in range(0, series.shape[0], step):
+        x = series[start : start + step]
+        sizes, s2, gamma, scale, centre = _chain_levels(x)
+        within.append(s2[:, 0])
+        centres.append(x[:, 0] + centre)
+        spans.append(scale)
         # Block means equal up to rounding (e.g. an alternating series) show no correlation;
         # their variance is round-off, and dividing by it would make the statistic noise.
-        scale = np.max(np.abs(x - x[:, :1]), axis=1, keepdims=True)
+        scale = scale[:, None]
         positive = s2 > (64 * np.finfo(float).eps * scale) ** 2
         safe_s2 = np.where(positive, s2, 1.0)
         centred = (sizes - 1) * s2 / sizes**2 + gamma
@@ -191,20 +294,22 @@ def _pooled_sums(series: np.ndarray) -> dict[str, np.ndarray]:
             out[key] = out.get(key, 0) + value
     out["sizes"] = sizes
     out["scale"] = 2.0 ** np.arange(sizes.size) / n  # block-mean variance -> variance of mean
+    out["within"], out["chain_means"] = np.concatenate(within), np.concatenate(centres)
+    out["spans"] = np.concatenate(spans)
     return out
 
 
-def _mean_and_variance(series: np.ndarray) -> tuple[float, float, float]:
-    """First value, mean relative to it and pooled ``1/n`` variance, in chunks of chains.
+def _mean_and_variance(series: np.ndarray, sums: dict) -> tuple[float, float, float]:
+    """First value, mean relative to it and pooled ``1/n`` variance, from the chains' means and
+    level-0 variances (within + between chains; every chain has ``n`` values).
 
     Relative to the first value a constant series is exact zeros, so its variance is exactly 0.
     """
     offset = float(series[0, 0])
-    chunks = range(0, series.shape[0], _CHUNK)
-    total = sum(float((series[i : i + _CHUNK] - offset).sum()) for i in chunks)
-    mean = total / series.size
-    squares = sum(float(((series[i : i + _CHUNK] - offset - mean) ** 2).sum()) for i in chunks)
-    return offset, mean, squares / series.size
+    relative = sums["chain_means"] - offset
+    mean = float(relative.mean())
+    between = float(np.mean((relative - mean) ** 2))
+    return offset, mean, float(sums["within"].mean()) + between
 
 
 def blocking(x: object, *, axis: int = -1, alpha: float = 0.01) -> BlockingResult:
@@ -252,9 +357,13 @@ def blocking(x: object, *, axis: int = -1, alpha: float = 0.01) -> BlockingResul
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"blocking: alpha must be in (0, 1), got {alpha}")
-    series = _as_series(x, axis, "blocking")
+    # Finiteness is checked on the per-chain sums (a NaN or inf anywhere makes its chain's
+    # variance non-finite); the pass over every value runs only when one is.
+    series = _as_series(x, axis, "blocking", check_finite=False)
     n_chains = series.shape[0]
     sums = _pooled_sums(series)
+    if not (np.isfinite(sums["within"]).all() and np.isfinite(sums["chain_means"]).all()):
+        _check_finite(series, "blocking")
     sizes, n_levels = sums["sizes"], sums["sizes"].size
     statistic = np.cumsum(sums["terms"][::-1])[::-1]
     dof = np.cumsum(sums["dof"][::-1])[::-1]
@@ -276,10 +385,10 @@ def blocking(x: object, *, axis: int = -1, alpha: float = 0.01) -> BlockingResul
             stacklevel=2,
         )
     n = series.size
-    offset, mean, variance = _mean_and_variance(series)
+    offset, mean, variance = _mean_and_variance(series, sums)
     frozen = 0
     if variance > 0.0 and n_chains > 1:
-        frozen = _count_frozen(series)
+        frozen = int(np.count_nonzero(sums["spans"] == 0.0))
         if frozen:
             means = series.mean(axis=1)
             between = float(np.std(means - means[0], ddof=1) / np.sqrt(n_chains))
@@ -312,14 +421,6 @@ def blocking(x: object, *, axis: int = -1, alpha: float = 0.01) -> BlockingResul
         n_chains=n_chains,
         level_found=level_found,
         frozen_chains=frozen,
-    )
-
-
-def _count_frozen(series: np.ndarray) -> int:
-    """Number of chains whose every value equals their first (in chunks of chains)."""
-    return sum(
-        int(np.all(chunk == chunk[:, :1], axis=1).sum())
-        for chunk in (series[i : i + _CHUNK] for i in range(0, series.shape[0], _CHUNK))
     )
 
 

@@ -241,3 +241,32 @@ def test_moving_chains_are_unchanged_and_silent():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert blocking(np.ones((3, 32))).frozen_chains == 0
+
+
+def test_compiled_levels_for_many_chains_equal_the_numpy_ones(monkeypatch):
+    """From 512 chains on, the per-chain levels run compiled: every result equals the numpy
+    path's (a strided walker-major view of a step-major record, as VMC passes it)."""
+    from bayesphys.core import blocking as blocking_module
+
+    rng = np.random.default_rng(3)
+    record = 0.2 * rng.normal(size=(77, 700)).cumsum(0) + rng.normal(size=(77, 700)) + 5.0
+    record[:, 11] = record[0, 11]  # one frozen chain
+    compiled = blocking_module.blocking(record, axis=0)
+    monkeypatch.setattr(blocking_module, "_COMPILED_MIN_CHAINS", 10**9)
+    reference = blocking_module.blocking(record, axis=0)
+    for field in ("mean", "stderr", "variance", "tau", "ess"):
+        np.testing.assert_allclose(getattr(compiled, field), getattr(reference, field), rtol=1e-12)
+    np.testing.assert_allclose(compiled.stderr_by_level, reference.stderr_by_level, rtol=1e-12)
+    assert (compiled.level, compiled.frozen_chains) == (reference.level, reference.frozen_chains)
+    assert compiled.frozen_chains == 1
+    # The variance is the plain pooled one, whatever the path.
+    np.testing.assert_allclose(compiled.variance, record.var(), rtol=1e-12)
+    np.testing.assert_allclose(compiled.mean, record.mean(), rtol=1e-13)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_many_chains_with_a_non_finite_value_are_refused(bad):
+    record = np.random.default_rng(4).normal(size=(40, 600))
+    record[17, 333] = bad
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        blocking(record, axis=0)
