@@ -90,6 +90,26 @@ if numba is not None:
             e = a[i] * scale[i]
             a[i] = (e - 1.0) / (e + 1.0)
 
+    @numba.njit(
+        cache=True, error_model="numpy", fastmath={"contract", "arcp", "nsz"}, inline="always"
+    )
+    def _add_point(fdata, y_off, e_off, i, f, has_err, var0, sum_log_var, rss, d_var):
+        """Add point ``i`` (network output ``f``) to the Gaussian likelihood sums: ``log var``
+        (only with per-point errors, else the caller uses ``n log var0``), ``r^2 / var`` and the
+        ``d / d var0`` term ``r^2 / var^2 - 1 / var``. Returns ``(r / var, sum_log_var, rss,
+        d_var)``; inlined so both network paths compile as if written out."""
+        resid = fdata[y_off + i] - f
+        if has_err:
+            var = var0 + fdata[e_off + i]
+            sum_log_var += math.log(var)
+        else:
+            var = var0
+        r_over_var = resid / var
+        rss += resid * r_over_var
+        if has_err:
+            d_var += r_over_var * r_over_var - 1.0 / var
+        return r_over_var, sum_log_var, rss, d_var
+
     @numba.njit(cache=True, error_model="numpy", fastmath={"contract", "arcp", "nsz"})
     def _single_hidden(
         theta, grad, fdata, idata, n, n_in, width, act, x_off, y_off, e_off, has_err, var0
@@ -127,16 +147,9 @@ if numba is not None:
         delta = f  # reused: r / var
         g_b1 = 0.0
         for i in range(n):
-            resid = fdata[y_off + i] - f[i]
-            if has_err:
-                var = var0 + fdata[e_off + i]
-                sum_log_var += math.log(var)
-            else:
-                var = var0
-            d = resid / var
-            rss += resid * d
-            if has_err:
-                d_var += d * d - 1.0 / var
+            d, sum_log_var, rss, d_var = _add_point(
+                fdata, y_off, e_off, i, f[i], has_err, var0, sum_log_var, rss, d_var
+            )
             delta[i] = d
             g_b1 += d
         grad[o_b1] += g_b1
@@ -226,16 +239,9 @@ if numba is not None:
                 w_off = b_off + fan_out
                 a_off += fan_out
             f = acts[total_units - 1]
-            resid = fdata[y_off + pt] - f
-            if has_err:
-                var = var0 + fdata[e_off + pt]
-                sum_log_var += math.log(var)
-            else:
-                var = var0
-            r_over_var = resid / var
-            rss += resid * r_over_var
-            if has_err:
-                d_var += r_over_var * r_over_var - 1.0 / var
+            r_over_var, sum_log_var, rss, d_var = _add_point(
+                fdata, y_off, e_off, pt, f, has_err, var0, sum_log_var, rss, d_var
+            )
             # backward: gradient of sum(r / var * f) w.r.t. the weights
             delta[0] = r_over_var
             for layer in range(n_layers - 1, -1, -1):

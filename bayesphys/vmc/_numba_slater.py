@@ -41,7 +41,8 @@ if numba_available():
 
     from bayesphys.core._numba_random import normal as _normal
     from bayesphys.core._numba_random import uniform as _uniform
-    from bayesphys.vmc._numba_step import _FAST
+    from bayesphys.vmc._numba_walkers import FAST as _FAST
+    from bayesphys.vmc._numba_walkers import acceptance, add_radii, clear_histogram
 
     @numba.njit(cache=True, inline="always", fastmath=_FAST)
     def _slater_energy(
@@ -183,8 +184,7 @@ if numba_available():
                 mat = np.empty((m, m))
                 inv = np.empty((m, m))
                 sum_kin = sum_kin2 = sum_pot = sum_pot2 = sum_r = sum_prob = 0.0
-                for b in range(bins):
-                    hist[chunk, b] = 0.0
+                clear_histogram(hist, chunk, bins)
                 for w in range(start, stop):
                     state = rng[w]
                     step = step_size[w]
@@ -197,14 +197,7 @@ if numba_available():
                         proposal, n, alpha, c, nxs, nys, maxn, omega2, pade, coulomb, cusp,
                         beta, grad, h, mat, inv,
                     )  # fmt: skip
-                    log_alpha = lp - log_prob[w]
-                    # NaN compares False: rejected, acceptance 0 (-inf gives exp = 0).
-                    if log_alpha >= 0.0:
-                        prob = 1.0
-                    elif log_alpha == log_alpha:
-                        prob = math.exp(log_alpha)
-                    else:
-                        prob = 0.0
+                    prob = acceptance(lp - log_prob[w])
                     take = u < prob
                     accepted[w] = take
                     accept_prob[w] = prob
@@ -233,13 +226,7 @@ if numba_available():
                     sum_pot2 += pot * pot
                     sum_r += r
                     sum_prob += prob
-                    for i in range(n if bins > 0 else 0):  # radial bins floor(r * scale) < bins
-                        r2 = 0.0
-                        for k in range(d):
-                            r2 += new_theta[w, i * d + k] * new_theta[w, i * d + k]
-                        b = int(math.sqrt(r2) * scale)
-                        if b < bins:
-                            hist[chunk, b] += 1.0
+                    add_radii(hist, chunk, new_theta, w, n, d, bins, scale)
                 sums[chunk, 0] = sum_kin
                 sums[chunk, 1] = sum_kin2
                 sums[chunk, 2] = sum_pot

@@ -63,9 +63,8 @@ def numba_available() -> bool:
 if numba is not None:
     from bayesphys.core._numba_random import normal as _normal
     from bayesphys.core._numba_random import uniform as _uniform
-
-    # Fast-math without "no NaNs/infs": the NaN test of the acceptance must survive.
-    _FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
+    from bayesphys.vmc._numba_walkers import FAST as _FAST
+    from bayesphys.vmc._numba_walkers import acceptance, add_radii, clear_histogram
 
     @numba.njit(cache=True, inline="always", fastmath=_FAST)
     def _energy(x, n, d, alpha, gw, trap, omega2, pade, coulomb, cusp, beta, grad):
@@ -154,8 +153,7 @@ if numba is not None:
                 proposal = np.empty(nd)
                 grad = np.empty(nd)
                 sum_kin = sum_kin2 = sum_pot = sum_pot2 = sum_r = sum_prob = 0.0
-                for b in range(bins):
-                    hist[chunk, b] = 0.0
+                clear_histogram(hist, chunk, bins)
                 for w in range(start, stop):
                     state = rng[w]
                     h = step_size[w]
@@ -167,14 +165,7 @@ if numba is not None:
                     lp, kin, pot, r = _energy(
                         proposal, n, d, alpha, gw, trap, omega2, pade, coulomb, cusp, beta, grad
                     )
-                    log_alpha = lp - log_prob[w]
-                    # NaN (a coordinate overflow) compares False: rejected, acceptance 0.
-                    if log_alpha >= 0.0:
-                        prob = 1.0
-                    elif log_alpha == log_alpha:
-                        prob = math.exp(log_alpha)
-                    else:
-                        prob = 0.0
+                    prob = acceptance(lp - log_prob[w])
                     take = u < prob
                     accepted[w] = take
                     accept_prob[w] = prob
@@ -206,13 +197,7 @@ if numba is not None:
                     sum_pot2 += pot * pot
                     sum_r += r
                     sum_prob += prob
-                    for i in range(n if bins > 0 else 0):  # radial bins floor(r * scale) < bins
-                        r2 = 0.0
-                        for c in range(d):
-                            r2 += new_theta[w, i * d + c] * new_theta[w, i * d + c]
-                        b = int(math.sqrt(r2) * scale)
-                        if b < bins:
-                            hist[chunk, b] += 1.0
+                    add_radii(hist, chunk, new_theta, w, n, d, bins, scale)
                 sums[chunk, 0] = sum_kin
                 sums[chunk, 1] = sum_kin2
                 sums[chunk, 2] = sum_pot

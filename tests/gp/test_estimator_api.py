@@ -226,17 +226,21 @@ def test_nuts_numbers_are_those_of_the_previous_api():
     # the gradient in another order, and the draws moved by ~3e-11 relative (the previous
     # values: 1.2318242399837362, 1.67102661580348, 0.07322761016516267; predictions
     # [0.9279000494957359, 0.6172277355139922] and [0.05284702797801746, 0.03779354314439191]).
+    # Again when the positive priors' closed form moved to core (one formula for the GP, BNN
+    # and numba paths): ~2e-12 relative (previous: 1.23182423994728, 1.6710266158025269,
+    # 0.07322761016450134; [0.9279000494957529, 0.6172277355140856],
+    # [0.05284702797757515, 0.037793543144167]).
     _assert_recorded(
         means,
         {
-            "outputscale": 1.23182423994728,
-            "lengthscale": 1.6710266158025269,
-            "noise": 0.07322761016450134,
+            "outputscale": 1.2318242399446555,
+            "lengthscale": 1.671026615802576,
+            "noise": 0.07322761016444103,
         },
     )
     mean, std = gp.predict(X_OLD, return_std=True)
-    np.testing.assert_allclose(mean, [0.9279000494957529, 0.6172277355140856], rtol=1e-12)
-    np.testing.assert_allclose(std, [0.05284702797757515, 0.037793543144167], rtol=1e-12)
+    np.testing.assert_allclose(mean, [0.9279000494957519, 0.6172277355140939], rtol=1e-12)
+    np.testing.assert_allclose(std, [0.052847027977522304, 0.03779354314413647], rtol=1e-12)
 
 
 def test_sparse_numbers_are_those_of_the_previous_api():
