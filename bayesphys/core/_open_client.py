@@ -10,6 +10,9 @@ import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+# Seconds a lost worker of a local cluster has to come back before its nanny is closed for good.
+LOST_WORKER_TIMEOUT = 300
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from distributed import Client
 
@@ -75,19 +78,26 @@ def open_client(
         return
     if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 1:
         raise ValueError(f"workers must be a positive int, got {workers!r}")
-    cluster = distributed.LocalCluster(
-        n_workers=int(workers),
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        # None would still bind the HTTP server to port 8787 (and warn when it is taken).
-        dashboard_address="127.0.0.1:0",
-    )
-    try:
-        with distributed.Client(cluster, set_as_default=False) as client:
-            yield client
-    finally:
-        _close_quietly(cluster)
+    import dask
+
+    # A local cluster hard-closes the nanny of a lost worker that has not re-registered within
+    # this timeout (Dask's default: 15 s) and never replaces it. A killed worker that re-imports
+    # torch and the package on a busy machine can take longer than that to come back; the run
+    # would then go on with one worker fewer, and lose data scattered to that worker alone.
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": f"{LOST_WORKER_TIMEOUT}s"}):
+        cluster = distributed.LocalCluster(
+            n_workers=int(workers),
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            # None would still bind the HTTP server to port 8787 (and warn when it is taken).
+            dashboard_address="127.0.0.1:0",
+        )
+        try:
+            with distributed.Client(cluster, set_as_default=False) as client:
+                yield client
+        finally:
+            _close_quietly(cluster)
 
 
 def _probe(distributed, address: str, timeout: float, hint: str) -> None:

@@ -8,9 +8,6 @@ workers need not import the test package.
 import numpy as np
 import pytest
 
-# A free port on loopback: the default 8787 clashes when two clusters run on one machine.
-LOOPBACK_DASHBOARD = "127.0.0.1:0"
-
 
 def _warm_up():
     # Importing the package and the first fit (lazy imports behind it) take seconds per process.
@@ -22,25 +19,21 @@ def _warm_up():
 
 @pytest.fixture(scope="session")
 def client():
-    distributed = pytest.importorskip("dask.distributed")
+    pytest.importorskip("dask.distributed")
     import cloudpickle
+    import distributed
 
     import tests
+    from bayesphys.core.distributed import open_client
 
     cloudpickle.register_pickle_by_value(tests)
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=LOOPBACK_DASHBOARD,
-        host="127.0.0.1",
-    )
-    client = distributed.Client(cluster, set_as_default=False)
-    # Warm both workers up in the background while this process runs the in-process reference
-    # (fire and forget: no result is kept, so none is recomputed when a worker is killed).
-    for worker in client.nthreads():
-        distributed.fire_and_forget(client.submit(_warm_up, pure=False, workers=[worker]))
-    yield client
-    client.close()
-    cluster.close()
+    # The package's own local cluster (2 single-threaded worker processes on loopback, a lost
+    # worker given time to come back): the tests run against what `--workers 2` starts.
+    with open_client(workers=2) as client:
+        # Warm both workers up in the background while this process runs the in-process
+        # reference (fire and forget: no result is kept, so none is recomputed when a worker
+        # is killed).
+        for worker in client.nthreads():
+            distributed.fire_and_forget(client.submit(_warm_up, pure=False, workers=[worker]))
+        yield client
     cloudpickle.unregister_pickle_by_value(tests)

@@ -143,3 +143,18 @@ def test_bma_survives_a_killed_worker(client, data, tmp_path):
     with killing_once(client, tmp_path, "bma-fit-residual", "-3"):
         bma = MassModelAveraging(MODELS[:1], **light).fit(train, client=client)
     _assert_same(bma, bma.predict(test), (reference, reference.predict(test)))
+
+
+def test_a_killed_worker_comes_back_however_slowly(client, tmp_path):
+    import dask
+    from dask.utils import parse_timedelta
+
+    # Dask's local cluster closes the nanny of a worker that has not re-registered within the
+    # lost-worker timeout (15 s by default), and the run goes on one worker short; restarting a
+    # worker that imports torch and the package took longer than that on a busy CI machine.
+    timeout = parse_timedelta(dask.config.get("distributed.deploy.lost-worker-timeout"))
+    assert timeout >= 60
+    with killing_once(client, tmp_path, "die-", ""):
+        # The task is redone on the other worker (the kill happens once).
+        assert client.submit(os.getpid, key="die-now", pure=False).result() > 0
+    assert worker_count(client) == 2  # killing_once waited for the restart
