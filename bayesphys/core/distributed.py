@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from bayesphys.core._open_client import open_client
+from bayesphys.core.progress import progress_bar
 from bayesphys.core.threads import set_torch_threads
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -214,7 +214,7 @@ def map_tasks(
     )
     position = {key: i for i, key in enumerate(keys)}
     registry: dict = {}  # shared, so a warning that every task raised is shown once
-    bar = tqdm(total=len(tasks), desc=progress, disable=progress is None)
+    bar = progress_bar(len(tasks), progress or "", disable=progress is None)
     try:
         for future, (result, caught) in distributed.as_completed(
             futures, loop=client.loop, with_results=True

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 from scipy import stats
-from tqdm.auto import tqdm
 
 from bayesphys.core.blocking import BlockingResult, blocking
 from bayesphys.core.chains import (
@@ -22,6 +21,7 @@ from bayesphys.core.chains import (
 )
 from bayesphys.core.distributed import check_client
 from bayesphys.core.interrupts import interrupted_attrs, warn_interrupted
+from bayesphys.core.progress import progress_bar
 from bayesphys.core.samplers.sampling import RandomState, validate_random_state
 from bayesphys.core.stats import Stats, r_hat_split_from_moments
 from bayesphys.core.validation import check_positive_int, check_progressbar
@@ -336,10 +336,9 @@ def estimate(
         if init is not None and init.shape[0] != n_walkers:
             raise ValueError(f"init must have shape (n_walkers, N, d), got {tuple(init.shape)}")
         inits = [None] * walker_groups if init is None else torch.split(init, sizes)
-    bar = tqdm(
-        total=n_steps * walker_groups, disable=not progressbar or client is not None,
-        desc="vmc estimate",
-    )  # fmt: skip
+    bar = progress_bar(
+        n_steps * walker_groups, "vmc estimate", disable=not progressbar or client is not None
+    )
     tasks = [
         WalkerGroupTask(
             index=i if walker_groups > 1 else -1,

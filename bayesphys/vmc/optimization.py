@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from bayesphys.core.chains import check_groups, group_seeds, split_sizes
 from bayesphys.core.distributed import check_client
 from bayesphys.core.interrupts import warn_interrupted
+from bayesphys.core.progress import progress_bar
 from bayesphys.core.resident import ResidentGroups
 from bayesphys.core.samplers.sampling import RandomState, validate_random_state
 from bayesphys.core.stats import Stats
@@ -216,7 +216,7 @@ def optimize(
     rows: list[dict] = []
     interrupted = False
     n_shrunk = 0
-    bar = tqdm(total=n_iterations, disable=not progressbar, desc="vmc optimize")
+    bar = progress_bar(n_iterations, "vmc optimize", disable=not progressbar)
     try:
         if path is not None and path.exists():
             rows, states = load_checkpoint(path, wf, opt)

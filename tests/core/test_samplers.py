@@ -347,10 +347,12 @@ def test_step_api_for_repeated_use():
 
 def test_window_adaptation_standalone_and_schedule():
     assert mass_windows(1000) == [(75, 100), (100, 150), (150, 250), (250, 450), (450, 950)]
-    assert mass_windows(10) == []
+    assert mass_windows(10) == mass_windows(34) == []
+    assert mass_windows(35) == [(5, 15)]
     windows = mass_windows(100)
-    assert windows[0][0] == 15 and windows[-1][1] == 90
+    assert windows[0][0] == 15 and windows[-1][1] == 80  # 20 iterations left for the step size
     assert all(a[1] == b[0] for a, b in itertools.pairwise(windows))
+    assert mass_windows(149)[-1][1] == 129 and mass_windows(150)[-1][1] == 100  # Stan's from 150
 
     kernel = MALA()
     state = kernel.init_state(gauss_log_prob, randn_init(8, 2), generator=torch.Generator())
@@ -361,6 +363,28 @@ def test_window_adaptation_standalone_and_schedule():
     state = adaptation.finalize(state)
     assert not torch.equal(state.inv_mass, torch.ones(2, dtype=DT))
     assert bool((state.step_size > 0).all())
+
+
+# Acceptance after a short tuning on a standard normal, per kernel: the band around the target
+# (0.8 for HMC/NUTS, 0.574 for MALA) holds the seeds' spread; the old schedule froze step sizes
+# 3-10x too large for tune < 100 (acceptance 0.00-0.40, HMC 95-100% divergent).
+SHORT_TUNE_ACCEPTANCE = {"hmc": (0.6, 0.97), "nuts": (0.6, 0.97), "mala": (0.35, 0.8)}
+
+
+@pytest.mark.parametrize("method", SHORT_TUNE_ACCEPTANCE)
+@pytest.mark.parametrize("tune", [20, 30, 50, 75, 100])
+@pytest.mark.parametrize("dim", [1, 10])
+def test_short_tuning_leaves_a_usable_step_size(method, tune, dim):
+    result = sample(
+        std_normal_log_prob, torch.zeros(4, dim, dtype=DT), method=method, draws=200, tune=tune,
+        random_state=tune + dim, progressbar=False, compute_convergence_checks=False,
+    )  # fmt: skip
+    low, high = SHORT_TUNE_ACCEPTANCE[method]
+    assert low < result.accept_prob.mean().item() < high
+    assert result.diverging.float().mean().item() < 0.02
+    if method != "mala":  # mala's 800 draws are too correlated for a variance check
+        variance = result.samples.var(dim=(0, 1)).mean().item()
+        assert abs(variance - 1.0) < 0.25
 
 
 def test_welford_pooled_variance_and_scale_aware_regularisation():

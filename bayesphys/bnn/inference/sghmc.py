@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from bayesphys.bnn.inference.minibatch import Batcher, full_log_prob
 from bayesphys.bnn.posterior import Posterior
 from bayesphys.core.fit_result import FitResult
+from bayesphys.core.progress import progress_bar
 
 # Friction of SGHMC (alpha in Chen et al.'s notation): the fraction of velocity lost per step.
 SGHMC_FRICTION = 0.05
@@ -66,7 +66,7 @@ def fit_sghmc(
     samples = torch.empty((n_chains, draws, dim), dtype=theta.dtype)
     total = burn_in + draws * thin
     kept = 0
-    progress = tqdm(total=total, disable=not progressbar, desc="sghmc")
+    progress = progress_bar(total, "sghmc", disable=not progressbar)
     try:
         for i in range(total):
             grad = _grad_potential(post, theta, batcher.next())

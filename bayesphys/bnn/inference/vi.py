@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from bayesphys.bnn.inference.minibatch import Batcher, full_log_prob
 from bayesphys.bnn.inference.warm_start import Adam
 from bayesphys.bnn.posterior import Posterior
 from bayesphys.core.fit_result import FitResult
+from bayesphys.core.progress import progress_bar
 
 
 def fit_vi(
@@ -46,7 +46,7 @@ def fit_vi(
     rho0 = float(np.log(np.expm1(init_sd)))
     rho = torch.full_like(init, rho0).requires_grad_(True)
     opt = Adam([mu, rho], lr=lr)
-    progress = tqdm(total=steps, disable=not progressbar, desc="vi")
+    progress = progress_bar(steps, "vi", disable=not progressbar)
     done = 0
     try:
         for i in range(steps):

@@ -114,19 +114,30 @@ class WelfordVariance:
         return (n / (n + 5.0)) * var + floor * (5.0 / (n + 5.0))
 
 
+# After each slow window the step-size adaptation restarts from 10x the step size; it needs about
+# this many iterations to come back down. With Stan's short-run terminal buffer (10% of the
+# tuning) the frozen step size stayed several times too large: tune = 50 left HMC 95% divergent
+# and MALA with acceptance ~0 on a standard normal.
+MIN_TERMINAL_BUFFER = 20
+# A slow window shorter than this estimates no useful variance: adapt the step size only.
+MIN_SLOW_WINDOW = 10
+
+
 def mass_windows(n_tune: int) -> list[tuple[int, int]]:
     """Slow-window boundaries ``[(start, end), ...]`` (iteration indices) for ``n_tune``.
 
     Stan's defaults (75 initial, 50 terminal, first window 25, doubling; the last window
-    stretched to the terminal buffer) when they fit, else 15% / 75% / 10% of ``n_tune``.
-    No windows for fewer than 20 tuning iterations.
+    stretched to the terminal buffer) when they fit; else 15% initial, a terminal buffer of
+    ``max(10%, 20)`` iterations and the rest as slow windows. No windows (step-size adaptation
+    only, unit metric) when fewer than 10 iterations would be left for them (``n_tune < 35``).
     """
-    if n_tune < 20:
-        return []
     init, term, base = 75, 50, 25
     if init + term + base > n_tune:
-        init, term = int(0.15 * n_tune), int(0.1 * n_tune)
+        init = int(0.15 * n_tune)
+        term = max(int(0.1 * n_tune), MIN_TERMINAL_BUFFER)
         base = n_tune - init - term
+        if base < MIN_SLOW_WINDOW:
+            return []
     end_slow = n_tune - term
     windows, start, size = [], init, base
     while start < end_slow:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from bayesphys.core._transitions import warn_transitions
 from bayesphys.core.chains import (
@@ -20,6 +20,7 @@ from bayesphys.core.chains import (
 )
 from bayesphys.core.distributed import check_client, spawn_seeds
 from bayesphys.core.interrupts import warn_interrupted
+from bayesphys.core.progress import progress_bar
 from bayesphys.core.samplers.adaptation import WindowAdaptation
 from bayesphys.core.samplers.base import Kernel, LogProbFn, StepInfo, as_positions
 from bayesphys.core.samplers.hmc import HMC
@@ -28,6 +29,9 @@ from bayesphys.core.samplers.metropolis import RandomWalkMetropolis
 from bayesphys.core.samplers.nuts import NUTS
 from bayesphys.core.samplers.result import SamplerResult
 from bayesphys.core.validation import check_positive_int, check_progressbar
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from tqdm.auto import tqdm
 
 KERNELS: dict[str, type[Kernel]] = {
     "hmc": HMC,
@@ -288,8 +292,8 @@ def run_chain_group(task: ChainGroupTask) -> SamplerResult:
     adaptation = WindowAdaptation(kernel, state, tune)
     tuned = kept = 0
     interrupted = False
-    progress = tqdm(
-        total=tune + draws * thin, disable=not progressbar, desc=f"{kernel.name} tune{task.label}"
+    progress = progress_bar(
+        tune + draws * thin, f"{kernel.name} tune{task.label}", disable=not progressbar
     )
     try:
         for _ in range(tune):

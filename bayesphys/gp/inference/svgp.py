@@ -17,11 +17,11 @@ import math
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from bayesphys.core.fit_result import FitResult
 from bayesphys.core.inference import SVGP as SVGPSettings
 from bayesphys.core.interrupts import warn_interrupted
+from bayesphys.core.progress import progress_bar
 from bayesphys.gp.inducing import CrossKernel, inducing_cholesky
 from bayesphys.gp.inference.result import point_result
 from bayesphys.gp.inference.sgpr import initial_state
@@ -208,7 +208,7 @@ def train_steps(
     optimiser = torch.optim.Adam(params, lr=learning_rate) if params else None
     order, pos = rng.permutation(n), 0
     done = 0
-    bar = tqdm(total=steps, disable=not progressbar, desc="SVGP", leave=False)
+    bar = progress_bar(steps, "SVGP", disable=not progressbar)
     try:
         for step in range(steps):
             if pos + batch_size > n:  # a new epoch: reshuffle
