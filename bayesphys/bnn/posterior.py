@@ -290,7 +290,10 @@ def _noise_prior_terms(prior: Prior, z: Tensor, args: tuple | None) -> tuple[Ten
     that have one, autograd otherwise."""
     if args is not None:
         kind, a, b, const = args
-        lp, dz = unconstrained_terms(kind, a, b, z.numpy())
+        # A diverging leapfrog trajectory can reach any z; exp(2z) overflowing to inf gives
+        # lp = -inf, which the sampler rejects as a divergence: not a warning for the user.
+        with np.errstate(over="ignore", invalid="ignore"):
+            lp, dz = unconstrained_terms(kind, a, b, z.numpy())
         return torch.from_numpy(const + lp).to(z.dtype), torch.from_numpy(dz).to(z.dtype)
     with torch.enable_grad():
         z = z.detach().requires_grad_(True)

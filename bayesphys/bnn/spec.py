@@ -55,6 +55,25 @@ def check_likelihood(likelihood: object) -> Likelihood:
     return likelihood
 
 
+def check_noise_with_y_err(likelihood: Likelihood, y_err: np.ndarray | None) -> None:
+    """A fixed noise of 0 leaves only ``y_err`` in the noise variance: it needs one.
+
+    The closed-form density of the default model never reaches the core likelihood's own
+    check, and a variance of 0 made the warm start diverge with a misleading message.
+    """
+    if y_err is not None or not isinstance(likelihood, REGRESSION):
+        return
+    fixed = likelihood.fixed_params
+    key = "variance" if "variance" in fixed else "sigma"
+    if key in fixed and float(fixed[key]) == 0.0:
+        kind = type(likelihood).__name__
+        raise ValueError(
+            f"likelihood {kind}({'variance' if key == 'variance' else 'noise'}=0) leaves no "
+            "noise: pass the measurement errors as fit(..., y_err=...), or give the likelihood "
+            f"a noise > 0 or a prior (e.g. {kind}(noise=HalfNormal(1.0)))"
+        )
+
+
 @dataclass(frozen=True)
 class Scaling:
     """Affine standardisation ``(v - mean) / scale`` of the inputs and of regression targets."""
@@ -69,10 +88,17 @@ class Scaling:
         return (X - self.x_mean) / self.x_scale
 
 
+#: Spread, in float64 roundings of a column's magnitude, up to which the column counts as
+#: constant: values equal but for rounding (0.3 and 0.1 + 0.2) carry no information, and
+#: dividing by their spread (~1e-17) made the last bit of an input a feature of unit scale.
+_ROUNDING_SPREAD = 100 * np.finfo(np.float64).eps
+
+
 def _scale(values: np.ndarray) -> np.ndarray:
     std = values.std(axis=0)
+    magnitude = np.max(np.abs(values), axis=0)
     # A constant column (or target) carries no scale; dividing by 1 keeps it finite.
-    return np.where(std > 0, std, 1.0)
+    return np.where(std > _ROUNDING_SPREAD * magnitude, std, 1.0)
 
 
 def prepare(X: np.ndarray, y: np.ndarray, likelihood: Likelihood):

@@ -58,6 +58,13 @@ def fit_vi(
             theta = mu + sd * eps
             elbo = post.minibatch_log_prob(theta, batcher.next()) + torch.log(sd).sum(-1)
             opt.step(-elbo.sum() / post.n)
+            # Checked every step (a few chains x weights, cheap): past the first non-finite
+            # value every later step is NaN, and the draws would fail far from the cause.
+            if not (bool(torch.isfinite(mu).all()) and bool(torch.isfinite(rho).all())):
+                raise RuntimeError(
+                    f"vi diverged (non-finite variational parameters at step {i + 1} of "
+                    f"{steps}): lower learning_rate (now {lr:g})"
+                )
             done += 1
             progress.update(1)
     except KeyboardInterrupt:
