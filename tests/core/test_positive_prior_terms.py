@@ -49,6 +49,14 @@ def test_value_and_gradient_equal_autograd_of_the_core_density(prior):
     np.testing.assert_allclose(value, torch_value, rtol=1e-12, atol=1e-11)
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("prior", CASES, ids=repr)
+def test_far_out_values_are_minus_infinity_quietly(prior):
+    # Where a diverging trajectory goes (exp(2 z) overflows): a density of zero, no warning.
+    value, _ = prior.log_prob_unconstrained_and_grad(np.array([[-800.0], [800.0]]))
+    assert np.all(value < -300.0) and not np.isnan(value).any()
+
+
 def test_every_positive_prior_has_the_closed_form():
     positive = [cls for cls in vars(P).values() if isinstance(cls, type) and cls is not P.Prior]
     positive = [cls for cls in positive if issubclass(cls, P.Prior) and cls.support == "positive"]

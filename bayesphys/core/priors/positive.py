@@ -102,7 +102,9 @@ class PositivePrior(Prior):
         """``log p(exp(z)) + z`` (as :meth:`log_prob_unconstrained`, in numpy) and its
         derivative in ``z``, elementwise, broadcasting ``z`` against ``batch_shape``."""
         kind, a, b, const = self.unconstrained_args()
-        f, df = unconstrained_terms(kind, a, b, np.asarray(z, dtype=float))
+        # Far out in z (a diverging trajectory) exp overflows: f = -inf is the right answer.
+        with np.errstate(over="ignore", invalid="ignore"):
+            f, df = unconstrained_terms(kind, a, b, np.asarray(z, dtype=float))
         return const + f, df + np.zeros_like(f)
 
 
