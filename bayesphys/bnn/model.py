@@ -70,6 +70,19 @@ def _warn_noise_prior_conflict(likelihood, posterior: dict, y: np.ndarray) -> No
         )
 
 
+def _labels_as_given(classes: np.ndarray, labels) -> np.ndarray:
+    """``classes`` (found on y as float64) in the dtype of the labels given to ``fit``.
+
+    Integer and boolean labels come back from ``predict`` as such (as scikit-learn's
+    classifiers do), so that e.g. ``np.bincount(predict(X))`` works.
+    """
+    given = np.asarray(labels).ravel()
+    if given.dtype.kind not in "iub":
+        return classes
+    # Integers up to 2**53 convert to float64 exactly and in order: the same sorted classes.
+    return np.unique(given)
+
+
 class BayesianNeuralNetwork(Estimator):
     """Fully connected Bayesian neural network for regression or classification.
 
@@ -220,6 +233,7 @@ class BayesianNeuralNetwork(Estimator):
         likelihood = spec.check_likelihood(self.likelihood)
         method = self._resolve_method()
         show = self._progressbar(progressbar, method)
+        labels = y
         X, y, y_err = self._validate_training_data(X, y, y_err)
         if y_err is not None and not likelihood.accepts_y_err:
             raise ValueError(f"y_err is not supported by {type(likelihood).__name__}: drop it")
@@ -247,7 +261,7 @@ class BayesianNeuralNetwork(Estimator):
         self._net, self._scaling, self._likelihood = net, scaling, likelihood
         self._weight_prior = weight_prior
         if classes is not None:
-            self.classes_ = classes
+            self.classes_ = _labels_as_given(classes, labels)
         elif hasattr(self, "classes_"):  # refitted as a regression after a classification
             del self.classes_
         self._theta = fit.unconstrained.detach().cpu().numpy()

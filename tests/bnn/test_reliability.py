@@ -10,7 +10,7 @@ from bayesphys.bnn import BayesianNeuralNetwork
 from bayesphys.bnn.network import Network
 from bayesphys.bnn.posterior import Posterior
 from bayesphys.inference import HMC, NUTS, VI
-from bayesphys.likelihoods import Gaussian
+from bayesphys.likelihoods import Bernoulli, Gaussian
 from bayesphys.priors import HalfNormal, Normal
 
 RNG = np.random.default_rng(0)
@@ -101,3 +101,19 @@ def test_a_column_constant_but_for_rounding_is_not_a_feature():
     at_03 = model.predict(np.column_stack([grid, np.full(5, 0.3)]))
     at_sum = model.predict(np.column_stack([grid, np.full(5, 0.1 + 0.2)]))
     np.testing.assert_allclose(at_sum, at_03, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("labels", [np.array([0, 2]), np.array([False, True])], ids=["int", "bool"])
+def test_class_labels_keep_their_dtype(labels):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 1))
+    y = labels[(X[:, 0] > 0).astype(int)]
+    net = BayesianNeuralNetwork(
+        hidden=(3,), likelihood=Bernoulli(), method=VI(steps=50), random_state=0
+    ).fit(X, y, progressbar=False)
+    assert net.classes_.dtype == labels.dtype
+    np.testing.assert_array_equal(net.classes_, labels)
+    predicted = net.predict(X)
+    assert predicted.dtype == labels.dtype
+    assert np.bincount(predicted.astype(int)).sum() == len(X)
+    assert set(predicted.tolist()) <= set(labels.tolist())
