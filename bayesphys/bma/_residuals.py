@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from bayesphys.core.distributed import check_client, map_tasks, spawn_seeds
+from bayesphys.core.interrupts import is_interrupted
 from bayesphys.core.priors import InverseGamma
 from bayesphys.data._derived import (
     DataCoverageWarning,
@@ -41,6 +43,11 @@ def observable_for(observable: str, N) -> np.ndarray:
     if observable == "auto":
         return np.where(n % 2 == 0, "S2n", "S1n")
     return np.full(n.shape, observable)
+
+
+# MeV. The largest |S1n|, |S2n| of every shipped table is 58 MeV (AME: 43 MeV); a table in keV
+# (as the AME files print them) has values of thousands.
+MAX_SEPARATION_ENERGY = 200.0
 
 
 def observable_table(
@@ -85,7 +92,24 @@ def observable_table(
                 f"{name}: column {kind} has {int(np.isinf(value).sum())} infinite value(s); "
                 "drop or fix those rows"
             )
+        largest = np.nanmax(np.abs(value), initial=0.0)
+        if largest > MAX_SEPARATION_ENERGY:
+            source = "" if frame is table else " (from its mass_excess column)"
+            raise ValueError(
+                f"{name}: {kind}{source} reaches {largest:g} MeV; separation energies of nuclei "
+                f"lie within about +-60 MeV: is the table in keV? Convert it to MeV"
+            )
         unc_col = f"{kind}_uncertainty"
+        if frame is table and unc_col not in table.columns and "uncertainty" in table.columns:
+            # A table of the observable itself: its plain "uncertainty" column can only be the
+            # observable's (with a mass_excess column it would be the masses': ambiguous).
+            if "mass_excess" in table.columns or observable == "auto":
+                raise ValueError(
+                    f"{name}: column uncertainty is ambiguous next to a {kind} column; name the "
+                    f"{kind} uncertainties {unc_col}"
+                    + (" (and those of S1n S1n_uncertainty)" if observable == "auto" else "")
+                )
+            unc_col = "uncertainty"
         unc = np.zeros(len(frame))
         if unc_col in frame.columns:
             unc = real_column(frame[unc_col], name, unc_col)
@@ -106,6 +130,14 @@ def observable_table(
     out = pd.concat(parts, ignore_index=True).sort_values(["Z", "N"]).reset_index(drop=True)
     if out.empty:
         raise ValueError(f"{name} gives no {observable} values")
+    repeated = out.duplicated(["Z", "N"])
+    if repeated.any():
+        # A nucleus twice would count twice: in a residual fit, in a validation log score.
+        first = out.loc[repeated].iloc[0]
+        raise ValueError(
+            f"{name} has {int(repeated.sum())} repeated (Z, N) row(s) of {observable} (e.g. "
+            f"Z={int(first['Z'])}, N={int(first['N'])}); keep one value per nucleus"
+        )
     return out
 
 
@@ -152,6 +184,9 @@ def residual_lengthscale_prior(
     from scipy.optimize import brentq
     from scipy.special import gammaincc
 
+    for name, value in (("floor", floor), ("mass_below", mass_below), ("shape", shape)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a real number, got {value!r}")
     if not (np.isfinite(floor) and floor > 0):
         raise ValueError(f"floor must be a finite number > 0, got {floor!r}")
     if not 0 < mass_below < 1:
@@ -292,6 +327,11 @@ class CorrectedModel:
     theory: pd.DataFrame  # observable_table of the model
     residual_models: dict = field(default_factory=dict)
     residual_rms: float = float("nan")
+    # parity class -> (X, residual, y_err) of its residual fit: evidence weights need the
+    # training nuclei of every model to compare them on the same data.
+    training: dict = field(default_factory=dict)
+    # Parity classes whose residual fit never ran (Ctrl-C stopped the fits before it).
+    unfitted: list = field(default_factory=list)
 
     def residual_tasks(
         self,
@@ -392,10 +432,110 @@ def fit_corrected(
     for k, model in enumerate(corrected.values()):
         block = seeds[k * len(PARITY_CLASSES) : (k + 1) * len(PARITY_CLASSES)]
         tasks += model.residual_tasks(train, estimator, block)
-    fitted = map_tasks(fit_residual, tasks, client, name="bma-fit-residual")
+    if check_client(client) is None:
+        fitted = _fit_until_interrupted(tasks)
+    else:
+        fitted = map_tasks(fit_residual, tasks, client, name="bma-fit-residual", partial=True)
     for task, residual_model in zip(tasks, fitted, strict=True):
+        if residual_model is None:  # not run: the fits were interrupted
+            corrected[task.model].unfitted.append(task.parity)
+            continue
         corrected[task.model].residual_models[task.parity] = residual_model
+        corrected[task.model].training[task.parity] = (task.X, task.residual, task.y_err)
     return corrected
+
+
+def _fit_until_interrupted(tasks: Sequence[ResidualTask]) -> list:
+    """The residual fits one after the other, stopping at Ctrl-C (``None`` for those not run).
+
+    A sampler stopped by Ctrl-C returns its draws so far, marked interrupted, instead of
+    raising: the fits after it must not start, or Ctrl-C would stop one fit of dozens.
+    """
+    fitted: list = [None] * len(tasks)
+    for i, task in enumerate(tasks):
+        try:
+            fitted[i] = fit_residual(task)
+        except KeyboardInterrupt:
+            break
+        if is_interrupted(fitted[i]):
+            break
+    return fitted
+
+
+def interrupted_fits(corrected: Mapping[str, CorrectedModel]) -> str | None:
+    """How far interrupted residual fits got (``None`` when every fit ran to the end)."""
+    total = sum(len(m.residual_models) + len(m.unfitted) for m in corrected.values())
+    marked = sum(is_interrupted(r) for m in corrected.values() for r in m.residual_models.values())
+    skipped = sum(len(m.unfitted) for m in corrected.values())
+    if not marked and not skipped:
+        return None
+    complete = total - marked - skipped
+    return (
+        f"{complete} of {total} residual fits complete, {marked} stopped early, {skipped} not run"
+    )
+
+
+def common_log_evidence(models: Sequence[CorrectedModel]) -> tuple[np.ndarray, int, int]:
+    """Each model's log evidence on the training nuclei that every model's residual fits used.
+
+    Evidences are only comparable on the same data: a model whose table stops short of some
+    training nuclei (TCSM12 and TCSM13 start at Z = 25), or that has no residual fit for a
+    parity class, would otherwise be scored on fewer nuclei, and each nucleus moves a log
+    evidence by about a nat. Where the training sets differ, each residual GP's evidence is
+    that of the shared nuclei at its fitted hyperparameters (a Gaussian marginal: the others
+    are integrated out).
+
+    Returns
+    -------
+    scores : ndarray (n_models,)
+    n_common, n_union : int
+        Training nuclei shared by every model, and used by any.
+    """
+    keys = []
+    for model in models:
+        fitted = [np.asarray(X[:, :2], dtype=np.int64) for X, _, _ in model.training.values()]
+        both = np.concatenate(fitted) if fitted else np.empty((0, 2), dtype=np.int64)
+        keys.append(set(map(tuple, both.tolist())))
+    union = set().union(*keys)
+    common = set.intersection(*keys) if keys else set()
+    if len(common) == len(union):
+        return np.array([model.log_evidence for model in models]), len(common), len(union)
+    if not common:
+        raise ValueError(
+            "weights='evidence': no training nucleus is fitted by every model, so their "
+            "evidences cannot be compared; use weights='predictive', 'stacking' or 'existence'"
+        )
+    scores = []
+    for model in models:
+        model.log_evidence  # noqa: B018 -- raises for residual models without one
+        total = 0.0
+        for cls, (X, residual, y_err) in model.training.items():
+            rows = np.array([(int(z), int(n)) in common for z, n in X[:, :2]], dtype=bool)
+            if rows.all():
+                total += float(model.residual_models[cls].log_marginal_likelihood_)
+            elif rows.any():
+                err = None if y_err is None else y_err[rows]
+                total += _subset_log_evidence(
+                    model.residual_models[cls], X[rows], residual[rows], err
+                )
+        scores.append(total)
+    return np.array(scores), len(common), len(union)
+
+
+def _subset_log_evidence(fitted, X, y, y_err) -> float:
+    """``log p(y | X)`` of a fitted GPRegression's model at its fitted hyperparameters.
+
+    A clone with every hyperparameter fixed at the fitted value has nothing left to optimise:
+    its log marginal likelihood is that of the subset (in y units, whatever its standardisation).
+    """
+    values = dict(fitted.hyperparameters_)
+    noise = values.pop("noise")
+    frozen = clone(fitted).set_params(
+        priors=values,
+        noise=float(noise),
+        method="map",
+    )
+    return float(frozen.fit(X, y, y_err=y_err, progressbar=False).log_marginal_likelihood_)
 
 
 def _rows_in(table: pd.DataFrame, other: pd.DataFrame) -> np.ndarray:

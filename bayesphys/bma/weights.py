@@ -141,10 +141,33 @@ def existence_weights(bound, p_ex) -> np.ndarray:
     if ((p < 0) | (p > 1)).any():
         raise ValueError("p_ex must hold probabilities in [0, 1]")
     with np.errstate(divide="ignore"):
-        log_l = existence_log_likelihood(np.asarray(bound, dtype=bool), np.log(p), np.log1p(-p))
+        log_l = existence_log_likelihood(_bound_statuses(bound), np.log(p), np.log1p(-p))
     if not np.isfinite(log_l).any():
         raise ValueError("every model gives probability 0 to the observed statuses")
     return normalise_log_weights_allow_inf(log_l)
+
+
+def _bound_statuses(bound) -> np.ndarray:
+    """``bound`` as bool: bools, or the numbers 0 and 1; anything else is refused.
+
+    A cast with ``astype(bool)`` would read a probability 0.3, a count 2 or the text "False"
+    as True (observed bound).
+    """
+    status = np.asarray(bound)
+    if status.dtype == bool:
+        return status
+    if status.dtype.kind not in "iuf":
+        raise TypeError(
+            f"bound must hold bools (True: observed bound, False: known unbound) or 0/1, got "
+            f"dtype {status.dtype}"
+        )
+    if not np.isin(status, (0, 1)).all():
+        bad = status[~np.isin(status, (0, 1))].ravel()[0]
+        raise ValueError(
+            "bound must hold the observed statuses, True/1 (bound) or False/0 (unbound), not "
+            f"probabilities or counts; got {bad!r}"
+        )
+    return status.astype(bool)
 
 
 def normalise_log_weights_allow_inf(log_scores) -> np.ndarray:

@@ -89,10 +89,33 @@ def load_model_table(path, *, units: str = "MeV", name: str | None = None) -> pd
             frame[col] = values * (scale if col in ("mass_excess", "uncertainty") else 1)
     check_table(frame, name=f"path={str(path)!r}")
     frame = frame.astype({"Z": int, "N": int})
+    _check_mass_excess_scale(frame, path, units)
     frame.insert(2, "A", frame["Z"] + frame["N"])
     frame = frame.sort_values(["Z", "N"]).reset_index(drop=True)
     frame.attrs = {"source": name if name is not None else path.stem, "fitted_to_data": False}
     return frame
+
+
+# Mass excess per nucleon, ME / A = (Z ME_H + N ME_n - B) / A, lies between about -1.1 MeV (the
+# most bound nuclei, 56Fe and 62Ni) and 8.1 MeV (B = 0); the evaluations reach 9.6 MeV at the
+# lightest unbound resonances. A table in keV read as MeV lands 1000 times outside.
+_ME_PER_NUCLEON_RANGE = (-3.0, 15.0)  # MeV, with a margin
+
+
+def _check_mass_excess_scale(frame: pd.DataFrame, path: Path, units: str) -> None:
+    """Refuse mass excesses no nucleus can have, naming the likely unit mix-up."""
+    mass_number = (frame["Z"] + frame["N"]).to_numpy(dtype=float)
+    per_nucleon = frame["mass_excess"].to_numpy(dtype=float) / np.maximum(mass_number, 1.0)
+    low, high = _ME_PER_NUCLEON_RANGE
+    outside = (per_nucleon < low) | (per_nucleon > high)
+    if outside.any():
+        row = frame.loc[outside].iloc[0]
+        hint = " (is the file in keV? pass units='keV')" if units.lower() == "mev" else ""
+        raise ValueError(
+            f"path={str(path)!r}: {int(outside.sum())} mass excess(es) outside the physical "
+            f"range {low:g} to {high:g} MeV per nucleon, e.g. Z={int(row['Z'])}, "
+            f"N={int(row['N'])}: {row['mass_excess']:g} MeV{hint}"
+        )
 
 
 def _is_number(token: str) -> bool:
@@ -130,5 +153,16 @@ def _columns(raw: pd.DataFrame, has_header: bool, path: Path) -> pd.DataFrame:
             f"{where}: header {list(raw.columns)} lacks {missing}; name the columns Z, N "
             "(or A) and mass_excess (or ME, M), optionally uncertainty"
         )
+    if {"A", "N"} <= found.keys() and found["N"] != "_N":
+        # Both given: they must agree, or the columns are not what their names say.
+        numbers = {c: pd.to_numeric(raw[found[c]], errors="coerce") for c in ("Z", "N", "A")}
+        wrong = (numbers["A"] != numbers["Z"] + numbers["N"]) & numbers["A"].notna()
+        if wrong.any():
+            row = int(np.flatnonzero(wrong.to_numpy())[0])
+            raise ValueError(
+                f"{where}: A != Z + N in {int(wrong.sum())} row(s) (data row {row + 1}: "
+                f"Z={raw[found['Z']].iloc[row]}, N={raw[found['N']].iloc[row]}, "
+                f"A={raw[found['A']].iloc[row]}); check which column is which"
+            )
     keep = [c for c in ("Z", "N", "mass_excess", "uncertainty") if c in found]
     return pd.DataFrame({c: raw[found[c]].to_numpy() for c in keep})

@@ -186,3 +186,27 @@ def test_two_neutron_drip_line_runs_over_even_n():
     bma = MassModelAveraging({"M": table}, residual_model=FixedResidual(), weights="uniform")
     drip = bma.fit(train).drip_line(20)
     assert drip.loc[0, "N_drip"] == 30
+
+
+@pytest.mark.parametrize(
+    ("bound", "error"),
+    [
+        ([0.3, 0.9], ValueError),
+        ([2, 0], ValueError),
+        ([np.nan, 1.0], ValueError),
+        (["False", "True"], TypeError),
+    ],
+)
+def test_existence_weights_refuse_statuses_that_are_not_zero_or_one(bound, error):
+    # A bool cast read 0.3, 2 and the text "False" as observed bound (weights 0.42 / 0.58
+    # here instead of an error).
+    with pytest.raises(error, match="bound must hold"):
+        existence_weights(bound, [[0.9, 0.5], [0.2, 0.5]])
+
+
+def test_existence_weights_take_zero_one_statuses_as_bools():
+    p = [[0.9, 0.5], [0.2, 0.5]]
+    np.testing.assert_array_equal(
+        existence_weights([1, 0], p), existence_weights(np.array([True, False]), p)
+    )
+    np.testing.assert_allclose(existence_weights([1.0, 0.0], p), [0.72 / 0.97, 0.25 / 0.97])

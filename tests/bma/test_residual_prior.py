@@ -69,3 +69,14 @@ def test_fitted_residual_gp_carries_the_prior_on_both_lengthscales():
     assert param.size == 2 and param.prior == residual_lengthscale_prior()
     # MAP lengthscales respect the prior: none is pushed below the lattice spacing.
     assert np.all(fitted.hyperparameters_["lengthscale"] > LENGTHSCALE_FLOOR)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"floor": "1"}, {"mass_below": "0.01"}, {"shape": None}, {"floor": True}]
+)
+def test_prior_settings_that_are_not_numbers_name_the_argument(kwargs):
+    # Before: numpy's "ufunc 'isfinite' not supported" or "'<' not supported", and True
+    # passed as a floor of 1.
+    (name,) = kwargs
+    with pytest.raises(TypeError, match=f"^{name} must be a real number"):
+        residual_lengthscale_prior(**kwargs)

@@ -56,3 +56,32 @@ def test_errors_name_the_problem(tmp_path):
         load_model_table(_write(tmp_path, "8 8 -4.7\n8 8 -4.6\n"))
     with pytest.raises(ValueError, match="column N must hold integers"):
         load_model_table(_write(tmp_path, "8 8.5 -4.7\n"))
+
+
+def test_a_kev_table_read_as_mev_is_refused(tmp_path):
+    # Before, 208Pb came back with a mass excess of -21748.5 MeV (and S2n in the GeV).
+    path = _write(tmp_path, "Z N ME\n82 126 -21748.5\n20 28 -44224.9\n")
+    with pytest.raises(ValueError, match=r"outside the physical range.*units='keV'"):
+        load_model_table(path)
+    table = load_model_table(path, units="keV")
+    assert table["mass_excess"].tolist() == pytest.approx([-44.2249, -21.7485])
+
+
+def test_every_shipped_table_is_within_the_physical_mass_excess_range(tmp_path):
+    from bayesphys.data.masses import available_models, load_ame, load_model
+
+    tables = [load_model(m, warn=False) for m in available_models()]
+    tables.append(load_ame(2020, include_estimated=True))
+    for table in tables:
+        path = tmp_path / "copy.csv"
+        table[["Z", "N", "mass_excess"]].to_csv(path, index=False)
+        load_model_table(path)  # no error
+
+
+def test_mass_number_that_disagrees_with_z_plus_n_is_refused(tmp_path):
+    # Columns swapped in the header (N and A): before, A was ignored and N = 208 was read.
+    path = _write(tmp_path, "Z A N ME\n82 126 208 -21.7485\n")
+    with pytest.raises(ValueError, match=r"A != Z \+ N in 1 row\(s\) \(data row 1"):
+        load_model_table(path)
+    consistent = load_model_table(_write(tmp_path, "Z N A ME\n82 126 208 -21.7485\n"))
+    assert consistent[["Z", "N", "A"]].values.tolist() == [[82, 126, 208]]
