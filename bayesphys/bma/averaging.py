@@ -367,10 +367,16 @@ class MassModelAveraging(BaseEstimator):
             lp1[partial] = np.where(rows, fill1[:, None], lp1[partial])
             lp0[partial] = np.where(rows, fill0[:, None], lp0[partial])
         if not covered.all() or partial.any():
+            parts = []
+            if not covered.all():
+                parts.append(f"{int((~covered).sum())} are covered by no model and left out")
+            if partial.any():
+                parts.append(
+                    f"at {int(partial.sum())} a model without the nucleus is scored by the "
+                    "equal-weight average of the models that cover it"
+                )
             warnings.warn(
-                f"existence set: {int((~covered).sum())} of {len(covered)} nuclei are covered "
-                f"by no model and left out; at {int(partial.sum())} a model without the nucleus "
-                "is scored by the equal-weight average of the models that cover it",
+                f"existence set of {len(covered)} nuclei: " + "; ".join(parts),
                 DataCoverageWarning,
                 stacklevel=4,
             )
