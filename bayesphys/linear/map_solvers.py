@@ -151,15 +151,22 @@ def penalised_least_squares(X, y, weights, prior, *, flat_intercept, beta0=None,
     return intercept, coef
 
 
-def noise_map(residuals, y_err, noise_prior: Prior, on_variance: bool) -> float:
-    """Mode of the noise standard deviation given residuals (prior on sigma or on sigma^2)."""
+def noise_map(residuals, y_err, noise_prior: Prior, on_variance: bool, scaled_coef=None) -> float:
+    """Mode of the noise standard deviation given residuals (prior on sigma or on sigma^2).
+
+    ``scaled_coef``: ``(count, quad)`` for a coefficient prior scaled by the noise
+    (``coef_j | sigma^2 ~ N(mu_j, sigma^2 s_j^2)``, ``quad = sum ((coef_j - mu_j) / s_j)^2``):
+    that prior's density depends on sigma too, so the joint mode has it in the noise's objective.
+    """
     err2 = 0.0 if y_err is None else y_err**2
     scale = max(float(np.std(residuals)), 1e-8)
+    count, quad = (0, 0.0) if scaled_coef is None else scaled_coef
 
     def negative_log_post(log_sigma):
         sigma2 = np.exp(2.0 * log_sigma)
         var = sigma2 + err2
         loglik = -0.5 * np.sum(np.log(2 * np.pi * var) + residuals**2 / var)
+        loglik -= 0.5 * (count * np.log(sigma2) + quad / sigma2)
         logprior = noise_prior.logpdf(sigma2 if on_variance else np.sqrt(sigma2))
         return -(loglik + float(np.sum(logprior)))
 

@@ -77,7 +77,9 @@ class BayesianLinearRegression(Estimator):
         Full control of the likelihood (Student-t for outliers); overrides ``noise``.
     coef_prior_scaled_by_noise : bool
         Coefficient prior conditional on the noise, ``coef | sigma^2 ~ N(mu, sigma^2 s^2)``: with
-        an InverseGamma variance prior this is the conjugate Normal-Inverse-Gamma model.
+        an InverseGamma variance prior this is the conjugate Normal-Inverse-Gamma model. A
+        proper ``intercept_prior`` (then a ``Normal``) is scaled by the noise in the same way;
+        a flat one stays flat.
     method : "auto", str or InferenceMethod
         :class:`~bayesphys.inference.Conjugate` (exact posterior, exact iid draws),
         :class:`~bayesphys.inference.Evidence` (prior scale and noise at the maximum of the
@@ -99,7 +101,9 @@ class BayesianLinearRegression(Estimator):
         Posterior mean (MAP: mode) of the intercept; 0 without one.
     coef_cov_ : ndarray (p, p) or None
         Posterior covariance of the coefficients (MAP: its Gaussian approximation at the mode;
-        ``None`` where the log posterior is not curved there).
+        ``None`` where the log posterior is not curved there). Infinite for a
+        Normal-Inverse-Gamma posterior with ``a_N <= 1`` (very little data and a prior
+        ``InverseGamma(a, b)`` with ``a < 1``), whose Student-t marginals have no variance.
     noise_ : float
         Posterior mean (MAP: mode; evidence: optimum) of the noise scale sigma.
     log_evidence_ : float or None
@@ -359,7 +363,11 @@ class BayesianLinearRegression(Estimator):
             self.coef_cov_ = _slope_cov(pred)
             if pred.nig is not None:
                 a_n, b_n = pred.nig
-                self.coef_cov_ = self.coef_cov_ * b_n / (a_n - 1.0)
+                if a_n > 1.0:
+                    self.coef_cov_ = self.coef_cov_ * b_n / (a_n - 1.0)
+                else:  # the marginal Student-t of the coefficients has no finite variance
+                    cov = self.coef_cov_
+                    self.coef_cov_ = np.where(cov == 0.0, 0.0, np.copysign(np.inf, cov))
         self.noise_ = self._noise_scale(outcome)
         for name, value in outcome.extras["attributes"].items():
             setattr(self, name, value)
@@ -561,6 +569,9 @@ class BayesianLinearRegression(Estimator):
         parameters = {"coef": coef}
         if spec.fit_intercept:
             intercept = spec.intercept_prior.sample(draws, rng).reshape(draws)
+            if spec.coef_prior_scaled_by_noise:  # scaled as the coefficients are (Normal)
+                mu = float(spec.intercept_prior.mu)
+                intercept = mu + np.reshape(scale, -1) * (intercept - mu)
             f = f + intercept[:, None]
             parameters["intercept"] = intercept
         y = lik.sample(f, rng=rng, **{k: v[:, None] for k, v in params.items()})

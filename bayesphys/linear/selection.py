@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
+from sklearn.exceptions import NotFittedError
 
 from bayesphys.core import results
 from bayesphys.core.validation import check_array, check_positive_int
@@ -51,6 +52,10 @@ def compare_models(models: Mapping[str, object], ic: str = "loo") -> pd.DataFram
     """
     if len(models) < 2:
         raise ValueError("compare_models needs at least two fitted models")
+    unfitted = [name for name, m in models.items() if not hasattr(m, "n_features_in_")]
+    if unfitted:
+        # NotFittedError is a ValueError: the AttributeError of idata_ named no model
+        raise NotFittedError(f"models {unfitted} are not fitted: fit them before compare_models")
     observed = [np.asarray(m.idata_.observed_data["y"]) for m in models.values()]
     if any(o.shape != observed[0].shape or not np.allclose(o, observed[0]) for o in observed):
         raise ValueError("all models must be fitted to the same observations y")

@@ -146,6 +146,13 @@ def resolve_spec(coef_prior, noise, fit_intercept, intercept_prior, likelihood, 
         )
     if scaled and not isinstance(coef_prior, Normal):
         raise ValueError("coef_prior_scaled_by_noise=True needs a Normal coef_prior")
+    if scaled and fit_intercept and not isinstance(intercept_prior, Normal | None):
+        # The Normal-Inverse-Gamma model scales every weight's prior by the noise; only a
+        # Normal has a scale that means the same in every backend.
+        raise ValueError(
+            "coef_prior_scaled_by_noise=True scales the intercept prior by the noise too, which "
+            f"needs a Normal intercept_prior (or None, flat); got {intercept_prior!r}"
+        )
     return LinearModelSpec(coef_prior, intercept_prior, fit_intercept, likelihood, scaled)
 
 

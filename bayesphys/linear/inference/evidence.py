@@ -68,16 +68,40 @@ def maximize_evidence(
         sigma = noise if noise is not None else np.exp(log_params[1])
         return -_evidence(X, y, y_err, prior_mean, tau, sigma, flat_intercept)
 
-    resid_scale = max(float(np.std(y)), 1e-12)
-    start = [0.0] if noise is not None else [0.0, np.log(resid_scale)]
+    start = _start_with_errors(X, y, y_err, prior_mean, noise, flat_intercept, max_iter, tol)
+    # A simplex one e-fold wide: Nelder-Mead's default (5% of each start value, 0.00025 for a
+    # zero) is far too small for log-scales, and it stalls on the evidence's flat shoulders.
+    simplex = np.vstack([start, start + np.eye(len(start))])
+    # fatol relative to the evidence's size: its round-off (1e-16 of |log Z|, hundreds of nats
+    # for y in units far from 1) otherwise never lets the simplex meet an absolute 1e-12.
+    fatol = 1e-12 * max(1.0, abs(float(objective(start))))
     res = optimize.minimize(
         objective,
         start,
         method="Nelder-Mead",
-        options={"xatol": 1e-9, "fatol": 1e-12, "maxiter": 4000},
+        options={"xatol": 1e-9, "fatol": fatol, "maxiter": 4000, "initial_simplex": simplex},
     )
     sigma = noise if noise is not None else float(np.exp(res.x[1]))
     return EvidenceOptimum(float(np.exp(res.x[0])), float(sigma), int(res.nit), bool(res.success))
+
+
+def _start_with_errors(X, y, y_err, prior_mean, noise, flat_intercept, max_iter, tol):
+    """Log prior scale (and log noise, if free) to start the numerical search from.
+
+    The fixed point without the known errors, on a noise that stands for both (``sigma^2 +
+    mean(y_err^2)``), lands near the optimum at any scale of X and y; a start at a unit prior
+    scale left the search stuck there for y of order 1e6 (every slope shrunk to ~0).
+    """
+    mean_err2 = float(np.mean(y_err**2))
+    total = None if noise is None else float(np.sqrt(noise**2 + mean_err2))
+    rough = _mackay_fixed_point(X, y, prior_mean, total, flat_intercept, max_iter, tol)
+    log_tau = np.log(rough.prior_scale)
+    if noise is not None:
+        return np.array([log_tau])
+    # What the errors leave to sigma; a tenth of the total where they explain it all (the
+    # optimum may then be sigma -> 0, which the search approaches from there).
+    extra2 = max(rough.noise**2 - mean_err2, 0.01 * rough.noise**2)
+    return np.array([log_tau, 0.5 * np.log(extra2)])
 
 
 def collapsed_noise(y, noise: float, flat_intercept: bool) -> str | None:
@@ -152,13 +176,33 @@ def fit_evidence(spec, X, y, y_err, chains, draws) -> FitResult:
         )
     if spec.noise_kind == "studentt":
         raise ValueError("method='evidence' needs a Gaussian likelihood")
+    sigma = np.asarray(spec.coef_prior.sigma, float)
+    if sigma.size > 1 and np.any(sigma != sigma.flat[0]):
+        # The evidence is maximised over one scale shared by all slopes: per-feature scales
+        # would be dropped without a word, and the slopes shrunk alike.
+        raise ValueError(
+            "method='evidence' fits one prior scale shared by all coefficients, so the "
+            f"per-feature scales of coef_prior={spec.coef_prior!r} would be ignored: give a "
+            "scalar sigma (and rescale the columns of X to express their relative scales), "
+            "or fix the scales with method='conjugate'"
+        )
     fixed = np.sqrt(spec.likelihood.fixed_variance) if spec.noise_kind == "fixed" else None
     mu = np.broadcast_to(np.asarray(spec.coef_prior.mu, float), (X.shape[1],)).copy()
     opt = maximize_evidence(
         X, y, prior_mean=mu, y_err=y_err, noise=fixed, flat_intercept=spec.flat_intercept
     )
     if not opt.converged:
-        warnings.warn("evidence maximisation did not fully converge", RuntimeWarning, stacklevel=3)
+        # Both ways it runs out are optima on a boundary, where the fit itself is still right.
+        warnings.warn(
+            f"evidence maximisation did not fully converge (prior scale {opt.prior_scale:.3g}, "
+            f"noise {opt.noise:.3g} after {opt.n_iter} iterations): the evidence may keep "
+            "growing toward a boundary. A prior scale going to 0 means y shows no linear "
+            "dependence on X beyond the noise (the coefficients stay at the prior mean); a "
+            "noise going to 0 means the model can fit y exactly (e.g. as many features as "
+            "points). Fix the noise or the prior scale (method='conjugate') to choose them",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     tuned = type(spec)(
         Normal(mu, opt.prior_scale), None, spec.fit_intercept, spec.likelihood, False
     )

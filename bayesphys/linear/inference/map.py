@@ -53,7 +53,9 @@ def _map_penalised(spec, X, y, y_err, max_iter) -> FitResult:
         if free_noise is None:
             break
         resid = y - intercept - X @ coef
-        new_var = noise_map(resid, y_err, free_noise, spec.noise_kind == "variance") ** 2
+        scaled_coef = _scaled_coef_quad(spec.coef_prior, coef) if scaled else None
+        on_variance = spec.noise_kind == "variance"
+        new_var = noise_map(resid, y_err, free_noise, on_variance, scaled_coef) ** 2
         if abs(new_var - noise_var) <= 1e-12 * noise_var:
             noise_var = new_var
             break
@@ -77,11 +79,32 @@ def _map_penalised(spec, X, y, y_err, max_iter) -> FitResult:
     )
 
 
+def _scaled_coef_quad(prior, coef):
+    """``(p, sum ((coef - mu) / s)^2)`` of a Normal prior scaled by the noise (see noise_map)."""
+    z = (coef - np.asarray(prior.mu, float)) / np.asarray(prior.sigma, float)
+    return len(coef), float(np.sum(z**2))
+
+
 def _scaled_prior(prior, noise_var):
     sd = np.sqrt(noise_var)
     if isinstance(prior, Normal):
         return Normal(prior.mu, np.asarray(prior.sigma) * sd)
     return Laplace(prior.mu, np.asarray(prior.b) * sd)
+
+
+def _noise_sd(lik, params):
+    """The Gaussian noise's standard deviation (a tensor where it is a free parameter)."""
+    values = {**lik.fixed_params, **params}
+    if "sigma" in values:
+        return values["sigma"]
+    variance = values["variance"]
+    return torch.sqrt(variance) if torch.is_tensor(variance) else float(np.sqrt(variance))
+
+
+def _scaled_normal(prior, sd):
+    """The torch ``Normal(mu, sigma * sd)`` of a Normal prior scaled by the noise ``sd``."""
+    mu = torch.as_tensor(np.asarray(prior.mu, float))
+    return torch.distributions.Normal(mu, torch.as_tensor(np.asarray(prior.sigma, float)) * sd)
 
 
 def _point_posterior(intercept, coef, sigma, spec, extra=None):
@@ -116,9 +139,18 @@ def _map_general(spec, X, y, y_err, max_iter) -> FitResult:
     def neg_log_post(z):
         intercept, coef, params = unpack(z)
         f = intercept + Xt @ coef
-        value = lik.log_prob(yt, f, y_err=et, **params).sum() + coef_dist.log_prob(coef).sum()
-        if int_dist is not None:
-            value = value + int_dist.log_prob(intercept).sum()
+        value = lik.log_prob(yt, f, y_err=et, **params).sum()
+        if spec.coef_prior_scaled_by_noise:
+            # coef (and a Normal intercept) | sigma ~ N(mu, sigma^2 s^2), as in the closed form
+            sd = _noise_sd(lik, params)
+            value = value + _scaled_normal(spec.coef_prior, sd).log_prob(coef).sum()
+            if spec.intercept_prior is not None:
+                int_prior = _scaled_normal(spec.intercept_prior, sd)
+                value = value + int_prior.log_prob(intercept).sum()
+        else:
+            value = value + coef_dist.log_prob(coef).sum()
+            if int_dist is not None:
+                value = value + int_dist.log_prob(intercept).sum()
         for nm, val in params.items():
             value = value + lik.free_params[nm].to_torch().log_prob(val).sum()
         return -value

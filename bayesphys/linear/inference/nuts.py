@@ -9,6 +9,7 @@ import numpy as np
 from bayesphys.core.fit_result import FitResult
 from bayesphys.core.interrupts import warn_interrupted
 from bayesphys.core.priors import Normal
+from bayesphys.core.samplers import warn_transitions
 from bayesphys.core.schema import SAMPLE_STATS
 from bayesphys.linear.predictors import Draws
 from bayesphys.linear.spec import noise_variance
@@ -46,16 +47,32 @@ def build_pymc_model(spec, X, y, y_err, feature_names, *, centre_intercept: bool
         else:
             coef = spec.coef_prior.to_pymc("coef", dims="feature")
         f = pt.dot(X_data, coef)
+        # With coef_prior_scaled_by_noise a (Normal) intercept prior is scaled by the noise too:
+        # the Normal-Inverse-Gamma model of the closed form, N(mu, sigma^2 s^2) for every weight.
+        scaled_intercept = spec.coef_prior_scaled_by_noise and spec.intercept_prior is not None
         if centre:
             level = pm.Flat("intercept_centred")
             intercept = pm.Deterministic("intercept", level - pt.dot(x_mean, coef))
             if spec.intercept_prior is not None:
-                prior_logp = pm.logp(_pymc_dist(spec.intercept_prior), intercept)
-                pm.Potential("intercept_prior", prior_logp)
+                if scaled_intercept:
+                    prior_dist = pm.Normal.dist(
+                        spec.intercept_prior.mu,
+                        _noise_sigma(spec, params) * spec.intercept_prior.sigma,
+                    )
+                else:
+                    prior_dist = _pymc_dist(spec.intercept_prior)
+                pm.Potential("intercept_prior", pm.logp(prior_dist, intercept))
             f = f + level
         elif spec.fit_intercept:
             if spec.intercept_prior is None:
                 intercept = pm.Flat("intercept")
+            elif scaled_intercept:
+                level_prior: Normal = spec.intercept_prior
+                raw_intercept = pm.Normal("intercept_raw", 0.0, 1.0)
+                intercept = pm.Deterministic(
+                    "intercept",
+                    level_prior.mu + _noise_sigma(spec, params) * level_prior.sigma * raw_intercept,
+                )
             else:
                 intercept = spec.intercept_prior.to_pymc("intercept")
             f = f + intercept
@@ -90,7 +107,8 @@ def _noise_sigma(spec, params):
         return pt.sqrt(params["variance"])
     if "sigma" in params:
         return params["sigma"]
-    return spec.likelihood.fixed_params["sigma"]
+    fixed = spec.likelihood.fixed_params
+    return fixed["sigma"] if "sigma" in fixed else float(np.sqrt(fixed["variance"]))
 
 
 def sample_nuts(
@@ -166,6 +184,10 @@ def fit_nuts(
         posterior["sigma"] = np.sqrt(posterior["variance"])
     stats = idata.sample_stats
     sample_stats = {k: np.asarray(stats[k].values) for k in SAMPLE_STATS if k in stats}
+    # PyMC's own checks are off (compute_convergence_checks=False): the shared policy warns
+    # about divergences and trees cut at max_treedepth, as the GP and BNN samplers do.
+    # stacklevel: the user's call of BayesianLinearRegression.fit
+    warn_transitions(sample_stats, "BayesianLinearRegression.fit (NUTS)", stacklevel=3)
     coef = posterior["coef"].reshape(-1, X.shape[1])  # fewer draws after a Ctrl-C
     size = coef.shape[0]
     intercept = posterior["intercept"].reshape(-1) if spec.fit_intercept else np.zeros(size)
