@@ -1,5 +1,7 @@
 """Faults found by the reliability review: each test failed before its fix (see the docstrings)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import optimize, stats
@@ -8,7 +10,7 @@ from bayesphys import BayesianLinearRegression, results
 from bayesphys.inference import MAP, NUTS, Conjugate, Evidence
 from bayesphys.likelihoods import Gaussian
 from bayesphys.linear import compare_models
-from bayesphys.priors import InverseGamma, Normal, StudentT
+from bayesphys.priors import HalfNormal, InverseGamma, Laplace, Normal, StudentT
 
 
 @pytest.fixture(scope="module")
@@ -257,3 +259,27 @@ def test_compare_models_names_an_unfitted_model(data):
     fitted = BayesianLinearRegression(Normal(0, 5), noise=0.2).fit(X, y)
     with pytest.raises(ValueError, match="'unfitted'"):
         compare_models({"fitted": fitted, "unfitted": BayesianLinearRegression()})
+
+
+def test_map_with_a_free_noise_stops_when_it_has_converged(monkeypatch):
+    # The noise step is found to ~1e-12 in log(sigma): a stopping test tighter than that never
+    # passed and every fit ran all 500 rounds of the slopes-noise alternation.
+    from bayesphys.linear.inference import map as linear_map
+
+    rounds = []
+    noise_map = linear_map.noise_map
+    monkeypatch.setattr(
+        linear_map, "noise_map", lambda *a, **k: rounds.append(1) or noise_map(*a, **k)
+    )
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5))
+    y = X @ np.array([1.0, 0.0, 0.0, 2.0, 0.0]) + 0.5 * rng.normal(size=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ConvergenceWarning
+        fitted = BayesianLinearRegression(Laplace(0, 1.0), noise=HalfNormal(1.0), method="map")
+        fitted.fit(X, y)
+    assert len(rounds) < 50
+    # The joint mode: the noise is the mode of its conditional at the fitted slopes.
+    resid = y - fitted.intercept_ - X @ fitted.coef_
+    again = noise_map(resid, None, HalfNormal(1.0), False, None)
+    assert abs(again - fitted.noise_) < 1e-9 * fitted.noise_
