@@ -35,6 +35,19 @@ from bayesphys.vmc._distributed import (
 from bayesphys.vmc.local_energy import METHODS
 from bayesphys.vmc.samplers import Metropolis, VMCSampler
 from bayesphys.vmc.systems import HarmonicTrap
+from bayesphys.vmc.wavefunctions import (
+    RBM,
+    Gaussian,
+    GaussianJastrow,
+    HardSphereJastrow,
+    NeuralJastrow,
+    NeuralPairFactor,
+    PadeJastrow,
+    Product,
+    RBMFactor,
+    SlaterDeterminant,
+    SlaterJastrow,
+)
 from bayesphys.vmc.wavefunctions.base import WaveFunction, check_wavefunction
 
 if TYPE_CHECKING:
@@ -56,6 +69,21 @@ DISPERSION_ALPHA = 1e-3
 DISPERSION_RATIO = 1.5
 # Fewest walkers whose scatter is trusted as the error bar (its own relative error ~ 20 %).
 MIN_WALKERS_FOR_SCATTER = 16
+# Drift test: flag when the difference between the second and the first half of the recorded
+# steps, averaged over the (independent) walkers, is nonzero at this significance (t-test over
+# walkers, valid whatever the correlation time). Its standard deviation is ~2x the standard
+# error of the energy, so a flagged drift means a bias of several error bars. No blocking or
+# walker check sees a population that relaxes towards equilibrium in step (burn_in too short
+# for the start): 200 walkers from 3x too wide a start with burn_in=0 gave 10 error bars.
+DRIFT_ALPHA = 1e-3
+
+
+# The library's wave-function classes: none of them vanishes at contact except
+# HardSphereJastrow (what the hard-sphere check relies on).
+_LIBRARY_FACTORS = (
+    Product, GaussianJastrow, Gaussian, PadeJastrow, HardSphereJastrow, RBM, RBMFactor,
+    NeuralJastrow, NeuralPairFactor, SlaterJastrow, SlaterDeterminant,
+)  # fmt: skip
 
 
 class MixingWarning(RuntimeWarning):
@@ -94,7 +122,8 @@ class EnergyEstimate:
         Mean kinetic and potential energy (virial checks). Their error and ``tau_corr`` come
         from blocking the walker-averaged series of each step (one chain, so ``r_hat`` is
         NaN; ``ess`` counts steps); ``variance`` is that of the local values over all
-        walkers and steps.
+        walkers and steps. When a mixing check fired their error is NaN: that series cannot
+        show stuck walkers (all walkers frozen gave ``+- 0``).
     kinetic_stderr, potential_stderr : float
         ``kinetic.error_of_mean`` and ``potential.error_of_mean`` (attributes kept from
         before ``Stats``).
@@ -126,7 +155,10 @@ class EnergyEstimate:
         moved during the recorded steps), ``"tau"`` (blocking found no
         level with enough uncorrelated blocks: ``tau_corr`` comparable to ``n_steps``) and
         ``"walkers"`` (walker means scatter more than blocking explains: chi-square test at
-        ``p < 0.001`` and ``stderr_walkers > 1.5 stderr_blocking``). When any fired,
+        ``p < 0.001`` and ``stderr_walkers > 1.5 stderr_blocking``) and ``"drift"`` (the
+        walkers' mean energy over the second half of the recorded steps differs from the
+        first half, t-test over walkers at ``p < 0.001``: not yet in equilibrium, raise
+        ``burn_in``; the mean is then biased by several error bars). When any fired,
         :func:`estimate` warns (:class:`MixingWarning`) and reports ``stderr =
         max(stderr_blocking, stderr_walkers)``, or NaN with fewer than 16 walkers. A zero
         variance (exact eigenstate) is exact whatever the mixing and is never flagged.
@@ -219,6 +251,32 @@ def check_run_inputs(wf, system, sampler, method: str) -> None:
         raise TypeError(
             f"sampler must be vmc.Metropolis(...) or vmc.Langevin(...), got {sampler!r}"
         )
+    _check_hard_core(wf, system)
+
+
+def _check_hard_core(wf: WaveFunction, system: HarmonicTrap) -> None:
+    """Refuse a hard-sphere system with a wave function of the library's factors that does not
+    vanish inside the cores (``r_ij <= a``): there ``V = inf``, so ``<H>`` is infinite, yet a run
+    whose walkers never land in a core reports a finite energy (for the exact elliptic-trap
+    Gaussian: 2.414215 +- 0 per particle, without the hard spheres at all). Factors of other
+    classes are the user's own, which may vanish there; they are not checked."""
+    if system.interaction != "hard_sphere":
+        return
+    factors = [m for m in wf.modules() if isinstance(m, WaveFunction)]
+    cores = [float(m.a) for m in factors if isinstance(m, HardSphereJastrow)]
+    if any(a >= system.a for a in cores):
+        return
+    if not all(type(m) in _LIBRARY_FACTORS for m in factors):
+        return
+    found = "it has no hard-sphere factor"
+    if cores:
+        found = f"its hard-sphere factor has a = {max(cores):g} < {system.a:g}"
+    raise ValueError(
+        f"wf does not vanish inside the hard spheres of the system (diameter a = {system.a:g}): "
+        f"{found}, so <H> is infinite and an estimate would be finite only because no walker "
+        f"landed inside a core. Use e.g. GaussianJastrow(alpha, jastrow='hard_sphere', "
+        f"a={system.a:g})"
+    )
 
 
 def estimate(
@@ -332,6 +390,11 @@ def estimate(
     edges = torch.linspace(0.0, rmax, density_bins + 1, dtype=torch.float64)
     sizes = split_sizes(n_walkers, walker_groups)
     inits: list | tuple = [init]
+    if init is not None and not isinstance(init, torch.Tensor):
+        raise TypeError(
+            f"init must be a torch.Tensor of shape (n_walkers, {system.n_particles}, "
+            f"{system.dim}), got {type(init).__name__} (use torch.as_tensor(init))"
+        )
     if walker_groups > 1:
         if init is not None and init.shape[0] != n_walkers:
             raise ValueError(f"init must have shape (n_walkers, N, d), got {tuple(init.shape)}")
@@ -416,8 +479,8 @@ def _summarise(
     return EnergyEstimate(
         energy=Stats(block.mean, stderr, block.variance, block.tau, series=per_walker),
         acceptance=run.acceptance,
-        kinetic=_component_stats(kinetic, run.kinetic_sq, kinetic_block),
-        potential=_component_stats(potential, run.potential_sq, potential_block),
+        kinetic=_component_stats(kinetic, run.kinetic_sq, kinetic_block, trusted=not mixing),
+        potential=_component_stats(potential, run.potential_sq, potential_block, not mixing),
         r12=float(r12.mean()) if system.n_particles > 1 else float("nan"),
         density_r=(0.5 * (edges[1:] + edges[:-1])).numpy(),
         density=density,
@@ -433,11 +496,19 @@ def _summarise(
     )
 
 
-def _component_stats(means: torch.Tensor, squares: torch.Tensor, block: BlockingResult) -> Stats:
-    """Stats of a kinetic or potential energy from its per-step walker means and mean squares."""
+def _component_stats(
+    means: torch.Tensor, squares: torch.Tensor, block: BlockingResult, trusted: bool = True
+) -> Stats:
+    """Stats of a kinetic or potential energy from its per-step walker means and mean squares.
+
+    Untrusted (a mixing check fired on the energy): the error is NaN. Only the walker average
+    of each step is kept for the parts, and its blocking cannot see stuck walkers: with every
+    walker frozen it gave ``+- 0`` where the parts scattered by 0.3 over seeds.
+    """
     mean = float(means.mean())
     variance = max(float(squares.mean()) - mean * mean, 0.0)
-    return Stats(mean, block.stderr, variance, block.tau, series=means.numpy())
+    stderr = block.stderr if trusted else math.nan
+    return Stats(mean, stderr, variance, block.tau, series=means.numpy())
 
 
 def _finished(result: WalkerGroupResult, task: WalkerGroupTask) -> bool:
@@ -500,7 +571,10 @@ def _mixing(
         dispersion = (se_walkers / se_block) ** 2
     else:
         dispersion = float("inf") if se_walkers > 0 else float("nan")
-    if block.variance == 0.0:  # exact eigenstate: every sample is the energy, error 0 is exact
+    # Exact eigenstate: every sample is the energy, up to round-off (the elliptic-trap Gaussian
+    # gave a variance of ~1e-31, and the walker check fired on 7e-16 of scatter).
+    round_off = 64 * np.finfo(float).eps * abs(block.mean)
+    if block.variance <= round_off**2:
         return se_block, se_walkers, dispersion, ()
     problems = []
     high = ACCEPT_HIGH if isinstance(sampler, Metropolis) else math.inf
@@ -515,19 +589,24 @@ def _mixing(
         p_value = stats.chi2.sf((n_walkers - 1) * dispersion, n_walkers - 1) if se_block else 0.0
         if p_value < DISPERSION_ALPHA:
             problems.append("walkers")
+    drift = _drift(per_walker)
+    if drift is not None:
+        problems.append("drift")
     if not problems:
         return se_block, se_walkers, dispersion, ()
+    drift_text = "" if drift is None else f"{drift[0]:+.3g} (t = {drift[1]:.1f})"
+    parts = " (kinetic and potential errors: NaN)"
     if n_walkers >= MIN_WALKERS_FOR_SCATTER:
         stderr = max(se_block, se_walkers)
-        reported = f"reporting stderr = max(blocking, walker scatter) = {stderr:.3g}"
+        reported = f"reporting stderr = max(blocking, walker scatter) = {stderr:.3g}{parts}"
     else:
         stderr = float("nan")
         reported = (
             f"reporting stderr = NaN: {n_walkers} walkers are too few for their scatter to "
-            f"stand in (at least {MIN_WALKERS_FOR_SCATTER})"
+            f"stand in (at least {MIN_WALKERS_FOR_SCATTER}){parts}"
         )
     warnings.warn(
-        _mixing_message(problems, acceptance, block, se_walkers, sampler) + reported,
+        _mixing_message(problems, acceptance, block, se_walkers, sampler, drift_text) + reported,
         MixingWarning,
         stacklevel=4,  # _mixing <- _summarise <- estimate <- the caller
     )
@@ -540,6 +619,7 @@ def _mixing_message(
     block: BlockingResult,
     se_walkers: float,
     sampler: VMCSampler,
+    drift: str = "",
 ) -> str:
     step = "step" if isinstance(sampler, Metropolis) else "dt"
     found = []
@@ -563,7 +643,35 @@ def _mixing_message(
             f"where blocking explains {block.stderr:.3g} (stuck or unequilibrated walkers: "
             f"use more burn_in, more n_steps or another {step})"
         )
+    if "drift" in problems:
+        found.append(
+            f"the energy drifts: the second half of the recorded steps minus the first is "
+            f"{drift} over the walkers (not yet in equilibrium: use more burn_in, or start "
+            "closer to |psi|^2)"
+        )
     return "vmc.estimate: the walkers did not mix: " + "; ".join(found) + "; "
+
+
+def _drift(per_walker: np.ndarray) -> tuple[float, float] | None:
+    """``(mean difference, t)`` of the walkers' second-half minus first-half mean energies when
+    it is nonzero at ``DRIFT_ALPHA`` (two-sided t-test over walkers), else ``None``.
+
+    Under stationarity every walker's difference has mean zero whatever the correlation time,
+    and walkers are independent, so the t-test over walkers needs no blocking.
+    """
+    n_walkers, n_steps = per_walker.shape
+    if n_walkers < MIN_WALKERS_FOR_SCATTER:
+        return None
+    half = n_steps // 2
+    difference = per_walker[:, n_steps - half :].mean(axis=1) - per_walker[:, :half].mean(axis=1)
+    scale = float(np.std(difference, ddof=1)) / math.sqrt(n_walkers)
+    if not scale > 0:  # every walker frozen (or identical): the frozen check speaks
+        return None
+    mean = float(difference.mean())
+    t = mean / scale
+    if 2.0 * stats.t.sf(abs(t), n_walkers - 1) < DRIFT_ALPHA:
+        return mean, t
+    return None
 
 
 def _shell_volumes(edges: torch.Tensor, dim: int) -> torch.Tensor:

@@ -36,7 +36,7 @@ def local_energy(
     system : HarmonicTrap
         Supplies the potential.
     R : Tensor
-        Positions ``(walkers, n_particles, dim)``.
+        Positions ``(walkers, n_particles, dim)``; computed in float64 whatever the dtype.
     method : {"auto", "analytic", "autograd"}
         ``"analytic"`` combines the closed-form gradients and Laplacians of the factors (those
         without one use autograd); ``"autograd"`` differentiates ``ln|psi|`` as a whole (one
@@ -61,7 +61,9 @@ def local_energy(
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     if not isinstance(wf, WaveFunction):
         raise TypeError(f"wf must be a bayesphys.vmc WaveFunction, got {type(wf).__name__}")
-    R = system.check_positions(R).detach()
+    # Parameters are float64; float32 or integer positions gave 2e-7 errors (Gaussian) or a
+    # dtype RuntimeError deep in a factor (RBM, neural Jastrow, any integer input).
+    R = system.check_positions(R).detach().to(torch.float64)
     if method == "autograd":
         grad, lap = autograd_grad_lap(wf.log_psi, R)
     else:

@@ -142,7 +142,8 @@ def optimize(
     checkpoint : path, optional
         File saved every ``checkpoint_every`` iterations and at the end; if it exists, the run
         resumes from it (parameters, optimiser state, walkers, RNG and history; the walkers
-        and groups of the checkpoint are used).
+        and groups of the checkpoint are used). The resumed updates use this call's
+        ``learning_rate``; a checkpoint of another ``optimizer`` is refused (ValueError).
     checkpoint_every : int
         Iterations between checkpoints. With a client, also how often the walker states are
         copied back here (what a lost worker's groups are recomputed from).
@@ -219,7 +220,7 @@ def optimize(
     bar = progress_bar(n_iterations, "vmc optimize", disable=not progressbar)
     try:
         if path is not None and path.exists():
-            rows, states = load_checkpoint(path, wf, opt)
+            rows, states = load_checkpoint(path, wf, opt, optimizer, learning_rate)
             if walker_groups is not None and walker_groups != len(states):
                 raise ValueError(
                     f"walker_groups={walker_groups} but checkpoint {path} holds "
@@ -268,14 +269,14 @@ def optimize(
                 if len(rows) % checkpoint_every == 0:
                     states = groups.snapshot()  # also bounds what a lost worker costs
                     if path is not None:
-                        save_checkpoint(path, wf, opt, states, rows)
+                        save_checkpoint(path, wf, opt, states, rows, optimizer)
         except KeyboardInterrupt:
             if not rows:  # nothing complete to return (core/interrupts.py policy)
                 raise
             interrupted = True
             warn_interrupted("vmc.optimize", f"{len(rows)} of {n_iterations} iterations")
         if path is not None:
-            save_checkpoint(path, wf, opt, groups.snapshot(), rows)
+            save_checkpoint(path, wf, opt, groups.snapshot(), rows, optimizer)
     finally:
         bar.close()
         groups.close(release, spec.token)

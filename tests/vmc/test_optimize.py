@@ -221,3 +221,32 @@ def test_progress_bar_shows_energy_error_variance_and_acceptance(capsys):
     err = capsys.readouterr().err
     assert "E = " in err and "+-" in err and "var = " in err and "acc = " in err
     assert "R-hat = " in err
+
+
+def test_resume_uses_the_new_learning_rate_and_refuses_another_optimizer(tmp_path):
+    """load_state_dict restored the checkpoint's learning rate: resuming with 1e-6 made the
+    same update as with 0.01. Adam <-> SGD failed with KeyError 'momentum' / 'betas', and
+    Adam <-> SR silently mixed the two rules in one history."""
+    dot = vmc.QuantumDot(2)
+
+    def run(path, optimizer, learning_rate, n_iterations):
+        return vmc.optimize(vmc.GaussianJastrow(0.45, "pade", beta=0.3), dot, vmc.Metropolis(),
+                            optimizer=optimizer, learning_rate=learning_rate,
+                            n_iterations=n_iterations, n_walkers=20, burn_in=10,
+                            checkpoint=path, progressbar=False)  # fmt: skip
+
+    names = ["factors.0.alpha", "factors.1.beta"]
+    steps = {}
+    for learning_rate in (0.01, 1e-6):
+        path = tmp_path / f"sgd-{learning_rate}.pt"
+        run(path, "sgd", 0.01, 2)
+        history = run(path, "sgd", learning_rate, 3).history[names].to_numpy()
+        steps[learning_rate] = abs(history[2] - history[1]).max()
+    # SGD: the update is proportional to the learning rate (same walkers, same gradient).
+    assert steps[1e-6] == pytest.approx(steps[0.01] * 1e-4, rel=1e-6)
+    for saved, resumed in [("adam", "sgd"), ("sgd", "adam"), ("sr", "adam"), ("adam", "sr")]:
+        path = tmp_path / f"{saved}.pt"
+        run(path, saved, 0.01, 2)
+        with pytest.raises(ValueError, match=f"written with optimizer='{saved}'"):
+            run(path, resumed, 0.01, 3)
+        assert len(run(path, saved, 0.01, 3).history) == 3  # the same rule resumes

@@ -79,7 +79,8 @@ def test_walker_groups_that_disagree_are_detected():
     with pytest.warns(MixingWarning, match="walkers disagree"):
         est = vmc.estimate(wf, dot, vmc.Metropolis(0.1, adapt=False), 64, 256, 0, init=init,
                            walker_groups=2, random_state=1, progressbar=False)  # fmt: skip
-    assert est.mixing == ("walkers",)
+    # The far-out half also relaxes inwards during the recorded steps (burn_in=0): a drift.
+    assert est.mixing == ("walkers", "drift")
     assert est.dispersion > 2 and est.stderr == est.stderr_walkers > est.stderr_blocking
 
 
@@ -309,3 +310,132 @@ def test_init_at_a_jastrow_cusp_without_interaction_is_refused_by_the_compiled_s
     with pytest.raises(ValueError, match="init places two particles at the same point"):
         vmc.estimate(wf, trap, vmc.Metropolis(), 20, 20, 5, init=R, random_state=0,
                      progressbar=False)  # fmt: skip
+
+
+# --- session-5 review: unequilibrated starts, init checks ----------------------------------
+
+
+def _gaussian_start(scale, n_walkers=200, seed=0):
+    """Start positions of two particles in 2-D: ``scale`` times the spread of ``|psi|^2`` of
+    ``exp(-alpha r^2)`` with ``alpha = 0.35`` (per coordinate ``sd = 1 / sqrt(4 alpha)``)."""
+    gen = torch.Generator().manual_seed(seed)
+    sd = scale / math.sqrt(4 * 0.35)
+    return sd * torch.randn(n_walkers, 2, 2, generator=gen, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("sampler", [vmc.Metropolis(), vmc.Langevin(0.1)], ids=repr)
+def test_unequilibrated_start_is_flagged_as_a_drift(sampler):
+    """burn_in=0 from a start 3x too wide: the population relaxes inwards during the recorded
+    steps, every walker alike, so neither blocking nor the walker scatter sees it; the energy
+    was 9-11 error bars above the closed form without a warning."""
+    trap, wf = vmc.HarmonicTrap(2, 2), vmc.GaussianJastrow(0.35)
+    exact = 2 * 2 * (0.35 / 2 + 1 / (8 * 0.35))  # N d (alpha / 2 + omega^2 / (8 alpha))
+    with pytest.warns(MixingWarning, match="energy drifts.*burn_in"):
+        est = vmc.estimate(wf, trap, sampler, 200, 64, 0, init=_gaussian_start(3.0),
+                           random_state=1, progressbar=False)  # fmt: skip
+    assert est.mixing == ("drift",)
+    assert (float(est.energy) - exact) / est.stderr > 5  # the bias the warning is about
+    # Control: a start drawn from |psi|^2 itself is stationary from the first step.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MixingWarning)
+        est = vmc.estimate(wf, trap, sampler, 200, 64, 0, init=_gaussian_start(1.0),
+                           random_state=1, progressbar=False)  # fmt: skip
+    assert est.mixing == ()
+    assert abs(float(est.energy) - exact) < 4 * est.stderr
+
+
+def test_init_of_the_wrong_type_or_walker_count_names_init():
+    """A wrong walker count surfaced as ``RuntimeError: shape '[50, -1]' is invalid``, a numpy
+    array as ``R must be a torch.Tensor``."""
+    dot, wf = _dot()
+    R = _gaussian_start(1.0, n_walkers=40)
+    for engine in ("auto", "torch"):
+        with pytest.raises(
+            ValueError, match=r"init must have shape .*\(50, 2, 2\), got \(40, 2, 2\)"
+        ):
+            vmc.estimate(wf, dot, vmc.Metropolis(engine=engine), 50, 16, 0, init=R,
+                         progressbar=False)  # fmt: skip
+    for init in (R.numpy(), R.tolist()):
+        with pytest.raises(TypeError, match=r"init must be a torch\.Tensor"):
+            vmc.estimate(wf, dot, vmc.Metropolis(), 40, 16, 0, init=init, progressbar=False)
+        with pytest.raises(TypeError, match=r"init must be a torch\.Tensor"):
+            vmc.estimate(wf, dot, vmc.Metropolis(), 40, 16, 0, init=init, walker_groups=2,
+                         progressbar=False)  # fmt: skip
+
+
+def test_hard_sphere_system_needs_a_wave_function_that_vanishes_in_the_cores():
+    """Without the hard-sphere factor (or with a smaller core) <H> is infinite, but the exact
+    elliptic Gaussian reported 2.414215 +- 0 per particle: the hard spheres ignored."""
+    gamma, a = 2.82843, 0.0043
+    bosons = vmc.HarmonicTrap(10, 3, 1.0, "hard_sphere", a=a, gamma=gamma)
+    for wf, found in [
+        (vmc.GaussianJastrow(0.5, beta_z=gamma), "no hard-sphere factor"),
+        (vmc.GaussianJastrow(0.5, "hard_sphere", a=0.001, beta_z=gamma), r"a = 0\.001 < 0\.0043"),
+    ]:
+        with pytest.raises(ValueError, match=f"wf does not vanish inside.*{found}"):
+            vmc.estimate(wf, bosons, vmc.Metropolis(), 20, 16, 0, progressbar=False)
+        with pytest.raises(ValueError, match=r"jastrow='hard_sphere', a=0\.0043"):
+            optimize(wf, bosons, vmc.Metropolis(), n_iterations=1, n_walkers=4, progressbar=False)
+
+
+def test_exact_eigenstate_up_to_round_off_is_not_flagged():
+    """The elliptic-trap Gaussian is exact, but its local energies differ in the last bits: the
+    walker check fired (MixingWarning, 'walkers disagree' on a scatter of 7e-16)."""
+    gamma = 2.82843
+    trap = vmc.HarmonicTrap(10, 3, 1.0, gamma=gamma)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MixingWarning)
+        est = vmc.estimate(vmc.GaussianJastrow(0.5, beta_z=gamma), trap, vmc.Metropolis(), 100,
+                           100, 100, random_state=0, progressbar=False)  # fmt: skip
+    assert est.variance > 0  # round-off, not exactly zero
+    assert est.mixing == () and est.stderr < 1e-14
+    assert abs(float(est.energy) / 10 - (2 + gamma) / 2) < 1e-12
+
+
+def test_kinetic_and_potential_errors_of_frozen_walkers_are_not_zero():
+    """All walkers frozen: the energy's error was inflated, but kinetic and potential printed
+    ``+- 0`` (blocking of a constant walker-averaged series) where they scatter by ~0.3 over
+    seeds. Their error is NaN whenever a mixing check fires; well-mixed runs keep it."""
+    dot, wf = _dot()
+    with pytest.warns(MixingWarning, match=r"kinetic and potential errors: NaN"):
+        est = vmc.estimate(wf, dot, vmc.Metropolis(step=1e6, adapt=False), 50, 32, 5,
+                           random_state=0, progressbar=False)  # fmt: skip
+    assert "frozen" in est.mixing
+    assert math.isnan(est.kinetic_stderr) and math.isnan(est.potential.error_of_mean)
+    assert math.isfinite(float(est.kinetic)) and est.stderr > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MixingWarning)
+        est = vmc.estimate(wf, dot, vmc.Metropolis(), 200, 128, 100, random_state=0,
+                           progressbar=False)  # fmt: skip
+    assert 0 < est.kinetic_stderr < 0.03 and 0 < est.potential_stderr < 0.03
+
+
+def test_wave_function_constructors_name_bad_arguments():
+    """RBM(sigma=inf) built a flat, non-normalisable |psi|^2, sigma="wide" raised a bare
+    comparison TypeError, init_scale=nan gave NaN weights; n_up=1.5 was truncated to 1 and
+    n_up=-1 failed only at the first evaluation."""
+    for kwargs, error, message in [
+        ({"sigma": math.inf}, ValueError, "sigma must be finite"),
+        ({"sigma": "wide"}, TypeError, "sigma must be a number"),
+        ({"init_scale": math.nan}, ValueError, "init_scale must be finite"),
+        ({"init_scale": -0.1}, ValueError, "init_scale must be finite and >= 0"),
+    ]:
+        with pytest.raises(error, match=message):
+            vmc.RBM(2, 2, 2, **kwargs)
+    with pytest.raises(TypeError, match="n_up must be an integer"):
+        vmc.GaussianJastrow(0.5, "pade", n_up=1.5)
+    with pytest.raises(ValueError, match="n_up must be >= 0"):
+        vmc.GaussianJastrow(0.5, "pade", n_up=-1)
+    assert vmc.RBM(2, 2, 2, sigma=np.float64(0.5), init_scale=0).factors[0].sigma2 == 0.25
+
+
+def test_adapted_step_leaves_no_bias_after_burn_in():
+    """Per-walker step adaptation until the last burn-in step left the walkers off |psi|^2:
+    the first 8 recorded steps were 0.019 high (non-optimal 2-D Gaussian, exact energy in
+    closed form), and 40000 walkers x 16 steps came out 10 error bars above the exact value.
+    The last fifth of burn-in now runs at the adapted steps."""
+    trap, wf = vmc.HarmonicTrap(2, 2), vmc.GaussianJastrow(0.35)
+    exact = 2 * 2 * (0.35 / 2 + 1 / (8 * 0.35))
+    est = _quiet_estimate(wf, trap, vmc.Metropolis(), 40000, 16, 100, random_state=0)
+    assert "drift" not in est.mixing  # a few of 40000 walkers may not move in 16 steps
+    assert abs(float(est.energy) - exact) < 3 * est.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from bayesphys.core.validation import check_positive_int
 from bayesphys.vmc.systems import pair_distances
 from bayesphys.vmc.wavefunctions.base import Product, WaveFunction, as_parameter
 
@@ -125,13 +126,16 @@ class PadeJastrow(_PairJastrow):
     def __init__(self, beta: float = 0.5, *, n_up: int | None = None) -> None:
         super().__init__()
         self.beta = as_parameter(beta, "beta", positive=True)
+        if n_up is not None:
+            # Checked here: 1.5 was truncated to 1 and -1 failed only at the first evaluation.
+            n_up = check_positive_int(n_up, "n_up", minimum=0)
         self.n_up = n_up
-        self._cusp: dict[tuple[int, int], Tensor] = {}
+        self._cusp: dict[tuple[int, int, int | None], Tensor] = {}
 
     def u(self, r: Tensor, n_particles: int, dim: int) -> tuple[Tensor, Tensor, Tensor]:
         """``a r / (1 + beta r)`` and its first two derivatives."""
-        key = (n_particles, dim)
-        if key not in self._cusp:  # cached: the spin pattern is fixed for a given N and d
+        key = (n_particles, dim, self.n_up)  # n_up too: a changed n_up kept the old cusps
+        if key not in self._cusp:  # cached: the spin pattern is fixed for a given N, d, n_up
             self._cusp[key] = cusp_matrix(n_particles, dim, n_up=self.n_up)
         a = self._cusp[key].to(r)
         beta = self.beta

@@ -11,6 +11,8 @@ al. 2023) or ``p = 1``.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -60,9 +62,12 @@ class RBMFactor(WaveFunction):
         n_hidden = check_positive_int(n_hidden, "n_hidden")
         if power not in (0.5, 1.0):
             raise ValueError(f"power must be 0.5 (psi = sqrt(F)) or 1.0 (psi = F), got {power}")
-        sigma = power**0.5 if sigma is None else sigma
-        if not sigma > 0:
-            raise ValueError(f"sigma must be > 0, got {sigma}")
+        sigma = power**0.5 if sigma is None else _finite(sigma, "sigma")
+        if not sigma > 0:  # sigma = inf made |psi|^2 flat: not normalisable
+            raise ValueError(f"sigma must be finite and > 0, got {sigma}")
+        init_scale = _finite(init_scale, "init_scale")
+        if init_scale < 0:
+            raise ValueError(f"init_scale must be finite and >= 0, got {init_scale}")
         self.power, self.sigma2 = float(power), float(sigma) ** 2
         random_state = check_positive_int(random_state, "random_state", minimum=0)
         g = torch.Generator().manual_seed(random_state)
@@ -153,3 +158,13 @@ class RBM(Product):
         elif jastrow is not None:
             raise ValueError(f"jastrow must be None or 'pade' for an RBM, got {jastrow!r}")
         super().__init__(factors)
+
+
+def _finite(value: float, name: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a number, got {value!r}") from err
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    return value
