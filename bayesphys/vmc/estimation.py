@@ -76,6 +76,8 @@ MIN_WALKERS_FOR_SCATTER = 16
 # walker check sees a population that relaxes towards equilibrium in step (burn_in too short
 # for the start): 200 walkers from 3x too wide a start with burn_in=0 gave 10 error bars.
 DRIFT_ALPHA = 1e-3
+# Significance at which more walkers never moved than their rejection rates explain (Poisson).
+FROZEN_ALPHA = 1e-3
 
 
 # The library's wave-function classes: none of them vanishes at contact except
@@ -151,9 +153,11 @@ class EnergyEstimate:
         large when walkers disagree (stuck, or not equilibrated); ``inf`` for frozen walkers.
     mixing : tuple of str
         What the mixing checks found (empty for a well-mixed run): ``"acceptance"`` (mean
-        acceptance below 0.01, or above 0.99 for Metropolis), ``"frozen"`` (walkers that never
-        moved during the recorded steps), ``"tau"`` (blocking found no
-        level with enough uncorrelated blocks: ``tau_corr`` comparable to ``n_steps``) and
+        acceptance below 0.01, or above 0.99 for Metropolis), ``"frozen"`` (more walkers never
+        moved during the recorded steps than their rejection rates explain, Poisson test at
+        ``p < 0.001``: over a short record a few tail walkers stay put by chance), ``"tau"``
+        (blocking found no level with enough uncorrelated blocks: ``tau_corr`` comparable to
+        ``n_steps``) and
         ``"walkers"`` (walker means scatter more than blocking explains: chi-square test at
         ``p < 0.001`` and ``stderr_walkers > 1.5 stderr_blocking``) and ``"drift"`` (the
         walkers' mean energy over the second half of the recorded steps differs from the
@@ -580,7 +584,7 @@ def _mixing(
     high = ACCEPT_HIGH if isinstance(sampler, Metropolis) else math.inf
     if not ACCEPT_LOW <= acceptance <= high:
         problems.append("acceptance")
-    if block.frozen_chains:
+    if block.frozen_chains and not _frozen_by_chance(per_walker, block.frozen_chains):
         problems.append("frozen")
     if not block.level_found:
         problems.append("tau")
@@ -650,6 +654,28 @@ def _mixing_message(
             "closer to |psi|^2)"
         )
     return "vmc.estimate: the walkers did not mix: " + "; ".join(found) + "; "
+
+
+def _frozen_by_chance(per_walker: np.ndarray, frozen: int) -> bool:
+    """Whether ``frozen`` walkers that never moved are as many as chance allows.
+
+    A walker in the far tails of ``|psi|^2`` rejects most moves, and over a short record some
+    stay put by chance (40000 walkers x 16 steps: 3-9 of them in every well-mixed run) while
+    still holding equilibrium samples. Each moving walker's fraction of repeated values
+    estimates its chance of a rejection; the expected number of walkers rejecting every move
+    is the population mean of that chance to the power of the transitions, times the walkers.
+    More frozen walkers than a Poisson count of that mean allows (at ``FROZEN_ALPHA``), or all
+    of them, are stuck.
+    """
+    n_walkers, n_steps = per_walker.shape
+    if n_steps < 2 or frozen >= n_walkers:
+        return False
+    # A rejected move keeps the walker's local energy bit for bit; an accepted one changes it.
+    stays = np.count_nonzero(per_walker[:, 1:] == per_walker[:, :-1], axis=1)
+    moving = stays < n_steps - 1
+    reject = stays[moving] / (n_steps - 1)
+    expected = float(np.mean(reject ** (n_steps - 1))) * n_walkers
+    return bool(stats.poisson.sf(frozen - 1, expected) >= FROZEN_ALPHA)
 
 
 def _drift(per_walker: np.ndarray) -> tuple[float, float] | None:

@@ -439,3 +439,23 @@ def test_adapted_step_leaves_no_bias_after_burn_in():
     est = _quiet_estimate(wf, trap, vmc.Metropolis(), 40000, 16, 100, random_state=0)
     assert "drift" not in est.mixing  # a few of 40000 walkers may not move in 16 steps
     assert abs(float(est.energy) - exact) < 3 * est.stderr
+
+
+def test_walkers_frozen_by_chance_are_not_stuck_ones():
+    from bayesphys.vmc.estimation import _frozen_by_chance
+
+    # Many walkers, a short record: a few tail walkers reject every move by chance (6 here),
+    # and hold equilibrium samples all the same.
+    dot = vmc.HarmonicTrap(2, 2, omega=1.0, interaction="coulomb")
+    wf = vmc.GaussianJastrow(0.9, "pade", beta=0.4)
+    est = vmc.estimate(wf, dot, vmc.Metropolis(), 40000, 16, 100, random_state=0,
+                       progressbar=False)  # fmt: skip
+    assert est.blocking.frozen_chains > 0
+    assert "frozen" not in est.mixing
+    per_walker = np.array(est.local_energies)  # (walkers, steps)
+    assert _frozen_by_chance(per_walker, est.blocking.frozen_chains)
+    # 1 % of the walkers stuck where they started: far more than their rejection rates explain.
+    per_walker[:400] = per_walker[:400, :1]
+    frozen = int(np.count_nonzero(np.ptp(per_walker, axis=1) == 0))
+    assert not _frozen_by_chance(per_walker, frozen)
+    assert not _frozen_by_chance(per_walker[:400], 400)  # every walker frozen
