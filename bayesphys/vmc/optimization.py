@@ -67,7 +67,9 @@ class OptimizationResult:
     history : pandas.DataFrame
         One row per iteration: ``energy``, ``stderr`` (from walker means, walkers being
         independent), ``variance``, ``acceptance``, ``r_hat`` (Gelman-Rubin over the walkers
-        of the iteration), ``grad_norm`` and every parameter.
+        of the iteration), ``grad_norm`` and every parameter at the values the row's energy
+        was measured at (before that iteration's update; ``wavefunction`` holds the values
+        after the last update).
     n_iterations : int
         Iterations completed (fewer than requested after an interruption).
     interrupted : bool
@@ -331,6 +333,9 @@ def _iteration(
     if not bool(torch.isfinite(totals.gradient).all()):
         raise FloatingPointError("non-finite energy gradient")
     old = [p.detach().clone() for p in params]
+    # The parameters the energy was measured at, before this iteration's update (the row
+    # reported the updated ones: picking the lowest-energy row picked the wrong parameters).
+    measured_at = wf.parameter_dict()
     row = {  # HISTORY_COLUMNS, then the parameters
         "energy": totals.energy,
         "stderr": totals.stderr,
@@ -351,7 +356,7 @@ def _iteration(
             p.grad = grad.to(p.dtype)
         opt.step()
     shrunk = _keep_in_domain(wf, params, old, iteration)
-    row.update(wf.parameter_dict())
+    row.update(measured_at)
     if shrunk is not None:
         row["_shrunk"] = shrunk  # popped by optimize, which warns
     return row

@@ -4,6 +4,7 @@ import math
 import warnings
 
 import arviz as az
+import numpy as np
 import pytest
 import torch
 
@@ -240,8 +241,12 @@ def test_resume_uses_the_new_learning_rate_and_refuses_another_optimizer(tmp_pat
     for learning_rate in (0.01, 1e-6):
         path = tmp_path / f"sgd-{learning_rate}.pt"
         run(path, "sgd", 0.01, 2)
-        history = run(path, "sgd", learning_rate, 3).history[names].to_numpy()
-        steps[learning_rate] = abs(history[2] - history[1]).max()
+        resumed = run(path, "sgd", learning_rate, 3)
+        # A row holds the parameters its energy was measured at: the update of iteration 3
+        # leads from its row to the final wave function.
+        final = resumed.wavefunction.parameter_dict()
+        before = resumed.history[names].to_numpy()[2]
+        steps[learning_rate] = abs(np.array([final[n] for n in names]) - before).max()
     # SGD: the update is proportional to the learning rate (same walkers, same gradient).
     assert steps[1e-6] == pytest.approx(steps[0.01] * 1e-4, rel=1e-6)
     for saved, resumed in [("adam", "sgd"), ("sgd", "adam"), ("sr", "adam"), ("adam", "sr")]:
@@ -250,3 +255,17 @@ def test_resume_uses_the_new_learning_rate_and_refuses_another_optimizer(tmp_pat
         with pytest.raises(ValueError, match=f"written with optimizer='{saved}'"):
             run(path, resumed, 0.01, 3)
         assert len(run(path, saved, 0.01, 3).history) == 3  # the same rule resumes
+
+
+def test_history_rows_hold_the_parameters_their_energy_was_measured_at():
+    # psi = exp(-alpha x^2) in a 1-D trap (omega = 1): E(alpha) = alpha / 2 + 1 / (8 alpha)
+    # exactly; a row's energy must match its own alpha, not the updated one.
+    trap = vmc.HarmonicTrap(1, 1, omega=1.0)
+    fit = vmc.optimize(vmc.GaussianJastrow(0.3), trap, vmc.Metropolis(), "sgd", 4,
+                       learning_rate=0.05, n_walkers=4000, steps_per_iteration=50, burn_in=200,
+                       random_state=0, progressbar=False)  # fmt: skip
+    alpha = fit.history["factors.0.alpha"].to_numpy()
+    exact = alpha / 2.0 + 1.0 / (8.0 * alpha)
+    z = (fit.history["energy"].to_numpy() - exact) / fit.history["stderr"].to_numpy()
+    assert np.all(np.abs(z) < 5), z
+    assert alpha[0] == pytest.approx(0.3)  # the first row is the starting point
