@@ -242,6 +242,8 @@ class CompiledKernel:
         self._terms: list[tuple[str, list[tuple[int, dict[str, str]]]]] = []
         # Linear factors per term: their variance grows like |x|^2, which sets the default scale.
         self.linear_factors: dict[str, int] = {}
+        # Lengthscales without the units of x: the periodic kernel's divides sin^2.
+        self.unitless: set[str] = set()
         modules = []
         for t, term in enumerate(terms):
             scale = "outputscale" if len(terms) == 1 else f"outputscale_{t}"
@@ -258,6 +260,8 @@ class CompiledKernel:
                     size = n_features if per_feature and ard else 1
                     self.params[full] = (size, name)
                     raw[name] = full
+                    if isinstance(base, Periodic) and name == "lengthscale":
+                        self.unitless.add(full)
                 factors.append((len(modules), raw))
                 modules.append(base.make(n_features, ard).double())
             self._terms.append((scale, factors))
@@ -311,6 +315,14 @@ class CompiledKernel:
             out = functional_call(self._evaluator, overrides, (index, x1, x2, diag))
             # A parameter-free kernel does not broadcast over the batch by itself.
             return out.expand(batch, *out.shape[-(1 if diag else 2) :])
+        if isinstance(module, gpytorch.kernels.PeriodicKernel) and not diag:
+            # GPyTorch's periodic kernel takes the distances between different inputs from
+            # torch.cdist, which forms |a|^2 + |b|^2 - 2 a.b without centring: on timestamps
+            # (Julian dates ~2.4e6, Unix times ~1.7e9) the cross-covariances of predictions and
+            # of sparse fits were wrong by O(1). The kernel is stationary, so one shift of both
+            # inputs is exact; it is a constant, so gradients are unchanged.
+            centre = x1.detach().mean(dim=0)
+            x1, x2 = x1 - centre, x2 - centre
         return functional_call(self._evaluator, overrides, (index, x1, x2, diag))
 
 

@@ -117,6 +117,21 @@ def cholesky(K: torch.Tensor, *, warn: bool = True, context: str = "") -> torch.
     return L
 
 
+def psd_factor(cov: np.ndarray) -> np.ndarray:
+    """``A`` with ``A A^T = cov`` for a symmetric positive semi-definite ``cov``.
+
+    The Cholesky factor when it exists; else (a singular matrix, e.g. repeated inputs, a dense
+    grid of new inputs, or a prior draw with a very long lengthscale) the eigen-decomposition
+    with negative rounding eigenvalues clipped to zero. No jitter and no warning: the draws are
+    exact either way.
+    """
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        w, V = np.linalg.eigh(0.5 * (cov + cov.T))
+        return V * np.sqrt(np.clip(w, 0.0, None))
+
+
 def cholesky_or_none(K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Jittered Cholesky without warnings or errors: ``(L, ok)`` with ``ok`` per element.
 

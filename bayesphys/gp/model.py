@@ -35,12 +35,17 @@ class GPModel:
         # constant or linear mean, centring only moves the starting point.
         shift = float(np.mean(r)) if mean in ("constant", "linear") else 0.0
         scale = float(np.sqrt(np.mean((r - shift) ** 2)))
-        if not scale > 1e-12 * max(1.0, abs(shift)):
-            scale = 1.0  # constant targets: nothing to standardise
+        # Constant targets (to rounding) have nothing to standardise. The test is relative to
+        # the targets' own size: an absolute floor (it was 1e-12) left strain-like data
+        # (y ~ 1e-21) in raw units, where the default priors and bounds could not reach them and
+        # the fit predicted 0 with sds 1e7 times too large, silently.
+        if not scale > 1e-12 * abs(shift):
+            scale = 1.0
         x_scale = X.std(axis=0)
         x_scale = np.where(x_scale > 0, x_scale, 1.0)
         scales = {
             "x_scale": x_scale,
+            "x_mean": X.mean(axis=0),
             "x_sq": float(np.mean(np.sum(X**2, axis=1))) or 1.0,
             "y_scale": scale,
             "y_shift": shift,

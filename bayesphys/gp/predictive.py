@@ -11,22 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from bayesphys.gp.linalg import psd_factor
 from bayesphys.gp.model import GPModel
 from bayesphys.gp.predictors import MAX_BATCH_ELEMENTS, InducingPredictor, Predictor
-
-
-def psd_factor(cov: np.ndarray) -> np.ndarray:
-    """``A`` with ``A A^T = cov`` for a symmetric positive semi-definite ``cov``.
-
-    The Cholesky factor when it exists; else (a singular matrix, e.g. repeated inputs or a
-    prior draw with a very long lengthscale) the eigen-decomposition with negative rounding
-    eigenvalues clipped to zero. No jitter and no warning: the draws are exact either way.
-    """
-    try:
-        return np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError:
-        w, V = np.linalg.eigh(0.5 * (cov + cov.T))
-        return V * np.sqrt(np.clip(w, 0.0, None))
 
 
 def _standardised_moments(predictor, z: np.ndarray, X: np.ndarray):
@@ -108,8 +95,7 @@ def prior_draws(
         if p.fixed:
             v = np.asarray(p.prior.value, dtype=np.float64)
         else:
-            v = np.asarray(p.prior.sample(size=draws, rng=rng), dtype=np.float64)
-            v = v.reshape(draws, -1)
+            v = p.sample_prior(draws, rng)
         values[p.name] = np.broadcast_to(v, (draws, p.size)).copy()
     m = len(X)
     Xt = torch.as_tensor(X)

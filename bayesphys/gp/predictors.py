@@ -8,7 +8,7 @@ import torch
 from scipy.linalg import blas, lapack
 
 from bayesphys.gp.inducing import CrossKernel
-from bayesphys.gp.linalg import cholesky
+from bayesphys.gp.linalg import psd_factor
 from bayesphys.gp.model import GPModel
 from bayesphys.gp.stationary import StationaryTerm, fast_term
 
@@ -106,9 +106,11 @@ class Predictor:
             cols = np.flatnonzero(rows == row)
             mean, cov, noise = self.model.predict_std(self.z[row : row + 1], X, full_cov=True)
             cov = cov[0] + (noise[0] if include_noise else 0.0) * np.eye(len(X))
-            L = cholesky(torch.as_tensor(cov[None]), context=" (predictive covariance)")
+            # The latent covariance on a dense grid is singular to rounding: a factor without
+            # jitter, as for sample_posterior_predictive (the jittered Cholesky warned to "remove
+            # duplicate inputs", which had nothing to do with it).
             eps = rng.standard_normal((len(X), len(cols)))
-            draws = mean[0][:, None] + L[0].numpy() @ eps
+            draws = mean[0][:, None] + psd_factor(cov) @ eps
             s = self.model.space.y_scale
             base, _ = self.model.to_original(X, np.zeros(len(X)), np.zeros(len(X)))
             out[:, cols] = base[:, None] + s * draws
@@ -153,5 +155,4 @@ class InducingPredictor:
     def sample(self, X: np.ndarray, n: int, rng: np.random.Generator, *, include_noise: bool):
         """``n`` joint draws at ``X``, shape ``(m, n)``."""
         mean, cov = self.moments(X, full_cov=True, include_noise=include_noise)
-        L = cholesky(torch.as_tensor(cov[None]), context=" (predictive covariance)")[0].numpy()
-        return mean[:, None] + L @ rng.standard_normal((len(X), n))
+        return mean[:, None] + psd_factor(cov) @ rng.standard_normal((len(X), n))

@@ -97,8 +97,8 @@ class GPRegression(Estimator):
         ``"alpha"``, ``"mean_constant"``, ...). A number fixes the hyperparameter; ``None``
         is a flat prior (maximum marginal likelihood; MAP and sparse fits only). Unlisted ones
         get weakly-informative defaults scaled to the data: ``LogNormal`` centred on each
-        feature's standard deviation (lengthscales), on ``std(y)**2`` (outputscale) and on
-        ``0.1 std(y)`` (noise).
+        feature's standard deviation (lengthscales; the periodic kernel's, which has no units,
+        on 1), on ``std(y)**2`` (outputscale) and on ``0.1 std(y)`` (noise).
     noise : float, Prior or None
         Standard deviation of the Gaussian noise, in y units, on top of any known ``y_err``:
         a fixed value (``0.0``: the errors alone), a prior, or ``None`` for the default prior.

@@ -70,6 +70,9 @@ def test_bad_fit_arguments_raise_value_error(data, kwargs, match):
         ({"priors": {"lengthscale": Normal(0, 1)}}, "prior on positive values"),
         ({"priors": {"lengthscale": -1.0}}, "must be > 0"),
         ({"priors": {"lengthscale": LogNormal(np.zeros(3), 1.0)}}, "does not broadcast"),
+        # Two values for the one shared lengthscale broadcast with (1,): a torch RuntimeError.
+        ({"ard": False, "priors": {"lengthscale": np.array([1.0, 2.0])}}, r"of shape \(1,\)"),
+        ({"ard": False, "priors": {"lengthscale": LogNormal(np.zeros(2), 1)}}, r"shape \(1,\)"),
         ({"noise": -0.1}, "noise must be >= 0"),
         ({"noise": 0.1, "priors": {"noise": HalfNormal(1)}}, "not both"),
     ],

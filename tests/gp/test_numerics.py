@@ -1,6 +1,7 @@
 """Jitter handling, units, mean functions, sampling and the LOO densities."""
 
 import dataclasses
+import warnings
 
 import gpytorch
 import numpy as np
@@ -113,6 +114,22 @@ def test_sample_y_moments_match_predict():
     assert np.all(np.abs(draws.mean(1) - mean) < 4 * se)
     np.testing.assert_allclose(np.cov(draws), cov, atol=6 * np.max(np.diag(cov)) / np.sqrt(4000))
     np.testing.assert_array_equal(draws, gp.sample_y(X_new, 4000, random_state=1))
+
+
+@pytest.mark.parametrize("method", ["map", "sgpr"])
+def test_sample_y_on_a_dense_grid_is_exact_and_quiet(method):
+    # On a plotting grid the latent covariance is singular to rounding. sample_y added jitter
+    # and warned "consider a larger noise or removing duplicate inputs", advice about the
+    # training data that had nothing to do with it.
+    X, y = _data(seed=4)
+    gp = GPRegression(method=method, random_state=0).fit(X, y)
+    grid = np.linspace(0, 3, 200)[:, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draws = gp.sample_y(grid, 2000, random_state=1)
+    mean, std = gp.predict(grid, return_std=True)
+    assert np.all(np.abs(draws.mean(1) - mean) < 5 * std / np.sqrt(2000))
+    np.testing.assert_allclose(draws.std(1), std, rtol=5 / np.sqrt(2 * 2000))
 
 
 def test_loo_densities_match_brute_force():

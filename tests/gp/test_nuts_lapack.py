@@ -33,11 +33,13 @@ def _reference(model):
     """The autograd log density of the previous implementation (GPyTorch kernels)."""
 
     def log_prob(z):
-        lp, offset = model.log_marginal(z, safe=True)[0], 0
+        lp = model.log_marginal(z, safe=True)[0]
+        values = model.space.values(z)
         for p in model.space.free:  # the priors' own densities of the unconstrained variable
-            block = z[:, offset : offset + p.size]
+            block = p.transform.inverse(values[p.name])
+            if p.affine:  # a mean parameter: z is affine in the value, Jacobian log(unit)
+                lp = lp + float(np.log(np.broadcast_to(p.unit, (p.size,))).sum())
             lp = lp + p.prior.log_prob_unconstrained(block).expand(block.shape).sum(-1)
-            offset += p.size
         return lp
 
     return log_prob
