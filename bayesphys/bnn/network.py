@@ -15,6 +15,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -201,6 +202,8 @@ def check_hidden(hidden: object) -> tuple[int, ...]:
     """Validate ``hidden`` (an int or a sequence of positive ints)."""
     if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
         hidden = (hidden,)
+    if isinstance(hidden, np.ndarray) and hidden.ndim == 1:  # e.g. from a parameter grid
+        hidden = hidden.tolist()
     if not isinstance(hidden, Sequence) or isinstance(hidden, str):
         raise TypeError(f"hidden must be a tuple of layer widths such as (20,), got {hidden!r}")
     out = []

@@ -117,3 +117,15 @@ def test_class_labels_keep_their_dtype(labels):
     assert predicted.dtype == labels.dtype
     assert np.bincount(predicted.astype(int)).sum() == len(X)
     assert set(predicted.tolist()) <= set(labels.tolist())
+
+
+def test_hidden_widths_from_a_numpy_array():
+    from bayesphys.bnn.network import check_hidden
+
+    # e.g. a parameter grid built with numpy: np.array([10]) was a TypeError.
+    assert check_hidden(np.array([10, 5])) == (10, 5)
+    assert check_hidden(np.int64(7)) == (7,)
+    with pytest.raises(ValueError, match="hidden"):
+        check_hidden(np.array([2.5]))
+    with pytest.raises(TypeError, match="hidden"):
+        check_hidden(np.ones((2, 2), dtype=int))
