@@ -311,7 +311,10 @@ def existence_outcomes(
     The default existence set of ``MassModelAveraging(weights="existence")``: every nucleus
     of :func:`new_measurements` with ``bound = kind > 0``, so that the nuclei first measured
     bound since ``old`` count as bound and those the evaluation measures unbound (e.g. 26O,
-    S2n = -18 keV in AME2020) as unbound.
+    S2n = -18 keV in AME2020) as unbound. "Bound" is the criterion of ``kind`` alone, the one
+    the models' existence probabilities use: with S2n an odd-N nucleus that is unbound to
+    one-neutron emission but has S2n > 0 (25O, 28F) counts as bound; pass an
+    ``existence_table`` of your own for another criterion.
 
     Returns
     -------
