@@ -17,7 +17,17 @@ MAX_CACHED = 20_000_000
 
 def physics_mean(mean, X: np.ndarray, name: str = "mean(X)") -> np.ndarray:
     """Evaluate a callable mean and check that it gives one finite value per row."""
-    out = check_array(mean(X), name)
+    try:
+        values = mean(X)
+    except (IndexError, KeyError, TypeError, AttributeError) as err:
+        # The usual cause: a callable written for the DataFrame passed to fit (mean=lambda df:
+        # df["Z"]) fails on the array it gets, with an error that does not say why.
+        raise TypeError(
+            f"{name} raised {type(err).__name__}: {err}. A callable mean receives X as a float "
+            f"ndarray of shape (n, {X.shape[1]}) with the columns in the order given to fit "
+            "(feature_names_in_ names them), not a DataFrame: index by position, e.g. X[:, 0]"
+        ) from err
+    out = check_array(values, name)
     if out.shape != (X.shape[0],):
         raise ValueError(f"{name} must return shape ({X.shape[0]},), got {out.shape}")
     return out

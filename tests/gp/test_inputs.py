@@ -150,3 +150,16 @@ def test_predict_checks(fitted, data):
 def test_callable_mean_must_return_one_value_per_row(data):
     with pytest.raises(ValueError, match=r"mean\(X\) must return shape"):
         GPRegression(mean=lambda X: X).fit(*data)
+
+
+def test_callable_mean_written_for_a_dataframe_says_what_it_gets():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"Z": rng.uniform(8, 20, 12), "N": rng.uniform(8, 30, 12)})
+    y = 0.1 * X["Z"].to_numpy() + rng.normal(0, 0.05, 12)
+    # It raised a bare IndexError from inside the lambda.
+    with pytest.raises(TypeError, match=r"ndarray of shape \(n, 2\).*X\[:, 0\]"):
+        GPRegression(mean=lambda df: 0.1 * df["Z"], random_state=0).fit(X, y)
+    fitted = GPRegression(mean=lambda a: 0.1 * a[:, 0], random_state=0).fit(X, y)
+    assert np.all(np.isfinite(fitted.predict(X)))
