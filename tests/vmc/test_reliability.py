@@ -459,3 +459,20 @@ def test_walkers_frozen_by_chance_are_not_stuck_ones():
     frozen = int(np.count_nonzero(np.ptp(per_walker, axis=1) == 0))
     assert not _frozen_by_chance(per_walker, frozen)
     assert not _frozen_by_chance(per_walker[:400], 400)  # every walker frozen
+
+
+def test_default_start_follows_each_axis_of_the_trap():
+    from bayesphys.vmc.samplers import initial_positions
+
+    gamma = 2.8284271247461903  # the elliptic trap's stiff z axis
+    trap = vmc.HarmonicTrap(4, 3, omega=1.0, gamma=gamma)
+    R = initial_positions(trap, 20000, torch.Generator().manual_seed(0)).reshape(-1, 3)
+    # Variance 1 / omega_k per axis (omega_z = gamma omega); the z axis started at 1.
+    expected = np.array([1.0, 1.0, 1.0 / gamma])
+    np.testing.assert_allclose(R.var(0).numpy(), expected, rtol=0.03)  # 80000 draws: ~0.5 %
+    # An isotropic trap starts exactly as before (seeded runs keep their numbers).
+    dot = vmc.HarmonicTrap(2, 2, omega=0.5)
+    start = initial_positions(dot, 50, torch.Generator().manual_seed(3))
+    generator = torch.Generator().manual_seed(3)
+    before = torch.randn((50, 2, 2), generator=generator, dtype=torch.float64)
+    assert torch.equal(start, before / math.sqrt(0.5))
