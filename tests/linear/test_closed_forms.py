@@ -6,8 +6,8 @@ from scipy import integrate, special, stats
 
 from bayesphys import BayesianLinearRegression
 from bayesphys.inference import Conjugate
-from bayesphys.likelihoods import Gaussian
-from bayesphys.priors import InverseGamma, Normal
+from bayesphys.priors import Normal
+from tests.linear._models import normal_inverse_gamma
 
 
 @pytest.fixture
@@ -88,14 +88,10 @@ def test_proper_intercept_prior_evidence_is_marginal_gaussian(data):
 def test_normal_inverse_gamma_matches_multivariate_t(data):
     X, y, _ = data
     a0, b0 = 3.0, 2.0
-    model = BayesianLinearRegression(
-        Normal(0.0, 2.0),
-        intercept_prior=Normal(0.0, 5.0),
-        likelihood=Gaussian(variance=InverseGamma(a0, b0)),
-        coef_prior_scaled_by_noise=True,
-        method=Conjugate(draws=2000, chains=2),
+    model = normal_inverse_gamma(
+        2.0, a0, b0, intercept_prior=Normal(0.0, 5.0), method=Conjugate(draws=2000, chains=2),
         random_state=3,
-    ).fit(X, y)
+    ).fit(X, y)  # fmt: skip
     assert model.method_ == "conjugate"
     A = np.column_stack([np.ones(len(y)), X])
     V0 = np.diag([25.0, 4.0, 4.0, 4.0])
@@ -124,12 +120,8 @@ def test_nig_flat_intercept_is_fixed_noise_evidence_averaged_over_sigma(data):
     """p(y) = int p(y | s2) InvGamma(s2) ds2, with the fixed-noise path giving p(y | s2)."""
     X, y, _ = data
     a0, b0 = 2.0, 1.0
-    nig = BayesianLinearRegression(
-        Normal(0.0, 2.0),
-        likelihood=Gaussian(variance=InverseGamma(a0, b0)),
-        coef_prior_scaled_by_noise=True,
-        method=Conjugate(draws=10, chains=1),
-        random_state=0,
+    nig = normal_inverse_gamma(
+        2.0, a0, b0, method=Conjugate(draws=10, chains=1), random_state=0
     ).fit(X, y)
 
     def integrand(log_s2):

@@ -11,6 +11,7 @@ from bayesphys.inference import MAP, NUTS, Conjugate, Evidence
 from bayesphys.likelihoods import Gaussian
 from bayesphys.linear import compare_models
 from bayesphys.priors import HalfNormal, InverseGamma, Laplace, Normal, StudentT
+from tests.linear._models import normal_inverse_gamma
 
 
 @pytest.fixture(scope="module")
@@ -48,27 +49,32 @@ def _joint_mode(neg_log_post, start):
     return res.x, res.fun
 
 
+def _nig_neg_log_posterior(X, y, tau, a0, b0, intercept_sd=None):
+    """-log p(intercept, coef, s2 | y) of the Normal-Inverse-Gamma model, in
+    ``v = (intercept, coef..., log s2)`` (flat intercept unless ``intercept_sd``)."""
+
+    def neg_log_post(v):
+        intercept, coef, variance = v[0], v[1:-1], np.exp(v[-1])
+        sd = np.sqrt(variance)
+        value = (
+            stats.norm.logpdf(y, intercept + X @ coef, sd).sum()
+            + stats.norm.logpdf(coef, 0.0, tau * sd).sum()
+            + stats.invgamma.logpdf(variance, a0, scale=b0)
+        )
+        if intercept_sd is not None:
+            value += stats.norm.logpdf(intercept, 0.0, intercept_sd * sd)
+        return -value
+
+    return neg_log_post
+
+
 def test_map_of_the_normal_inverse_gamma_model_is_the_joint_mode(data):
     """The ridge path's noise step left out the noise-scaled coefficient prior's own dependence
     on sigma: the MAP sigma was 1.54 times too small (12 nats below the joint mode)."""
     X, y = data
     a0, b0, tau = 2.0, 1.0, 1.0
-    model = BayesianLinearRegression(
-        Normal(0.0, tau),
-        likelihood=Gaussian(variance=InverseGamma(a0, b0)),
-        coef_prior_scaled_by_noise=True,
-        method=MAP(),
-    ).fit(X, y)
-
-    def neg_log_post(v):
-        intercept, coef, variance = v[0], v[1:4], np.exp(v[4])
-        sd = np.sqrt(variance)
-        return -(
-            stats.norm.logpdf(y, intercept + X @ coef, sd).sum()
-            + stats.norm.logpdf(coef, 0.0, tau * sd).sum()
-            + stats.invgamma.logpdf(variance, a0, scale=b0)
-        )
-
+    model = normal_inverse_gamma(tau, a0, b0, method=MAP()).fit(X, y)
+    neg_log_post = _nig_neg_log_posterior(X, y, tau, a0, b0)
     ours = np.r_[model.intercept_, model.coef_, 2.0 * np.log(model.noise_)]
     best, best_value = _joint_mode(neg_log_post, ours)
     assert neg_log_post(ours) - best_value < 1e-8
@@ -81,24 +87,9 @@ def test_general_map_scales_the_priors_by_the_noise(data):
     coef_prior_scaled_by_noise: the coefficients came out 2.4 times too small."""
     X, y = data
     a0, b0, tau, tau0 = 2.0, 1.0, 0.1, 10.0
-    model = BayesianLinearRegression(
-        Normal(0.0, tau),
-        intercept_prior=Normal(0.0, tau0),
-        likelihood=Gaussian(variance=InverseGamma(a0, b0)),
-        coef_prior_scaled_by_noise=True,
-        method=MAP(),
-    ).fit(X, y)
-
-    def neg_log_post(v):
-        intercept, coef, variance = v[0], v[1:4], np.exp(v[4])
-        sd = np.sqrt(variance)
-        return -(
-            stats.norm.logpdf(y, intercept + X @ coef, sd).sum()
-            + stats.norm.logpdf(coef, 0.0, tau * sd).sum()
-            + stats.norm.logpdf(intercept, 0.0, tau0 * sd)
-            + stats.invgamma.logpdf(variance, a0, scale=b0)
-        )
-
+    prior = Normal(0.0, tau0)
+    model = normal_inverse_gamma(tau, a0, b0, intercept_prior=prior, method=MAP()).fit(X, y)
+    neg_log_post = _nig_neg_log_posterior(X, y, tau, a0, b0, intercept_sd=tau0)
     ours = np.r_[model.intercept_, model.coef_, 2.0 * np.log(model.noise_)]
     best, best_value = _joint_mode(neg_log_post, ours)
     assert neg_log_post(ours) - best_value < 1e-8
@@ -111,13 +102,7 @@ def test_prior_predictive_is_the_model_of_the_closed_form():
     prior predictive drew it unscaled (variance 25 instead of 25 E[s2] = 6.25 here)."""
     X = np.array([[1.0, 0.0], [0.0, 2.0]])
     a0, b0 = 5.0, 1.0
-    est = BayesianLinearRegression(
-        Normal(0, 2),
-        intercept_prior=Normal(1.0, 5.0),
-        likelihood=Gaussian(variance=InverseGamma(a0, b0)),
-        coef_prior_scaled_by_noise=True,
-        random_state=0,
-    )
+    est = normal_inverse_gamma(2.0, a0, b0, intercept_prior=Normal(1.0, 5.0), random_state=0)
     y = est.sample_prior_predictive(X, draws=40000).prior_predictive["y"].values[0]
     # y | s2 ~ N(1, s2 (1 + 25 + 4 |x|^2)), E[s2] = b / (a - 1)
     expected = b0 / (a0 - 1) * (1.0 + 25.0 + 4.0 * np.sum(X**2, axis=1))
@@ -131,15 +116,14 @@ def test_nuts_samples_the_model_of_the_closed_form(data):
     """NUTS left a proper intercept prior unscaled where the closed form scales it: with
     Normal(5, 0.5) it gave an intercept of 0.31 and sigma 0.20 against the exact 0.73, 1.39."""
     X, y = data
-    kw = dict(
-        intercept_prior=Normal(5.0, 0.5),
-        likelihood=Gaussian(variance=InverseGamma(2.0, 0.05)),
-        coef_prior_scaled_by_noise=True,
-    )
-    exact = BayesianLinearRegression(Normal(0, 3), method=Conjugate(), **kw).fit(X, y)
-    nuts = BayesianLinearRegression(
-        Normal(0, 3), method=NUTS(draws=500, tune=500, chains=2), random_state=3, **kw
-    ).fit(X, y, progressbar=False)
+    intercept_prior = Normal(5.0, 0.5)
+    exact = normal_inverse_gamma(
+        3.0, 2.0, 0.05, intercept_prior=intercept_prior, method=Conjugate()
+    ).fit(X, y)
+    nuts = normal_inverse_gamma(
+        3.0, 2.0, 0.05, intercept_prior=intercept_prior,
+        method=NUTS(draws=500, tune=500, chains=2), random_state=3,
+    ).fit(X, y, progressbar=False)  # fmt: skip
     post = nuts.idata_.posterior
     mcse = results.mcse(nuts.idata_, var_names=["intercept", "sigma"])
     exact_sigma = exact.idata_.posterior["sigma"].values.mean()
@@ -220,11 +204,7 @@ def test_normal_inverse_gamma_without_a_finite_variance_says_so():
     """With a_N = a0 + (n - 1) / 2 <= 1 the coefficients' marginal Student-t has no variance:
     coef_cov_ was b_N / (a_N - 1) times the unit-noise covariance, a negative "variance"."""
     X, y = np.array([[0.0], [1.0]]), np.array([0.0, 1.3])
-    model = BayesianLinearRegression(
-        Normal(0, 1),
-        likelihood=Gaussian(variance=InverseGamma(0.2, 1.0)),  # a_N = 0.7
-        coef_prior_scaled_by_noise=True,
-    ).fit(X, y)
+    model = normal_inverse_gamma(1.0, 0.2, 1.0).fit(X, y)  # a_N = 0.7
     assert model.method_ == "conjugate"
     assert model.coef_cov_[0, 0] == np.inf
     with pytest.raises(ValueError, match="no finite variance"):
